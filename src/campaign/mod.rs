@@ -1,0 +1,196 @@
+//! The campaign file (SPEC §2): read once, validated at the door into plain
+//! types. Deeper code never sees raw YAML.
+
+pub mod duration;
+mod raw;
+pub mod schedule;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::error::{Error, Location, Result};
+use crate::message::{Message, Text};
+use crate::phone;
+pub use schedule::{QuietHours, Schedule};
+
+/// A validated campaign.
+#[derive(Debug, Clone)]
+pub struct Campaign {
+    /// The YAML file as given.
+    pub path: PathBuf,
+    /// Its text (for locating fields in error messages).
+    pub source: String,
+    pub name: String,
+    pub business_id: String,
+    pub sender: Option<String>,
+    pub recipients: Recipients,
+    /// `once_per` template source.
+    pub once_per: String,
+    pub session: Option<Session>,
+    pub template: Option<Template>,
+    pub window_margin: Duration,
+    pub rate: Rate,
+    pub retry: Retry,
+    pub templates_per_day: Option<u32>,
+    pub schedule: Schedule,
+    /// Ledger path from the file (or the default beside it).
+    pub state: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct Recipients {
+    pub csv: PathBuf,
+    pub phone_column: String,
+    pub default_country: Option<phone::Region>,
+    pub last_inbound_column: Option<String>,
+    pub timezone_column: Option<String>,
+    pub suppress: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Session {
+    /// Body template file and its source.
+    pub body: Option<(PathBuf, String)>,
+    /// The rest of the message, every string a template source.
+    pub message: Message<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Template {
+    pub name: String,
+    pub language: String,
+    /// Parameters in the order written.
+    pub parameters: Vec<Parameter>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Parameter {
+    pub name: String,
+    pub value: String,
+    pub filename: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Rate {
+    pub per_second: u32,
+    pub burst: u32,
+    pub concurrency: usize,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Retry {
+    pub attempts: u32,
+    pub max_backoff: Duration,
+    pub abort_after: u32,
+}
+
+impl Campaign {
+    /// Read and validate a campaign file.
+    pub fn load(path: &Path) -> Result<Campaign> {
+        let source = std::fs::read_to_string(path).map_err(|e| {
+            Error::input(
+                path,
+                Location::default(),
+                format!("cannot read the campaign file: {e}"),
+                "check the path; campaign files are YAML, e.g. campaigns/spring-sale.yaml",
+            )
+        })?;
+        let raw: raw::Campaign = yaml_serde::from_str(&source).map_err(|e| {
+            let at = e
+                .location()
+                .map(|l| Location::line(l.line(), Some(l.column())))
+                .unwrap_or_default();
+            Error::input(
+                path,
+                at,
+                clean_yaml_message(&e.to_string()),
+                "fix the campaign file; SPEC §2 lists every key",
+            )
+        })?;
+        let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let dir = if dir.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            dir
+        };
+        raw.validate(path, &dir, source)
+    }
+
+    /// An error about a field of this campaign file, located by its key path.
+    pub fn field_error(
+        &self,
+        keys: &[&str],
+        what: impl Into<String>,
+        fix: impl Into<String>,
+    ) -> Error {
+        let line = locate(&self.source, keys);
+        let at = Location {
+            line,
+            ..Location::field(keys.join("."))
+        };
+        Error::input(&self.path, at, what, fix)
+    }
+
+    /// The folder the campaign file's relative paths start from.
+    pub fn dir(&self) -> &Path {
+        self.path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+    }
+}
+
+/// yaml errors end with "at line X column Y", which the location already says.
+fn clean_yaml_message(msg: &str) -> String {
+    match msg.rfind(" at line ") {
+        Some(i) => msg[..i].to_string(),
+        None => msg.to_string(),
+    }
+}
+
+/// The 1-based line of a nested key in YAML text: each key is searched for
+/// below the line of the one before it. Good enough to point a person at it.
+pub fn locate(source: &str, keys: &[&str]) -> Option<usize> {
+    let mut from = 0usize;
+    let mut found = None;
+    for key in keys {
+        let key = key.split('[').next().unwrap_or(key);
+        let hit = source.lines().enumerate().skip(from).find(|(_, line)| {
+            let t = line.trim_start().trim_start_matches("- ").trim_start();
+            t.strip_prefix(key)
+                .or_else(|| t.strip_prefix(&format!("\"{key}\"")))
+                .is_some_and(|rest| rest.trim_start().starts_with(':'))
+        });
+        match hit {
+            Some((i, _)) => {
+                found = Some(i + 1);
+                from = i + 1;
+            }
+            None => return found,
+        }
+    }
+    found
+}
+
+/// Template sources of the session message, for compiling.
+pub fn message_sources(m: &Message<Text>) -> Message<String> {
+    match crate::message::map_message(m, &mut |t: &Text, _| {
+        Ok::<_, std::convert::Infallible>(t.0.clone())
+    }) {
+        Ok(m) => m,
+        Err(never) => match never {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locates_nested_keys() {
+        let src = "name: x\ntemplate:\n  name: t\n  parameters:\n    body_1: a\n    body_2: b\n";
+        assert_eq!(locate(src, &["template", "parameters", "body_2"]), Some(6));
+        assert_eq!(locate(src, &["name"]), Some(1));
+        assert_eq!(locate(src, &["template", "name"]), Some(3));
+    }
+}

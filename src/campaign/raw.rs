@@ -1,0 +1,708 @@
+//! The campaign file exactly as written; `validate` turns it into plain types.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::duration::Span;
+use super::{Parameter, QuietHours, Rate, Recipients, Retry, Schedule, Session, Template};
+use crate::error::{Error, Location, Result};
+use crate::message::{Message, Text};
+use crate::phone::Region;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Campaign {
+    name: Text,
+    business_id: Text,
+    #[serde(default)]
+    sender: Option<Text>,
+    recipients: RawRecipients,
+    #[serde(default)]
+    once_per: Option<Text>,
+    #[serde(default)]
+    session: Option<RawSession>,
+    #[serde(default)]
+    template: Option<RawTemplate>,
+    #[serde(default)]
+    window: Option<RawWindow>,
+    #[serde(default)]
+    rate: Option<RawRate>,
+    #[serde(default)]
+    retry: Option<RawRetry>,
+    #[serde(default)]
+    limits: Option<RawLimits>,
+    #[serde(default)]
+    schedule: Option<RawSchedule>,
+    #[serde(default)]
+    state: Option<Text>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRecipients {
+    csv: Text,
+    #[serde(default)]
+    phone_column: Option<Text>,
+    #[serde(default)]
+    default_country: Option<Text>,
+    #[serde(default)]
+    last_inbound_column: Option<Text>,
+    #[serde(default)]
+    timezone_column: Option<Text>,
+    #[serde(default)]
+    suppress: Option<Text>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSession {
+    #[serde(default)]
+    body: Option<Text>,
+    #[serde(default)]
+    message: Option<Message<Text>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTemplate {
+    name: Text,
+    #[serde(default)]
+    language: Option<Text>,
+    #[serde(default)]
+    parameters: Option<Ordered>,
+}
+
+/// Template parameters, keeping the order they were written in.
+struct Ordered(Vec<(String, RawParam)>);
+
+impl<'de> Deserialize<'de> for Ordered {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Ordered;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a mapping of Connectly parameter names to values")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Ordered, A::Error> {
+                let mut out = Vec::new();
+                while let Some(key) = map.next_key::<ParamName>()? {
+                    out.push((key.0, map.next_value::<RawParam>()?));
+                }
+                Ok(Ordered(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// A Connectly template parameter name, checked as it is read.
+struct ParamName(String);
+
+impl<'de> Deserialize<'de> for ParamName {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        if is_param_name(&s) {
+            Ok(ParamName(s))
+        } else {
+            Err(serde::de::Error::custom(format!(
+                "unknown template parameter `{s}`: Connectly takes header_text, header_image, header_video, header_document, body_1 … body_N and button_N_url"
+            )))
+        }
+    }
+}
+
+pub fn is_param_name(s: &str) -> bool {
+    let numbered =
+        |n: &str| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) && !n.starts_with('0');
+    matches!(
+        s,
+        "header_text" | "header_image" | "header_video" | "header_document"
+    ) || s.strip_prefix("body_").is_some_and(numbered)
+        || s.strip_prefix("button_")
+            .and_then(|r| r.strip_suffix("_url"))
+            .is_some_and(numbered)
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawParam {
+    Plain(Text),
+    WithFile(ParamWithFile),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ParamWithFile {
+    value: Text,
+    #[serde(default)]
+    filename: Option<Text>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWindow {
+    #[serde(default)]
+    margin: Option<Span>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRate {
+    #[serde(default)]
+    per_second: Option<u32>,
+    #[serde(default)]
+    burst: Option<u32>,
+    #[serde(default)]
+    concurrency: Option<usize>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRetry {
+    #[serde(default)]
+    attempts: Option<u32>,
+    #[serde(default)]
+    max_backoff: Option<Span>,
+    #[serde(default)]
+    abort_after: Option<u32>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    #[serde(default)]
+    templates_per_day: Option<u32>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSchedule {
+    #[serde(default)]
+    not_before: Option<Text>,
+    #[serde(default)]
+    not_after: Option<Text>,
+    #[serde(default)]
+    quiet_hours: Option<RawQuiet>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawQuiet {
+    start: Text,
+    end: Text,
+    timezone: Text,
+}
+
+fn is_campaign_name(s: &str) -> bool {
+    let mut b = s.bytes();
+    b.next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && b.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_' || c == b'-')
+}
+
+impl Campaign {
+    pub fn validate(self, path: &Path, dir: &Path, source: String) -> Result<super::Campaign> {
+        let err = |keys: &[&str], what: String, fix: &str| {
+            let line = super::locate(&source, keys);
+            Error::input(
+                path,
+                Location {
+                    line,
+                    ..Location::field(keys.join("."))
+                },
+                what,
+                fix,
+            )
+        };
+        let resolve = |p: &Text| -> PathBuf {
+            let p = Path::new(&p.0);
+            if p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                dir.join(p)
+            }
+        };
+        let name = self.name.0;
+        if !is_campaign_name(&name) {
+            return Err(err(
+                &["name"],
+                format!("invalid campaign name `{name}`"),
+                "use lowercase letters, digits, `-` and `_`, starting with a letter or digit (e.g. spring-sale)",
+            ));
+        }
+        let business_id = self.business_id.0;
+        if business_id.is_empty()
+            || !business_id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(err(
+                &["business_id"],
+                format!("invalid business_id `{business_id}`"),
+                "copy the business id from the Connectly dashboard (letters, digits and dashes)",
+            ));
+        }
+        let sender = match self.sender {
+            None => None,
+            Some(s) => Some(strict_e164(&s.0).ok_or_else(|| {
+                err(
+                    &["sender"],
+                    format!("sender `{}` is not an E.164 number", s.0),
+                    "write the sending number with + and country code, e.g. \"+14151111234\" (quoted)",
+                )
+            })?),
+        };
+
+        let r = self.recipients;
+        let default_country = match r.default_country {
+            None => None,
+            Some(c) => Some(Region::lookup(&c.0).ok_or_else(|| {
+                err(
+                    &["recipients", "default_country"],
+                    format!("unknown region `{}`", c.0),
+                    "use a two-letter ISO 3166 region code such as US, GB or ES",
+                )
+            })?),
+        };
+        let nonempty = |t: Option<Text>, key: &str| -> Result<Option<String>> {
+            match t {
+                Some(t) if t.0.trim().is_empty() => Err(err(
+                    &["recipients", key],
+                    format!("`{key}` is empty"),
+                    "name a column of the CSV header, or remove the key",
+                )),
+                other => Ok(other.map(|t| t.0)),
+            }
+        };
+        let recipients = Recipients {
+            csv: resolve(&r.csv),
+            phone_column: nonempty(r.phone_column, "phone_column")?
+                .unwrap_or_else(|| "phone".into()),
+            default_country,
+            last_inbound_column: nonempty(r.last_inbound_column, "last_inbound_column")?,
+            timezone_column: nonempty(r.timezone_column, "timezone_column")?,
+            suppress: r.suppress.as_ref().map(resolve),
+        };
+
+        let session = match self.session {
+            None => None,
+            Some(s) => {
+                let body = match s.body {
+                    None => None,
+                    Some(b) => {
+                        let file = resolve(&b);
+                        let text = std::fs::read_to_string(&file).map_err(|e| {
+                            err(
+                                &["session", "body"],
+                                format!("cannot read body template {}: {e}", file.display()),
+                                "the path is relative to the campaign file's folder",
+                            )
+                        })?;
+                        Some((file, text))
+                    }
+                };
+                let message = s
+                    .message
+                    .as_ref()
+                    .map(super::message_sources)
+                    .unwrap_or(Message {
+                        text: None,
+                        attachments: None,
+                        location: None,
+                        list_message: None,
+                        reply_button_message: None,
+                    });
+                check_message_shape(&message, body.is_some()).map_err(|(keys, what, fix)| {
+                    let mut full = vec!["session", "message"];
+                    full.extend(keys.iter().copied());
+                    err(&full, what, fix)
+                })?;
+                Some(Session { body, message })
+            }
+        };
+
+        let template = match self.template {
+            None => None,
+            Some(t) => {
+                let tname = t.name.0;
+                if tname.is_empty()
+                    || !tname
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+                {
+                    return Err(err(
+                        &["template", "name"],
+                        format!("invalid template name `{tname}`"),
+                        "WhatsApp template names use lowercase letters, digits and `_`; copy it from Connectly",
+                    ));
+                }
+                let language = t.language.map(|l| l.0).unwrap_or_else(|| "en".into());
+                if language.is_empty()
+                    || !language
+                        .bytes()
+                        .all(|b| b.is_ascii_alphabetic() || b == b'_')
+                {
+                    return Err(err(
+                        &["template", "language"],
+                        format!("invalid language `{language}`"),
+                        "use the template's language code as approved, e.g. en, en_US, pt_BR",
+                    ));
+                }
+                let mut parameters = Vec::new();
+                let mut headers = 0;
+                for (pname, value) in t.parameters.map(|p| p.0).unwrap_or_default() {
+                    if pname.starts_with("header_") {
+                        headers += 1;
+                        if headers > 1 {
+                            return Err(err(
+                                &["template", "parameters", &pname],
+                                format!("`{pname}` is a second header parameter"),
+                                "a template has one header: keep one of header_text, header_image, header_video, header_document",
+                            ));
+                        }
+                    }
+                    let (value, filename) = match value {
+                        RawParam::Plain(v) => (v.0, None),
+                        RawParam::WithFile(p) => (p.value.0, p.filename.map(|f| f.0)),
+                    };
+                    if filename.is_some() && pname != "header_document" {
+                        return Err(err(
+                            &["template", "parameters", &pname],
+                            format!("`{pname}` has a filename"),
+                            "only header_document takes {value, filename}; write the others as plain values",
+                        ));
+                    }
+                    parameters.push(Parameter {
+                        name: pname,
+                        value,
+                        filename,
+                    });
+                }
+                Some(Template {
+                    name: tname,
+                    language,
+                    parameters,
+                })
+            }
+        };
+        if session.is_none() && template.is_none() {
+            return Err(err(
+                &["name"],
+                "the campaign has neither `session` nor `template`, so nothing could be sent"
+                    .into(),
+                "add a `session:` (free-form, inside the 24-hour window) and/or a `template:` (approved template, any time)",
+            ));
+        }
+
+        let window_margin = self
+            .window
+            .and_then(|w| w.margin)
+            .map(|s| s.0)
+            .unwrap_or(Duration::from_secs(15 * 60));
+        if window_margin >= Duration::from_secs(24 * 3600) {
+            return Err(err(
+                &["window", "margin"],
+                "window.margin must be less than 24h".into(),
+                "a margin is a safety allowance, e.g. 15m",
+            ));
+        }
+        let rr = self.rate.unwrap_or(RawRate {
+            per_second: None,
+            burst: None,
+            concurrency: None,
+        });
+        let rate = Rate {
+            per_second: rr.per_second.unwrap_or(20),
+            burst: rr.burst.unwrap_or(1),
+            concurrency: rr.concurrency.unwrap_or(16),
+        };
+        for (key, v) in [
+            ("per_second", rate.per_second as usize),
+            ("burst", rate.burst as usize),
+            ("concurrency", rate.concurrency),
+        ] {
+            if v == 0 {
+                return Err(err(
+                    &["rate", key],
+                    format!("rate.{key} is 0"),
+                    "use a whole number of at least 1",
+                ));
+            }
+        }
+        let rt = self.retry.unwrap_or(RawRetry {
+            attempts: None,
+            max_backoff: None,
+            abort_after: None,
+        });
+        let retry = Retry {
+            attempts: rt.attempts.unwrap_or(5),
+            max_backoff: rt
+                .max_backoff
+                .map(|s| s.0)
+                .unwrap_or(Duration::from_secs(60)),
+            abort_after: rt.abort_after.unwrap_or(50),
+        };
+        if retry.attempts == 0 || retry.abort_after == 0 {
+            let key = if retry.attempts == 0 {
+                "attempts"
+            } else {
+                "abort_after"
+            };
+            return Err(err(
+                &["retry", key],
+                format!("retry.{key} is 0"),
+                "use a whole number of at least 1",
+            ));
+        }
+        let templates_per_day = self.limits.and_then(|l| l.templates_per_day);
+
+        let schedule = match self.schedule {
+            None => Schedule::default(),
+            Some(s) => {
+                let instant = |t: Option<Text>, key: &str| -> Result<Option<jiff::Timestamp>> {
+                    t.map(|t| {
+                        t.0.parse::<jiff::Timestamp>().map_err(|e| {
+                            err(
+                                &["schedule", key],
+                                format!("`{}` is not an RFC 3339 instant: {e}", t.0),
+                                "write a date, time and offset, e.g. 2026-12-01T09:00:00+01:00",
+                            )
+                        })
+                    })
+                    .transpose()
+                };
+                let not_before = instant(s.not_before, "not_before")?;
+                let not_after = instant(s.not_after, "not_after")?;
+                if let (Some(a), Some(b)) = (not_before, not_after)
+                    && b <= a
+                {
+                    return Err(err(
+                        &["schedule", "not_after"],
+                        "schedule.not_after is not after not_before".into(),
+                        "swap them, or widen the window",
+                    ));
+                }
+                let quiet_hours = match s.quiet_hours {
+                    None => None,
+                    Some(q) => {
+                        let time = |t: &Text, key: &str| -> Result<jiff::civil::Time> {
+                            jiff::civil::Time::strptime("%H:%M", t.0.trim()).map_err(|_| {
+                                err(
+                                    &["schedule", "quiet_hours", key],
+                                    format!("`{}` is not a time of day", t.0),
+                                    "write 24-hour HH:MM in quotes, e.g. \"21:00\"",
+                                )
+                            })
+                        };
+                        let start = time(&q.start, "start")?;
+                        let end = time(&q.end, "end")?;
+                        let timezone = jiff::tz::TimeZone::get(&q.timezone.0).map_err(|_| {
+                            err(
+                                &["schedule", "quiet_hours", "timezone"],
+                                format!("unknown time zone `{}`", q.timezone.0),
+                                "use an IANA zone name such as Europe/Madrid or America/New_York",
+                            )
+                        })?;
+                        if start == end {
+                            return Err(err(
+                                &["schedule", "quiet_hours", "end"],
+                                "quiet hours start and end at the same time".into(),
+                                "give a window such as start: \"21:00\", end: \"08:00\"",
+                            ));
+                        }
+                        Some(QuietHours {
+                            start,
+                            end,
+                            timezone,
+                            timezone_name: q.timezone.0,
+                        })
+                    }
+                };
+                Schedule {
+                    not_before,
+                    not_after,
+                    quiet_hours,
+                }
+            }
+        };
+        let state = self
+            .state
+            .as_ref()
+            .map(resolve)
+            .unwrap_or_else(|| dir.join(".campaign/state.db"));
+
+        Ok(super::Campaign {
+            path: path.to_path_buf(),
+            source,
+            name,
+            business_id,
+            sender,
+            recipients,
+            once_per: self
+                .once_per
+                .map(|t| t.0)
+                .unwrap_or_else(|| "{{ recipient }}".into()),
+            session,
+            template,
+            window_margin,
+            rate,
+            retry,
+            templates_per_day,
+            schedule,
+            state,
+        })
+    }
+}
+
+/// `+` and 8–15 digits, nothing else.
+fn strict_e164(s: &str) -> Option<String> {
+    let d = s.strip_prefix('+')?;
+    (d.bytes().all(|b| b.is_ascii_digit()) && (8..=15).contains(&d.len())).then(|| s.to_string())
+}
+
+type ShapeError = (Vec<&'static str>, String, &'static str);
+
+/// Structural rules of Connectly's `message` that do not depend on a row.
+fn check_message_shape(m: &Message<String>, has_body: bool) -> Result<(), ShapeError> {
+    let kinds = m.kinds();
+    if kinds.len() > 1 {
+        return Err((
+            vec![kinds[1]],
+            format!("the message has both `{}` and `{}`", kinds[0], kinds[1]),
+            "a session message holds text and at most one of attachments, location, listMessage, replyButtonMessage",
+        ));
+    }
+    if has_body && m.text.is_some() {
+        return Err((
+            vec!["text"],
+            "`session.body` and `session.message.text` both set the text".into(),
+            "keep one: the body file is the usual place for the text",
+        ));
+    }
+    if let Some(a) = &m.attachments {
+        if a.len() != 1 {
+            return Err((
+                vec!["attachments"],
+                format!("{} attachments; Connectly sends exactly one", a.len()),
+                "keep one attachment per message",
+            ));
+        }
+        if has_body && a[0].caption.is_some() {
+            return Err((
+                vec!["attachments", "caption"],
+                "`session.body` and the attachment's caption both set the caption".into(),
+                "with an attachment the body file becomes its caption; remove one",
+            ));
+        }
+        if a[0].filename.is_some() && a[0].kind != crate::message::MediaType::Document {
+            return Err((
+                vec!["attachments", "filename"],
+                "only documents have a filename".into(),
+                "remove `filename`",
+            ));
+        }
+    }
+    if let Some(r) = &m.reply_button_message {
+        if r.buttons.is_empty() || r.buttons.len() > 3 {
+            return Err((
+                vec!["replyButtonMessage", "buttons"],
+                format!("{} reply buttons; WhatsApp allows 1 to 3", r.buttons.len()),
+                "keep between one and three buttons",
+            ));
+        }
+        if !has_body && m.text.is_none() {
+            return Err((
+                vec!["replyButtonMessage"],
+                "reply buttons need a text to answer".into(),
+                "set session.body (or message.text)",
+            ));
+        }
+    }
+    if let Some(l) = &m.list_message {
+        let rows: usize = l.sections.iter().map(|s| s.rows.len()).sum();
+        if l.sections.is_empty() || rows == 0 || rows > 10 {
+            return Err((
+                vec!["listMessage", "sections"],
+                format!("the list has {rows} rows; WhatsApp allows 1 to 10 in all"),
+                "keep between one and ten rows across the sections",
+            ));
+        }
+        if !has_body && m.text.is_none() {
+            return Err((
+                vec!["listMessage"],
+                "a list message needs a text".into(),
+                "set session.body (or message.text)",
+            ));
+        }
+    }
+    for h in [
+        m.list_message.as_ref().and_then(|l| l.header.as_ref()),
+        m.reply_button_message
+            .as_ref()
+            .and_then(|r| r.header.as_ref()),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        if h.text.is_some() == h.attachment.is_some() {
+            return Err((
+                vec!["header"],
+                "a header has exactly one of `text` or `attachment`".into(),
+                "keep one",
+            ));
+        }
+    }
+    if !has_body && m.text.is_none() && kinds.is_empty() {
+        return Err((
+            vec![],
+            "the session message is empty".into(),
+            "set session.body to a template file, or give session.message content",
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parameter_names() {
+        for ok in [
+            "header_text",
+            "header_image",
+            "header_document",
+            "body_1",
+            "body_12",
+            "button_1_url",
+        ] {
+            assert!(is_param_name(ok), "{ok}");
+        }
+        for bad in [
+            "body_0",
+            "body_",
+            "body_x",
+            "header_audio",
+            "button_1",
+            "button__url",
+            "Body_1",
+        ] {
+            assert!(!is_param_name(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn campaign_names() {
+        assert!(is_campaign_name("spring-sale"));
+        assert!(is_campaign_name("2026_q1"));
+        assert!(!is_campaign_name("Spring"));
+        assert!(!is_campaign_name("-x"));
+        assert!(!is_campaign_name(""));
+        assert!(!is_campaign_name("a b"));
+    }
+}

@@ -1,0 +1,118 @@
+//! When a campaign may send: `not_before`, `not_after` and quiet hours in the
+//! recipient's own time zone (DST-aware, via jiff).
+
+use jiff::Timestamp;
+use jiff::civil::Time;
+use jiff::tz::TimeZone;
+
+#[derive(Debug, Clone, Default)]
+pub struct Schedule {
+    pub not_before: Option<Timestamp>,
+    pub not_after: Option<Timestamp>,
+    pub quiet_hours: Option<QuietHours>,
+}
+
+#[derive(Debug, Clone)]
+pub struct QuietHours {
+    pub start: Time,
+    pub end: Time,
+    pub timezone: TimeZone,
+    pub timezone_name: String,
+}
+
+/// The schedule's verdict for one recipient at one instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Slot {
+    Open,
+    NotBefore,
+    QuietHours,
+    Expired,
+}
+
+impl QuietHours {
+    /// Whether `now` falls inside quiet hours in `tz` (or the campaign's zone).
+    /// A window whose start is after its end wraps past midnight.
+    pub fn contains(&self, now: Timestamp, tz: Option<&TimeZone>) -> bool {
+        let tz = tz.unwrap_or(&self.timezone);
+        let local = now.to_zoned(tz.clone()).time();
+        if self.start <= self.end {
+            self.start <= local && local < self.end
+        } else {
+            local >= self.start || local < self.end
+        }
+    }
+}
+
+impl Schedule {
+    pub fn slot(&self, now: Timestamp, tz: Option<&TimeZone>) -> Slot {
+        if self.not_after.is_some_and(|t| now > t) {
+            return Slot::Expired;
+        }
+        if self.not_before.is_some_and(|t| now < t) {
+            return Slot::NotBefore;
+        }
+        if self
+            .quiet_hours
+            .as_ref()
+            .is_some_and(|q| q.contains(now, tz))
+        {
+            return Slot::QuietHours;
+        }
+        Slot::Open
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn quiet(start: &str, end: &str, zone: &str) -> QuietHours {
+        QuietHours {
+            start: start.parse().unwrap(),
+            end: end.parse().unwrap(),
+            timezone: TimeZone::get(zone).unwrap(),
+            timezone_name: zone.into(),
+        }
+    }
+
+    #[test]
+    fn quiet_hours_wrap_past_midnight_in_local_time() {
+        let q = quiet("21:00", "08:00", "Europe/Madrid");
+        // 20:30 UTC in December is 21:30 in Madrid: quiet.
+        assert!(q.contains("2026-12-01T20:30:00Z".parse().unwrap(), None));
+        // 07:30 UTC is 08:30 in Madrid: not quiet.
+        assert!(!q.contains("2026-12-01T07:30:00Z".parse().unwrap(), None));
+        // The recipient's own zone wins: 20:30 UTC is 15:30 in New York.
+        let ny = TimeZone::get("America/New_York").unwrap();
+        assert!(!q.contains("2026-12-01T20:30:00Z".parse().unwrap(), Some(&ny)));
+    }
+
+    #[test]
+    fn quiet_hours_follow_daylight_saving() {
+        let q = quiet("21:00", "08:00", "Europe/Madrid");
+        // 19:30 UTC is 21:30 in Madrid in summer (UTC+2) but 20:30 in winter (UTC+1).
+        assert!(q.contains("2026-07-01T19:30:00Z".parse().unwrap(), None));
+        assert!(!q.contains("2026-12-01T19:30:00Z".parse().unwrap(), None));
+    }
+
+    #[test]
+    fn expiry_wins_over_everything() {
+        let s = Schedule {
+            not_before: Some("2026-12-01T00:00:00Z".parse().unwrap()),
+            not_after: Some("2026-12-08T00:00:00Z".parse().unwrap()),
+            quiet_hours: None,
+        };
+        assert_eq!(
+            s.slot("2026-11-30T00:00:00Z".parse().unwrap(), None),
+            Slot::NotBefore
+        );
+        assert_eq!(
+            s.slot("2026-12-02T00:00:00Z".parse().unwrap(), None),
+            Slot::Open
+        );
+        assert_eq!(
+            s.slot("2026-12-09T00:00:00Z".parse().unwrap(), None),
+            Slot::Expired
+        );
+    }
+}

@@ -1,0 +1,352 @@
+//! The shape of Connectly's session `message` object, generic over its
+//! strings: template sources when read from the campaign file, rendered text
+//! when sent. One definition serves parsing, rendering and serialization.
+
+use serde::{Deserialize, Serialize};
+
+/// A string in the campaign file; YAML scalars like `1` or `true` are taken as text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Text(pub String);
+
+impl<'de> Deserialize<'de> for Text {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Scalar {
+            S(String),
+            I(i64),
+            U(u64),
+            F(f64),
+            B(bool),
+        }
+        let s = match Scalar::deserialize(d)
+            .map_err(|_| serde::de::Error::custom("expected text (a string, number or boolean)"))?
+        {
+            Scalar::S(s) => s,
+            Scalar::I(i) => i.to_string(),
+            Scalar::U(u) => u.to_string(),
+            Scalar::F(f) => f.to_string(),
+            Scalar::B(b) => b.to_string(),
+        };
+        Ok(Text(s))
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Message<S> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<S>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attachments: Option<Vec<Attachment<S>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<Location<S>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub list_message: Option<ListMessage<S>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reply_button_message: Option<ReplyButtonMessage<S>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MediaType {
+    Image,
+    Video,
+    Audio,
+    Document,
+}
+
+impl MediaType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MediaType::Image => "image",
+            MediaType::Video => "video",
+            MediaType::Audio => "audio",
+            MediaType::Document => "document",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Attachment<S> {
+    #[serde(rename = "type")]
+    pub kind: MediaType,
+    pub url: S,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub caption: Option<S>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filename: Option<S>,
+}
+
+/// A coordinate: a number, or a template that renders to one.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Coord<S> {
+    Number(f64),
+    Text(S),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Location<S> {
+    pub latitude: Coord<S>,
+    pub longitude: Coord<S>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<S>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub address: Option<S>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TextBox<S> {
+    pub text: S,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeaderAttachment<S> {
+    #[serde(rename = "type")]
+    pub kind: MediaType,
+    pub url: S,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filename: Option<S>,
+}
+
+/// A list or reply-button header: text, or an attachment.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Header<S> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<S>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attachment: Option<HeaderAttachment<S>>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListRow<S> {
+    pub id: S,
+    pub text: S,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<S>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Section<S> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<S>,
+    pub rows: Vec<ListRow<S>>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListMessage<S> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub header: Option<Header<S>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub footer: Option<TextBox<S>>,
+    pub button: TextBox<S>,
+    pub sections: Vec<Section<S>>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Button<S> {
+    pub id: S,
+    pub text: S,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplyButtonMessage<S> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub header: Option<Header<S>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub footer: Option<TextBox<S>>,
+    pub buttons: Vec<Button<S>>,
+}
+
+/// The mapping function: a string, and its field path built on demand.
+type MapFn<'f, A, B, E> = dyn FnMut(&A, &dyn Fn() -> String) -> Result<B, E> + 'f;
+
+/// Map every string of a message through `f`, which is told the field's path
+/// (e.g. `replyButtonMessage.buttons[0].text`). Coordinates written as
+/// numbers are kept.
+pub fn map_message<A, B, E>(
+    m: &Message<A>,
+    f: &mut impl FnMut(&A, &dyn Fn() -> String) -> Result<B, E>,
+) -> Result<Message<B>, E> {
+    let opt = |v: &Option<A>, p: &dyn Fn() -> String, f: &mut MapFn<'_, A, B, E>| {
+        v.as_ref().map(|s| f(s, p)).transpose()
+    };
+    fn header<A, B, E>(
+        h: &Option<Header<A>>,
+        p: &'static str,
+        f: &mut MapFn<'_, A, B, E>,
+    ) -> Result<Option<Header<B>>, E> {
+        let Some(h) = h else { return Ok(None) };
+        Ok(Some(Header {
+            text: h
+                .text
+                .as_ref()
+                .map(|t| f(t, &|| format!("{p}.header.text")))
+                .transpose()?,
+            attachment: match &h.attachment {
+                None => None,
+                Some(a) => Some(HeaderAttachment {
+                    kind: a.kind,
+                    url: f(&a.url, &|| format!("{p}.header.attachment.url"))?,
+                    filename: a
+                        .filename
+                        .as_ref()
+                        .map(|t| f(t, &|| format!("{p}.header.attachment.filename")))
+                        .transpose()?,
+                }),
+            },
+        }))
+    }
+    fn footer<A, B, E>(
+        t: &Option<TextBox<A>>,
+        p: &'static str,
+        f: &mut MapFn<'_, A, B, E>,
+    ) -> Result<Option<TextBox<B>>, E> {
+        t.as_ref()
+            .map(|t| {
+                Ok(TextBox {
+                    text: f(&t.text, &|| format!("{p}.footer.text"))?,
+                })
+            })
+            .transpose()
+    }
+    let f: &mut MapFn<'_, A, B, E> = f;
+    let text = opt(&m.text, &|| "text".to_string(), f)?;
+    let attachments = match &m.attachments {
+        None => None,
+        Some(list) => Some(
+            list.iter()
+                .enumerate()
+                .map(|(i, a)| {
+                    let p = || format!("attachments[{i}]");
+                    Ok(Attachment {
+                        kind: a.kind,
+                        url: f(&a.url, &|| format!("{}.url", p()))?,
+                        caption: opt(&a.caption, &|| format!("{}.caption", p()), f)?,
+                        filename: opt(&a.filename, &|| format!("{}.filename", p()), f)?,
+                    })
+                })
+                .collect::<Result<Vec<_>, E>>()?,
+        ),
+    };
+    let location = match &m.location {
+        None => None,
+        Some(l) => {
+            let mut coord = |c: &Coord<A>, p: &dyn Fn() -> String| -> Result<Coord<B>, E> {
+                Ok(match c {
+                    Coord::Number(n) => Coord::Number(*n),
+                    Coord::Text(s) => Coord::Text(f(s, p)?),
+                })
+            };
+            let latitude = coord(&l.latitude, &|| "location.latitude".to_string())?;
+            let longitude = coord(&l.longitude, &|| "location.longitude".to_string())?;
+            Some(Location {
+                latitude,
+                longitude,
+                name: opt(&l.name, &|| "location.name".to_string(), f)?,
+                address: opt(&l.address, &|| "location.address".to_string(), f)?,
+            })
+        }
+    };
+    let list_message = match &m.list_message {
+        None => None,
+        Some(l) => {
+            let p = "listMessage";
+            Some(ListMessage {
+                header: header(&l.header, p, f)?,
+                footer: footer(&l.footer, p, f)?,
+                button: TextBox {
+                    text: f(&l.button.text, &|| "listMessage.button.text".to_string())?,
+                },
+                sections: l
+                    .sections
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| {
+                        let sp = || format!("listMessage.sections[{i}]");
+                        Ok(Section {
+                            title: opt(&s.title, &|| format!("{}.title", sp()), f)?,
+                            rows: s
+                                .rows
+                                .iter()
+                                .enumerate()
+                                .map(|(j, r)| {
+                                    let rp = || format!("{}.rows[{j}]", sp());
+                                    Ok(ListRow {
+                                        id: f(&r.id, &|| format!("{}.id", rp()))?,
+                                        text: f(&r.text, &|| format!("{}.text", rp()))?,
+                                        description: opt(
+                                            &r.description,
+                                            &|| format!("{}.description", rp()),
+                                            f,
+                                        )?,
+                                    })
+                                })
+                                .collect::<Result<Vec<_>, E>>()?,
+                        })
+                    })
+                    .collect::<Result<Vec<_>, E>>()?,
+            })
+        }
+    };
+    let reply_button_message = match &m.reply_button_message {
+        None => None,
+        Some(r) => {
+            let p = "replyButtonMessage";
+            Some(ReplyButtonMessage {
+                header: header(&r.header, p, f)?,
+                footer: footer(&r.footer, p, f)?,
+                buttons: r
+                    .buttons
+                    .iter()
+                    .enumerate()
+                    .map(|(i, b)| {
+                        Ok(Button {
+                            id: f(&b.id, &|| format!("{p}.buttons[{i}].id"))?,
+                            text: f(&b.text, &|| format!("{p}.buttons[{i}].text"))?,
+                        })
+                    })
+                    .collect::<Result<Vec<_>, E>>()?,
+            })
+        }
+    };
+    Ok(Message {
+        text,
+        attachments,
+        location,
+        list_message,
+        reply_button_message,
+    })
+}
+
+impl<S> Message<S> {
+    /// How many of the exclusive content kinds this message uses.
+    pub fn kinds(&self) -> Vec<&'static str> {
+        let mut k = Vec::new();
+        if self.attachments.is_some() {
+            k.push("attachments");
+        }
+        if self.location.is_some() {
+            k.push("location");
+        }
+        if self.list_message.is_some() {
+            k.push("listMessage");
+        }
+        if self.reply_button_message.is_some() {
+            k.push("replyButtonMessage");
+        }
+        k
+    }
+}

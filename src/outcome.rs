@@ -1,0 +1,144 @@
+//! What happened to each row: the event every stage emits and every
+//! reporter consumes. Serialized as-is for `--format jsonl` (SPEC §5).
+
+use serde::Serialize;
+use serde_json::value::RawValue;
+
+use crate::route::Route;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Planned,
+    Sent,
+    Failed,
+    Skipped,
+    Deferred,
+    /// The request may or may not have been accepted (interrupted mid-flight).
+    Unknown,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Planned => "planned",
+            Status::Sent => "sent",
+            Status::Failed => "failed",
+            Status::Skipped => "skipped",
+            Status::Deferred => "deferred",
+            Status::Unknown => "unknown",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    Duplicate,
+    AlreadySent,
+    Suppressed,
+    NoRoute,
+    Invalid,
+    Expired,
+    QuietHours,
+    NotBefore,
+    /// Failed in an earlier run; resent only with `--retry-failed`.
+    PreviouslyFailed,
+    /// Outcome unknown from an earlier run; resent only with `--retry-unknown`.
+    PreviouslyUnknown,
+    /// `limits.templates_per_day` reached; a later run sends it.
+    DailyLimit,
+}
+
+impl Reason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Duplicate => "duplicate",
+            Reason::AlreadySent => "already_sent",
+            Reason::Suppressed => "suppressed",
+            Reason::NoRoute => "no_route",
+            Reason::Invalid => "invalid",
+            Reason::Expired => "expired",
+            Reason::QuietHours => "quiet_hours",
+            Reason::NotBefore => "not_before",
+            Reason::PreviouslyFailed => "previously_failed",
+            Reason::PreviouslyUnknown => "previously_unknown",
+            Reason::DailyLimit => "daily_limit",
+        }
+    }
+}
+
+/// An error attached to a row: an API answer, or why the row is invalid.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct RowError {
+    pub http: Option<u16>,
+    pub code: Option<String>,
+    pub message: String,
+    /// For invalid rows: the column or payload field at fault.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+impl RowError {
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        RowError {
+            http: None,
+            code: None,
+            message: message.into(),
+            field: Some(field.into()),
+        }
+    }
+}
+
+/// The exact request a row is (or would be) sent as.
+#[derive(Debug, Clone, Serialize)]
+pub struct Request {
+    pub path: String,
+    pub body: Box<RawValue>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    pub row: u64,
+    pub recipient: Option<String>,
+    pub key: Option<String>,
+    pub route: Option<Route>,
+    pub status: Status,
+    pub reason: Option<Reason>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request: Option<Request>,
+    pub message_id: Option<String>,
+    pub attempts: Option<u32>,
+    pub fallback: Option<bool>,
+    pub error: Option<RowError>,
+    /// Why this route, for people ("window open until …").
+    #[serde(skip)]
+    pub note: String,
+}
+
+impl Outcome {
+    pub fn new(row: u64) -> Self {
+        Outcome {
+            row,
+            recipient: None,
+            key: None,
+            route: None,
+            status: Status::Planned,
+            reason: None,
+            request: None,
+            message_id: None,
+            attempts: None,
+            fallback: None,
+            error: None,
+            note: String::new(),
+        }
+    }
+
+    /// One JSON line, newline included.
+    pub fn write_jsonl(&self, out: &mut Vec<u8>) {
+        // Serializing plain data into a Vec cannot fail.
+        if serde_json::to_writer(&mut *out, self).is_ok() {
+            out.push(b'\n');
+        }
+    }
+}

@@ -1,0 +1,377 @@
+//! The Connectly requests (SPEC §1) and WhatsApp's limits on what they carry
+//! (SPEC §3 step 5). Bodies are serialized straight from borrowed data, in
+//! the field order Connectly documents.
+
+use serde::Serialize;
+use serde_json::value::RawValue;
+
+use crate::message::{Coord, Message};
+
+pub fn session_path(business_id: &str) -> String {
+    format!("/v1/businesses/{business_id}/send/messages")
+}
+
+pub fn template_path(business_id: &str) -> String {
+    format!("/v1/businesses/{business_id}/send/whatsapp_templated_messages")
+}
+
+#[derive(Serialize)]
+struct Party<'a> {
+    id: &'a str,
+    #[serde(rename = "channelType")]
+    channel_type: &'static str,
+}
+
+#[derive(Serialize)]
+struct SessionBody<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sender: Option<Party<'a>>,
+    recipient: Party<'a>,
+    message: &'a Message<String>,
+}
+
+/// One template parameter as sent.
+#[derive(Debug, Clone, Serialize)]
+pub struct Param {
+    pub name: String,
+    pub value: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filename: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TemplateBody<'a> {
+    number: &'a str,
+    template_name: &'a str,
+    language: &'a str,
+    #[serde(skip_serializing_if = "<[Param]>::is_empty")]
+    parameters: &'a [Param],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sender: Option<&'a str>,
+    campaign_name: &'a str,
+    callback_data: Callback<'a>,
+}
+
+#[derive(Serialize)]
+struct Callback<'a> {
+    campaign: &'a str,
+    key: &'a str,
+}
+
+fn raw<T: Serialize>(v: &T) -> Box<RawValue> {
+    // Plain structs of strings and numbers always serialize.
+    serde_json::value::to_raw_value(v).unwrap_or_default()
+}
+
+pub fn session_body(
+    sender: Option<&str>,
+    recipient: &str,
+    message: &Message<String>,
+) -> Box<RawValue> {
+    raw(&SessionBody {
+        sender: sender.map(|id| Party {
+            id,
+            channel_type: "whatsapp",
+        }),
+        recipient: Party {
+            id: recipient,
+            channel_type: "whatsapp",
+        },
+        message,
+    })
+}
+
+pub struct TemplateRequest<'a> {
+    pub number: &'a str,
+    pub name: &'a str,
+    pub language: &'a str,
+    pub parameters: &'a [Param],
+    pub sender: Option<&'a str>,
+    pub campaign: &'a str,
+    pub key: &'a str,
+}
+
+pub fn template_body(t: &TemplateRequest<'_>) -> Result<Box<RawValue>, Problem> {
+    let callback = Callback {
+        campaign: t.campaign,
+        key: t.key,
+    };
+    let len = serde_json::to_string(&callback)
+        .map(|s| s.len())
+        .unwrap_or(0);
+    if len > 1024 {
+        return Err(Problem::new(
+            "once_per",
+            format!(
+                "callbackData would be {len} bytes; Connectly takes at most 1024 — shorten the once_per key"
+            ),
+        ));
+    }
+    Ok(raw(&TemplateBody {
+        number: t.number,
+        template_name: t.name,
+        language: t.language,
+        parameters: t.parameters,
+        sender: t.sender,
+        campaign_name: t.campaign,
+        callback_data: callback,
+    }))
+}
+
+/// A payload that breaks one of WhatsApp's rules.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub field: String,
+    pub reason: String,
+}
+
+impl Problem {
+    fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Problem {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+fn max_chars(field: &str, s: &str, max: usize) -> Result<(), Problem> {
+    let n = s.chars().count();
+    if n > max {
+        return Err(Problem::new(
+            field,
+            format!("{n} characters; WhatsApp allows at most {max}"),
+        ));
+    }
+    Ok(())
+}
+
+fn required(field: &str, s: &str) -> Result<(), Problem> {
+    if s.trim().is_empty() {
+        return Err(Problem::new(
+            field,
+            "renders empty; WhatsApp needs a value here",
+        ));
+    }
+    Ok(())
+}
+
+fn url(field: &str, s: &str) -> Result<(), Problem> {
+    required(field, s)?;
+    if !(s.starts_with("https://") || s.starts_with("http://")) {
+        return Err(Problem::new(field, format!("`{s}` is not an http(s) URL")));
+    }
+    Ok(())
+}
+
+/// Check a rendered session message against WhatsApp's limits, and turn
+/// coordinates written as templates into numbers.
+pub fn check_session(m: &mut Message<String>) -> Result<(), Problem> {
+    if let Some(t) = &m.text {
+        required("text", t)?;
+        max_chars("text", t, 4096)?;
+    }
+    if let Some(a) = m.attachments.as_ref().and_then(|a| a.first()) {
+        url("attachments[0].url", &a.url)?;
+        if let Some(c) = &a.caption {
+            max_chars("attachments[0].caption", c, 1024)?;
+        }
+    }
+    if let Some(l) = &mut m.location {
+        for (field, c, limit) in [
+            ("location.latitude", &mut l.latitude, 90.0),
+            ("location.longitude", &mut l.longitude, 180.0),
+        ] {
+            let n = match c {
+                Coord::Number(n) => *n,
+                Coord::Text(s) => s
+                    .trim()
+                    .parse::<f64>()
+                    .map_err(|_| Problem::new(field, format!("`{s}` is not a number")))?,
+            };
+            if !(-limit..=limit).contains(&n) {
+                return Err(Problem::new(
+                    field,
+                    format!("{n} is out of range (±{limit})"),
+                ));
+            }
+            *c = Coord::Number(n);
+        }
+    }
+    let header = |p: &str, h: &Option<crate::message::Header<String>>| -> Result<(), Problem> {
+        if let Some(h) = h {
+            if let Some(t) = &h.text {
+                required(&format!("{p}.header.text"), t)?;
+                max_chars(&format!("{p}.header.text"), t, 60)?;
+            }
+            if let Some(a) = &h.attachment {
+                url(&format!("{p}.header.attachment.url"), &a.url)?;
+            }
+        }
+        Ok(())
+    };
+    if let Some(r) = &m.reply_button_message {
+        header("replyButtonMessage", &r.header)?;
+        if let Some(f) = &r.footer {
+            max_chars("replyButtonMessage.footer.text", &f.text, 60)?;
+        }
+        for (i, b) in r.buttons.iter().enumerate() {
+            required(&format!("replyButtonMessage.buttons[{i}].id"), &b.id)?;
+            required(&format!("replyButtonMessage.buttons[{i}].text"), &b.text)?;
+            max_chars(
+                &format!("replyButtonMessage.buttons[{i}].text"),
+                &b.text,
+                20,
+            )?;
+        }
+    }
+    if let Some(l) = &m.list_message {
+        header("listMessage", &l.header)?;
+        if let Some(f) = &l.footer {
+            max_chars("listMessage.footer.text", &f.text, 60)?;
+        }
+        required("listMessage.button.text", &l.button.text)?;
+        max_chars("listMessage.button.text", &l.button.text, 20)?;
+        for (i, s) in l.sections.iter().enumerate() {
+            if let Some(t) = &s.title {
+                max_chars(&format!("listMessage.sections[{i}].title"), t, 24)?;
+            }
+            for (j, r) in s.rows.iter().enumerate() {
+                required(&format!("listMessage.sections[{i}].rows[{j}].id"), &r.id)?;
+                required(
+                    &format!("listMessage.sections[{i}].rows[{j}].text"),
+                    &r.text,
+                )?;
+                max_chars(
+                    &format!("listMessage.sections[{i}].rows[{j}].text"),
+                    &r.text,
+                    24,
+                )?;
+                if let Some(d) = &r.description {
+                    max_chars(
+                        &format!("listMessage.sections[{i}].rows[{j}].description"),
+                        d,
+                        72,
+                    )?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Check one rendered template parameter.
+pub fn check_param(p: &Param) -> Result<(), Problem> {
+    let field = format!("template.parameters.{}", p.name);
+    match p.name.as_str() {
+        "header_text" => {
+            required(&field, &p.value)?;
+            no_newline(&field, &p.value)?;
+            max_chars(&field, &p.value, 60)
+        }
+        "header_image" | "header_video" | "header_document" => url(&field, &p.value),
+        n if n.starts_with("body_") => {
+            required(&field, &p.value)?;
+            no_newline(&field, &p.value)
+        }
+        _ => required(&field, &p.value),
+    }
+}
+
+fn no_newline(field: &str, s: &str) -> Result<(), Problem> {
+    if s.contains(['\n', '\r']) {
+        return Err(Problem::new(
+            field,
+            "contains a line break; WhatsApp template parameters must be one line",
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::{Button, ReplyButtonMessage};
+
+    fn text(s: &str) -> Message<String> {
+        Message {
+            text: Some(s.into()),
+            attachments: None,
+            location: None,
+            list_message: None,
+            reply_button_message: None,
+        }
+    }
+
+    #[test]
+    fn session_body_has_connectlys_shape() {
+        let body = session_body(Some("+14151111234"), "+16044441111", &text("Hello"));
+        assert_eq!(
+            body.get(),
+            r#"{"sender":{"id":"+14151111234","channelType":"whatsapp"},"recipient":{"id":"+16044441111","channelType":"whatsapp"},"message":{"text":"Hello"}}"#
+        );
+    }
+
+    #[test]
+    fn template_body_keeps_parameter_order_and_plain_sender() {
+        let params = vec![
+            Param {
+                name: "body_1".into(),
+                value: "Ana".into(),
+                filename: None,
+            },
+            Param {
+                name: "header_image".into(),
+                value: "https://cdn.example.com/a.jpg".into(),
+                filename: None,
+            },
+        ];
+        let body = template_body(&TemplateRequest {
+            number: "+16044441111",
+            name: "spring_sale",
+            language: "en",
+            parameters: &params,
+            sender: Some("+14151111234"),
+            campaign: "spring-sale",
+            key: "+16044441111",
+        })
+        .unwrap();
+        assert_eq!(
+            body.get(),
+            r#"{"number":"+16044441111","templateName":"spring_sale","language":"en","parameters":[{"name":"body_1","value":"Ana"},{"name":"header_image","value":"https://cdn.example.com/a.jpg"}],"sender":"+14151111234","campaignName":"spring-sale","callbackData":{"campaign":"spring-sale","key":"+16044441111"}}"#
+        );
+    }
+
+    #[test]
+    fn limits() {
+        assert!(check_session(&mut text(&"x".repeat(4096))).is_ok());
+        assert_eq!(
+            check_session(&mut text(&"é".repeat(4097)))
+                .unwrap_err()
+                .field,
+            "text"
+        );
+        let mut m = text("Pick one");
+        m.reply_button_message = Some(ReplyButtonMessage {
+            header: None,
+            footer: None,
+            buttons: vec![Button {
+                id: "a".into(),
+                text: "A button title too long".into(),
+            }],
+        });
+        assert_eq!(
+            check_session(&mut m).unwrap_err().field,
+            "replyButtonMessage.buttons[0].text"
+        );
+        let p = |name: &str, value: &str| Param {
+            name: name.into(),
+            value: value.into(),
+            filename: None,
+        };
+        assert!(check_param(&p("body_1", "")).is_err());
+        assert!(check_param(&p("body_1", "two\nlines")).is_err());
+        assert!(check_param(&p("header_image", "cdn/a.jpg")).is_err());
+        assert!(check_param(&p("body_1", "Ana")).is_ok());
+    }
+}

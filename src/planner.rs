@@ -1,0 +1,437 @@
+//! Everything that happens to one row before the wire (SPEC §3 steps 1–5):
+//! phone, key, suppression, schedule, window, rendering, limits. Pure: the
+//! row, the campaign and the instant in, a plan out. A dry run and a real run
+//! share it.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use csv::StringRecord;
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use serde_json::value::RawValue;
+
+use crate::campaign::Campaign;
+use crate::campaign::schedule::Slot;
+use crate::error::{Error, Location, Result};
+use crate::ledger::{KeyState, Snapshot};
+use crate::message::{Message, map_message};
+use crate::outcome::{Outcome, Reason, Request, RowError, Status};
+use crate::plan::{self, Param};
+use crate::recipients::{self, Columns};
+use crate::render::{Headers, Renderer, RowContext, Tid};
+use crate::route::{self, Route};
+
+/// Flags that change what is owed.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Retrying {
+    pub failed: bool,
+    pub unknown: bool,
+}
+
+/// The campaign compiled against one CSV header.
+pub struct Planner {
+    pub campaign: Arc<Campaign>,
+    renderer: Renderer,
+    columns: Columns,
+    phone_column: String,
+    suppress: HashSet<String>,
+    ledger: Arc<Snapshot>,
+    retrying: Retrying,
+    once_per: Tid,
+    body: Option<Tid>,
+    message: Option<Message<Tid>>,
+    params: Vec<(String, Tid, Option<Tid>)>,
+    pub session_path: String,
+    pub template_path: String,
+}
+
+/// The per-row result of planning.
+pub struct RowPlan {
+    pub outcome: Outcome,
+    /// Hash of the `once_per` key, for in-file duplicates.
+    pub key_hash: Option<u128>,
+    /// What to send, when the row is to be sent.
+    pub send: Option<Box<Sendable>>,
+    /// The outcome already serialized as a JSON line (dry-run JSONL).
+    pub line: Option<Vec<u8>>,
+}
+
+/// The rendered requests for one recipient; the route is picked at sending time.
+pub struct Sendable {
+    pub last_inbound: Option<Timestamp>,
+    pub session: Option<Box<RawValue>>,
+    pub template: Option<Box<RawValue>>,
+}
+
+impl Sendable {
+    pub fn body(&self, route: Route) -> Option<&RawValue> {
+        match route {
+            Route::Session => self.session.as_deref(),
+            Route::Template => self.template.as_deref(),
+        }
+    }
+}
+
+pub fn key_hash(key: &str) -> u128 {
+    xxhash_rust::xxh3::xxh3_128(key.as_bytes())
+}
+
+impl Planner {
+    /// Compile every template of the campaign against the CSV header.
+    pub fn new(
+        campaign: Arc<Campaign>,
+        headers: Arc<Headers>,
+        columns: Columns,
+        suppress: HashSet<String>,
+        ledger: Arc<Snapshot>,
+        retrying: Retrying,
+    ) -> Result<Planner> {
+        let c = &campaign;
+        let body_file = c
+            .session
+            .as_ref()
+            .and_then(|s| s.body.as_ref())
+            .map(|(p, _)| p.clone());
+        let mut renderer = Renderer::new(
+            headers.clone(),
+            &c.name,
+            crate::render::include_dir(body_file.as_ref()).as_deref(),
+        );
+        let yaml = c.path.display().to_string();
+        let compile_error = |keys: &[&str], e: crate::render::CompileError| -> Error {
+            if e.origin == yaml || e.origin.starts_with(&format!("{yaml}: ")) {
+                let line = crate::campaign::locate(&c.source, keys);
+                Error::input(
+                    &c.path,
+                    Location {
+                        line,
+                        ..Location::field(keys.join("."))
+                    },
+                    e.what,
+                    "fix the template; it is minijinja syntax, and its variables are the CSV columns, recipient, campaign and row",
+                )
+            } else {
+                Error::input(
+                    std::path::Path::new(&e.origin),
+                    Location {
+                        line: e.line,
+                        ..Default::default()
+                    },
+                    e.what,
+                    "fix the template; its variables are the CSV columns, recipient, campaign and row",
+                )
+            }
+        };
+        let once_per = renderer
+            .compile(&format!("{yaml}: once_per"), "once_per", &c.once_per)
+            .map_err(|e| compile_error(&["once_per"], e))?;
+        let (body, message) = match &c.session {
+            None => (None, None),
+            Some(s) => {
+                let body = match &s.body {
+                    None => None,
+                    Some((path, src)) => {
+                        let field = if s.message.attachments.is_some() {
+                            "attachments[0].caption"
+                        } else {
+                            "text"
+                        };
+                        Some(
+                            renderer
+                                .compile(&path.display().to_string(), field, src)
+                                .map_err(|e| compile_error(&["session", "body"], e))?,
+                        )
+                    }
+                };
+                let message = map_message(
+                    &s.message,
+                    &mut |src: &String, path: &dyn Fn() -> String| {
+                        let p = path();
+                        renderer
+                            .compile(
+                                &format!("{yaml}: session.message.{p}"),
+                                &format!("message.{p}"),
+                                src,
+                            )
+                            .map_err(|e| compile_error(&["session", "message"], e))
+                    },
+                )?;
+                (body, Some(message))
+            }
+        };
+        let mut params = Vec::new();
+        if let Some(t) = &c.template {
+            for p in &t.parameters {
+                let keys = ["template", "parameters", p.name.as_str()];
+                let field = format!("template.parameters.{}", p.name);
+                let v = renderer
+                    .compile(&format!("{yaml}: {field}"), &field, &p.value)
+                    .map_err(|e| compile_error(&keys, e))?;
+                let f = p
+                    .filename
+                    .as_ref()
+                    .map(|f| {
+                        renderer.compile(
+                            &format!("{yaml}: {field}.filename"),
+                            &format!("{field}.filename"),
+                            f,
+                        )
+                    })
+                    .transpose()
+                    .map_err(|e| compile_error(&keys, e))?;
+                params.push((p.name.clone(), v, f));
+            }
+        }
+        Ok(Planner {
+            session_path: plan::session_path(&c.business_id),
+            template_path: plan::template_path(&c.business_id),
+            phone_column: headers.names[columns.phone].clone(),
+            campaign,
+            renderer,
+            columns,
+            suppress,
+            ledger,
+            retrying,
+            once_per,
+            body,
+            message,
+            params,
+        })
+    }
+
+    pub fn path(&self, route: Route) -> &str {
+        match route {
+            Route::Session => &self.session_path,
+            Route::Template => &self.template_path,
+        }
+    }
+
+    /// Plan one data row (numbered from 1) as of `now`. With `request`, the
+    /// outcome carries the request body that would be sent (dry runs).
+    pub fn plan_row(&self, row: u64, rec: &StringRecord, now: Timestamp, request: bool) -> RowPlan {
+        let mut out = Outcome::new(row);
+        let invalid = |mut out: Outcome, field: &str, reason: String| {
+            out.status = Status::Skipped;
+            out.reason = Some(Reason::Invalid);
+            out.error = Some(RowError::invalid(field, reason));
+            out
+        };
+        let c = &*self.campaign;
+        // 1. phone
+        let raw_phone = rec.get(self.columns.phone).unwrap_or("");
+        let phone = match crate::phone::normalize(raw_phone, c.recipients.default_country.as_ref())
+        {
+            Ok(p) => p,
+            Err(e) => {
+                return RowPlan::done(
+                    invalid(out, &self.phone_column, format!("`{raw_phone}`: {e}")),
+                    None,
+                );
+            }
+        };
+        let ctx = RowContext::new(rec, Some(&phone));
+        out.recipient = Some(phone.clone());
+        // 2. key, ledger, suppression
+        let key = match self.renderer.render(self.once_per, &ctx) {
+            Ok(k) if k.is_empty() => {
+                return RowPlan::done(invalid(out, "once_per", "renders empty".into()), None);
+            }
+            Ok(k) => k,
+            Err(e) => return RowPlan::done(invalid(out, &e.field, e.reason), None),
+        };
+        let hash = key_hash(&key);
+        out.key = Some(key);
+        let skip = |mut out: Outcome, reason| {
+            out.status = Status::Skipped;
+            out.reason = Some(reason);
+            RowPlan::done(out, Some(hash))
+        };
+        match self.ledger.key_state(hash) {
+            Some(KeyState::Sent) => return skip(out, Reason::AlreadySent),
+            Some(KeyState::Failed) if !self.retrying.failed => {
+                return skip(out, Reason::PreviouslyFailed);
+            }
+            Some(KeyState::Unknown) if !self.retrying.unknown => {
+                return skip(out, Reason::PreviouslyUnknown);
+            }
+            _ => {}
+        }
+        if self.suppress.contains(&phone) || self.ledger.opted_out(&phone) {
+            return skip(out, Reason::Suppressed);
+        }
+        // 3. schedule (in the recipient's zone when known)
+        let tz = match self
+            .columns
+            .timezone
+            .map(|i| rec.get(i).unwrap_or("").trim())
+            .filter(|s| !s.is_empty())
+        {
+            None => None,
+            Some(name) => match TimeZone::get(name) {
+                Ok(tz) => Some(tz),
+                Err(_) => {
+                    let col = c
+                        .recipients
+                        .timezone_column
+                        .as_deref()
+                        .unwrap_or("timezone");
+                    return RowPlan::done(
+                        invalid(
+                            out,
+                            col,
+                            format!(
+                                "unknown time zone `{name}` (use an IANA name such as Europe/Madrid)"
+                            ),
+                        ),
+                        Some(hash),
+                    );
+                }
+            },
+        };
+        let slot = c.schedule.slot(now, tz.as_ref());
+        if slot == Slot::Expired {
+            return skip(out, Reason::Expired);
+        }
+        // 4. last inbound: the later of the CSV and the ledger
+        let csv_inbound = match self
+            .columns
+            .last_inbound
+            .map(|i| recipients::parse_instant(rec.get(i).unwrap_or("")))
+        {
+            None | Some(Ok(None)) => None,
+            Some(Ok(Some(t))) => Some(t),
+            Some(Err(e)) => {
+                let col = c
+                    .recipients
+                    .last_inbound_column
+                    .as_deref()
+                    .unwrap_or("last_inbound");
+                return RowPlan::done(invalid(out, col, e), Some(hash));
+            }
+        };
+        let last_inbound = csv_inbound.max(self.ledger.last_inbound(&phone));
+        // 5. render and check both routes
+        let sendable = match self.render(&ctx, &phone, out.key.as_deref().unwrap_or("")) {
+            Ok(s) => Sendable { last_inbound, ..s },
+            Err((field, reason)) => return RowPlan::done(invalid(out, &field, reason), Some(hash)),
+        };
+        match slot {
+            Slot::NotBefore | Slot::QuietHours => {
+                out.status = Status::Deferred;
+                out.reason = Some(if slot == Slot::NotBefore {
+                    Reason::NotBefore
+                } else {
+                    Reason::QuietHours
+                });
+                return RowPlan::done(out, Some(hash));
+            }
+            Slot::Open | Slot::Expired => {}
+        }
+        let (route, note) = self.route(last_inbound, now);
+        out.note = note;
+        let Some(route) = route else {
+            return skip(out, Reason::NoRoute);
+        };
+        out.route = Some(route);
+        if request {
+            out.request = sendable.body(route).map(|b| Request {
+                path: self.path(route).to_string(),
+                body: b.to_owned(),
+            });
+        }
+        RowPlan {
+            outcome: out,
+            key_hash: Some(hash),
+            send: Some(Box::new(sendable)),
+            line: None,
+        }
+    }
+
+    /// The route as of `now` for a recipient whose last inbound is known (or not).
+    pub fn route(
+        &self,
+        last_inbound: Option<Timestamp>,
+        now: Timestamp,
+    ) -> (Option<Route>, String) {
+        let c = &self.campaign;
+        route::choose(
+            route::window(last_inbound, now, c.window_margin),
+            c.session.is_some(),
+            c.template.is_some(),
+        )
+    }
+
+    fn render(
+        &self,
+        ctx: &RowContext<'_>,
+        phone: &str,
+        key: &str,
+    ) -> Result<Sendable, (String, String)> {
+        let c = &*self.campaign;
+        let fail = |e: crate::render::RenderError| (e.field, e.reason);
+        let problem = |prefix: &str, p: plan::Problem| (format!("{prefix}{}", p.field), p.reason);
+        let session = match &self.message {
+            None => None,
+            Some(m) => {
+                let mut msg = map_message(m, &mut |id: &Tid, _| self.renderer.render(*id, ctx))
+                    .map_err(fail)?;
+                if let Some(b) = self.body {
+                    let text = self.renderer.render(b, ctx).map_err(fail)?;
+                    match msg.attachments.as_mut().and_then(|a| a.first_mut()) {
+                        Some(a) => a.caption = Some(text),
+                        None => msg.text = Some(text),
+                    }
+                }
+                plan::check_session(&mut msg).map_err(|p| problem("session.message.", p))?;
+                Some(plan::session_body(c.sender.as_deref(), phone, &msg))
+            }
+        };
+        let template = match &c.template {
+            None => None,
+            Some(t) => {
+                let mut params = Vec::with_capacity(self.params.len());
+                for (name, v, f) in &self.params {
+                    let p = Param {
+                        name: name.clone(),
+                        value: self.renderer.render(*v, ctx).map_err(fail)?,
+                        filename: f
+                            .map(|f| self.renderer.render(f, ctx))
+                            .transpose()
+                            .map_err(fail)?,
+                    };
+                    plan::check_param(&p).map_err(|p| (p.field, p.reason))?;
+                    params.push(p);
+                }
+                Some(
+                    plan::template_body(&plan::TemplateRequest {
+                        number: phone,
+                        name: &t.name,
+                        language: &t.language,
+                        parameters: &params,
+                        sender: c.sender.as_deref(),
+                        campaign: &c.name,
+                        key,
+                    })
+                    .map_err(|p| (p.field, p.reason))?,
+                )
+            }
+        };
+        Ok(Sendable {
+            last_inbound: None,
+            session,
+            template,
+        })
+    }
+}
+
+impl RowPlan {
+    fn done(outcome: Outcome, key_hash: Option<u128>) -> RowPlan {
+        RowPlan {
+            outcome,
+            key_hash,
+            send: None,
+            line: None,
+        }
+    }
+}

@@ -1,0 +1,233 @@
+//! The recipients CSV, read as a stream, and the suppression list.
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::io::BufReader;
+use std::path::Path;
+use std::sync::Arc;
+
+use csv::StringRecord;
+
+use crate::campaign::Campaign;
+use crate::error::{Error, Location, Result};
+use crate::phone;
+use crate::render::Headers;
+
+/// Positions of the columns the campaign names.
+#[derive(Debug, Clone, Copy)]
+pub struct Columns {
+    pub phone: usize,
+    pub last_inbound: Option<usize>,
+    pub timezone: Option<usize>,
+}
+
+/// An open recipients file: header read, columns found, rows still to come.
+pub struct Source {
+    pub reader: csv::Reader<BufReader<File>>,
+    pub headers: Arc<Headers>,
+    pub columns: Columns,
+}
+
+fn open_csv(path: &Path, what: &str) -> Result<csv::Reader<BufReader<File>>> {
+    let file = File::open(path).map_err(|e| {
+        Error::input(
+            path,
+            Location::default(),
+            format!("cannot open the {what}: {e}"),
+            "check the path in the campaign file; it is relative to the campaign file's folder",
+        )
+    })?;
+    Ok(csv::ReaderBuilder::new()
+        .flexible(false)
+        .from_reader(BufReader::with_capacity(256 * 1024, file)))
+}
+
+fn read_headers(path: &Path, reader: &mut csv::Reader<BufReader<File>>) -> Result<Headers> {
+    let names: Vec<String> = reader
+        .headers()
+        .map_err(|e| csv_error(path, e))?
+        .iter()
+        .map(|h| h.trim_start_matches('\u{feff}').trim().to_string())
+        .collect();
+    if names.is_empty() || names.iter().all(String::is_empty) {
+        return Err(Error::input(
+            path,
+            Location::line(1, None),
+            "the file has no header row",
+            "the first line must name the columns, e.g. phone,first_name",
+        ));
+    }
+    Headers::new(names).map_err(|dup| {
+        Error::input(
+            path,
+            Location::line(1, None).with_field(dup.clone()),
+            format!("column `{dup}` appears twice in the header"),
+            "rename one of them",
+        )
+    })
+}
+
+impl Source {
+    pub fn open(c: &Campaign) -> Result<Source> {
+        let path = &c.recipients.csv;
+        let mut reader = open_csv(path, "recipients CSV")?;
+        let headers = read_headers(path, &mut reader)?;
+        let find = |name: &str, key: &str| {
+            headers.get(name).ok_or_else(|| {
+                Error::input(
+                    path,
+                    Location::line(1, None).with_field(name),
+                    format!(
+                        "no column `{name}` (from recipients.{key}); the header has: {}",
+                        headers.names.join(", ")
+                    ),
+                    format!(
+                        "rename the column, or set recipients.{key} in {}",
+                        c.path.display()
+                    ),
+                )
+            })
+        };
+        let columns = Columns {
+            phone: find(&c.recipients.phone_column, "phone_column")?,
+            last_inbound: c
+                .recipients
+                .last_inbound_column
+                .as_deref()
+                .map(|n| find(n, "last_inbound_column"))
+                .transpose()?,
+            timezone: c
+                .recipients
+                .timezone_column
+                .as_deref()
+                .map(|n| find(n, "timezone_column"))
+                .transpose()?,
+        };
+        Ok(Source {
+            reader,
+            headers: Arc::new(headers),
+            columns,
+        })
+    }
+}
+
+/// A CSV reading error, located by row and line.
+pub fn csv_error(path: &Path, e: csv::Error) -> Error {
+    let row_of = |pos: &csv::Position| pos.record().max(1);
+    match e.kind() {
+        csv::ErrorKind::UnequalLengths {
+            pos: Some(pos),
+            expected_len,
+            len,
+        } => Error::input(
+            path,
+            Location {
+                line: Some(pos.line() as usize),
+                row: Some(row_of(pos)),
+                ..Default::default()
+            },
+            format!("this row has {len} fields but the header has {expected_len}"),
+            "quote fields that contain commas, and give every row as many fields as the header",
+        ),
+        csv::ErrorKind::Utf8 {
+            pos: Some(pos),
+            err,
+        } => Error::input(
+            path,
+            Location {
+                line: Some(pos.line() as usize),
+                row: Some(row_of(pos)),
+                ..Default::default()
+            },
+            format!("field {} is not valid UTF-8", err.field() + 1),
+            "save the file as UTF-8",
+        ),
+        _ => Error::input(
+            path,
+            Location::default(),
+            e.to_string(),
+            "check that the file is a CSV with a header row",
+        ),
+    }
+}
+
+/// Numbers never to message, normalized like recipients.
+pub fn load_suppressions(c: &Campaign) -> Result<HashSet<String>> {
+    let Some(path) = &c.recipients.suppress else {
+        return Ok(HashSet::new());
+    };
+    let mut reader = open_csv(path, "suppression list")?;
+    let headers = read_headers(path, &mut reader)?;
+    let col = headers
+        .get(&c.recipients.phone_column)
+        .or_else(|| headers.get("phone"))
+        .or((headers.names.len() == 1).then_some(0))
+        .ok_or_else(|| {
+            Error::input(
+                path,
+                Location::line(1, None),
+                format!("no `{}` column in the suppression list (header: {})", c.recipients.phone_column, headers.names.join(", ")),
+                "give the list a column named like the recipients' phone column, or a single column",
+            )
+        })?;
+    let mut set = HashSet::new();
+    let mut rec = StringRecord::new();
+    let mut row = 0u64;
+    while reader
+        .read_record(&mut rec)
+        .map_err(|e| csv_error(path, e))?
+    {
+        row += 1;
+        let raw = rec.get(col).unwrap_or("");
+        if raw.trim().is_empty() {
+            continue;
+        }
+        let n = phone::normalize(raw, c.recipients.default_country.as_ref()).map_err(|e| {
+            Error::input(
+                path,
+                Location {
+                    row: Some(row),
+                    field: Some(headers.names[col].clone()),
+                    ..Default::default()
+                },
+                format!("`{raw}`: {e}"),
+                "fix the number: an opt-out that cannot be read cannot be honoured",
+            )
+        })?;
+        set.insert(n);
+    }
+    Ok(set)
+}
+
+/// A last-inbound cell: RFC 3339 or Unix seconds; empty means unknown.
+pub fn parse_instant(s: &str) -> Result<Option<jiff::Timestamp>, String> {
+    let t = s.trim();
+    if t.is_empty() {
+        return Ok(None);
+    }
+    if t.bytes().all(|b| b.is_ascii_digit()) {
+        return t
+            .parse::<i64>()
+            .ok()
+            .and_then(|n| jiff::Timestamp::from_second(n).ok())
+            .map(Some)
+            .ok_or_else(|| format!("`{t}` is not a valid Unix time"));
+    }
+    t.parse::<jiff::Timestamp>()
+        .map(Some)
+        .map_err(|_| format!("`{t}` is neither RFC 3339 (2026-11-20T14:02:00Z) nor Unix seconds"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instants_in_either_notation() {
+        let a = parse_instant("2026-11-20T14:02:00Z").unwrap().unwrap();
+        let b = parse_instant("1795183320").unwrap().unwrap();
+        assert_eq!(a, b);
+        assert_eq!(parse_instant("  ").unwrap(), None);
+        assert!(parse_instant("yesterday").is_err());
+    }
+}

@@ -1,0 +1,461 @@
+//! One minijinja environment per campaign. Every template (body file,
+//! `once_per`, message strings, parameters) is compiled once, before any row
+//! is read, and checked against the CSV header so that a misspelt variable is
+//! reported by template and name, not as a thousand failed rows.
+//!
+//! Templates that only substitute columns (`Hi {{ first_name }}`) are
+//! rendered by direct concatenation; a unit test holds that path to
+//! minijinja's own output.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use csv::StringRecord;
+use minijinja::value::{Enumerator, Object, ObjectRepr, Value};
+use minijinja::{AutoEscape, Environment, UndefinedBehavior};
+
+/// The CSV header: names by position, and positions by name.
+#[derive(Debug)]
+pub struct Headers {
+    pub names: Vec<String>,
+    index: HashMap<String, usize>,
+}
+
+impl Headers {
+    /// Build from the header row; a repeated name is an error naming it.
+    pub fn new(names: Vec<String>) -> Result<Headers, String> {
+        let mut index = HashMap::with_capacity(names.len());
+        for (i, n) in names.iter().enumerate() {
+            if index.insert(n.clone(), i).is_some() {
+                return Err(n.clone());
+            }
+        }
+        Ok(Headers { names, index })
+    }
+    pub fn get(&self, name: &str) -> Option<usize> {
+        self.index.get(name).copied()
+    }
+}
+
+/// Names every template sees besides the CSV columns.
+const BUILTINS: [&str; 3] = ["recipient", "campaign", "row"];
+
+/// A compiled template.
+#[derive(Debug)]
+enum Compiled {
+    /// Only literal text and column/recipient/campaign substitutions.
+    Simple(Vec<Seg>),
+    /// Anything else, rendered by minijinja under this name.
+    Jinja(String),
+}
+
+#[derive(Debug)]
+enum Seg {
+    Lit(String),
+    Col(usize),
+    Recipient,
+    Campaign,
+}
+
+/// A handle to one compiled template, with where it came from for errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tid(usize);
+
+/// A template error found before any row was read.
+#[derive(Debug)]
+pub struct CompileError {
+    /// Which template: a file, or a field of the campaign file.
+    pub origin: String,
+    pub line: Option<usize>,
+    pub what: String,
+}
+
+/// What went wrong rendering one row.
+#[derive(Debug, Clone)]
+pub struct RenderError {
+    pub field: String,
+    pub reason: String,
+}
+
+pub struct Renderer {
+    env: Environment<'static>,
+    compiled: Vec<Compiled>,
+    /// Field each template fills, for per-row errors.
+    fields: Vec<String>,
+    headers: Arc<Headers>,
+    campaign: Arc<str>,
+}
+
+impl Renderer {
+    pub fn new(headers: Arc<Headers>, campaign: &str, include_dir: Option<&Path>) -> Renderer {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_auto_escape_callback(|_| AutoEscape::None);
+        if let Some(dir) = include_dir {
+            env.set_loader(minijinja::path_loader(dir));
+        }
+        Renderer {
+            env,
+            compiled: Vec::new(),
+            fields: Vec::new(),
+            headers,
+            campaign: campaign.into(),
+        }
+    }
+
+    /// Compile `source`, known to the user as `origin` (a file path, or the
+    /// campaign file and a field), filling the payload field `field`.
+    pub fn compile(
+        &mut self,
+        origin: &str,
+        field: &str,
+        source: &str,
+    ) -> Result<Tid, CompileError> {
+        let id = Tid(self.compiled.len());
+        let compiled = match self.simple(source) {
+            Some(segs) => Compiled::Simple(segs),
+            None => {
+                self.env
+                    .add_template_owned(origin.to_string(), source.to_string())
+                    .map_err(|e| CompileError {
+                        origin: origin.to_string(),
+                        line: e.line(),
+                        what: e
+                            .detail()
+                            .map(str::to_string)
+                            .unwrap_or_else(|| e.kind().to_string()),
+                    })?;
+                let tmpl = self.env.get_template(origin).map_err(|e| CompileError {
+                    origin: origin.to_string(),
+                    line: e.line(),
+                    what: e.to_string(),
+                })?;
+                let mut unknown: Vec<String> = tmpl
+                    .undeclared_variables(false)
+                    .into_iter()
+                    .filter(|v| {
+                        self.headers.get(v).is_none()
+                            && !BUILTINS.contains(&v.as_str())
+                            && self.env.globals().all(|(g, _)| g != v.as_str())
+                    })
+                    .collect();
+                unknown.sort();
+                if let Some(v) = unknown.first() {
+                    return Err(CompileError {
+                        origin: origin.to_string(),
+                        line: line_of(source, v),
+                        what: format!(
+                            "`{v}` is not a CSV column nor one of recipient, campaign, row (columns: {})",
+                            self.headers.names.join(", ")
+                        ),
+                    });
+                }
+                Compiled::Jinja(origin.to_string())
+            }
+        };
+        self.compiled.push(compiled);
+        self.fields.push(field.to_string());
+        Ok(id)
+    }
+
+    /// Recognise a template that is literal text and `{{ name }}`s only.
+    fn simple(&self, source: &str) -> Option<Vec<Seg>> {
+        // minijinja drops one trailing newline unless told to keep it.
+        let source = source
+            .strip_suffix('\n')
+            .map(|s| s.strip_suffix('\r').unwrap_or(s))
+            .unwrap_or(source);
+        let plain = |lit: &str| {
+            !(lit.contains("{%") || lit.contains("{#") || lit.contains("}}") || lit.contains('\r'))
+        };
+        let mut segs = Vec::new();
+        let mut rest = source;
+        while let Some(open) = rest.find("{{") {
+            let lit = &rest[..open];
+            if !plain(lit) {
+                return None;
+            }
+            if !lit.is_empty() {
+                segs.push(Seg::Lit(lit.to_string()));
+            }
+            let after = &rest[open + 2..];
+            let close = after.find("}}")?;
+            let name = after[..close].trim_matches(|c| c == ' ');
+            let ident = name
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !ident {
+                return None;
+            }
+            segs.push(match name {
+                "recipient" => Seg::Recipient,
+                "campaign" => Seg::Campaign,
+                "row" | "true" | "false" | "none" | "True" | "False" | "None" | "loop" | "self" => {
+                    return None;
+                }
+                _ if self.env.globals().any(|(g, _)| g == name) => return None,
+                _ => Seg::Col(self.headers.get(name)?),
+            });
+            rest = &after[close + 2..];
+        }
+        if !plain(rest) {
+            return None;
+        }
+        if !rest.is_empty() {
+            segs.push(Seg::Lit(rest.to_string()));
+        }
+        Some(segs)
+    }
+
+    pub fn field(&self, id: Tid) -> &str {
+        &self.fields[id.0]
+    }
+
+    /// Render one template for one row.
+    pub fn render(&self, id: Tid, row: &RowContext<'_>) -> Result<String, RenderError> {
+        match &self.compiled[id.0] {
+            Compiled::Simple(segs) => {
+                let mut out = String::new();
+                for seg in segs {
+                    match seg {
+                        Seg::Lit(s) => out.push_str(s),
+                        Seg::Col(i) => out.push_str(row.record.get(*i).unwrap_or("")),
+                        Seg::Recipient => out.push_str(row.recipient_str()?),
+                        Seg::Campaign => out.push_str(&self.campaign),
+                    }
+                }
+                Ok(out)
+            }
+            Compiled::Jinja(name) => {
+                let ctx = row.value(self);
+                let tmpl = self
+                    .env
+                    .get_template(name)
+                    .map_err(|e| self.error(id, &e))?;
+                tmpl.render(ctx).map_err(|e| self.error(id, &e))
+            }
+        }
+    }
+
+    fn error(&self, id: Tid, e: &minijinja::Error) -> RenderError {
+        let mut reason = match e.detail() {
+            Some(d) => format!("{}: {d}", e.kind()),
+            None => e.kind().to_string(),
+        };
+        if let (Some(name), Some(line)) = (e.name(), e.line()) {
+            reason.push_str(&format!(" (template {name}, line {line})"));
+        }
+        if let Some(src) = std::error::Error::source(e) {
+            reason.push_str(&format!(": {src}"));
+        }
+        RenderError {
+            field: self.fields[id.0].clone(),
+            reason,
+        }
+    }
+}
+
+/// The first line of `source` mentioning `word`, 1-based.
+fn line_of(source: &str, word: &str) -> Option<usize> {
+    source.lines().position(|l| l.contains(word)).map(|i| i + 1)
+}
+
+/// One row as templates see it. The minijinja value is built only when a
+/// template needs it, once per row.
+pub struct RowContext<'a> {
+    pub record: &'a StringRecord,
+    pub recipient: Option<&'a str>,
+    value: OnceLock<Value>,
+}
+
+impl<'a> RowContext<'a> {
+    pub fn new(record: &'a StringRecord, recipient: Option<&'a str>) -> Self {
+        RowContext {
+            record,
+            recipient,
+            value: OnceLock::new(),
+        }
+    }
+
+    fn recipient_str(&self) -> Result<&str, RenderError> {
+        self.recipient.ok_or_else(|| RenderError {
+            field: "recipient".into(),
+            reason: "no valid phone number for `recipient`".into(),
+        })
+    }
+
+    fn value(&self, r: &Renderer) -> Value {
+        self.value
+            .get_or_init(|| {
+                Value::from_object(RowObject {
+                    headers: r.headers.clone(),
+                    record: self.record.clone(),
+                    recipient: self.recipient.map(str::to_string),
+                    campaign: r.campaign.clone(),
+                })
+            })
+            .clone()
+    }
+}
+
+#[derive(Debug)]
+struct RowObject {
+    headers: Arc<Headers>,
+    record: StringRecord,
+    recipient: Option<String>,
+    campaign: Arc<str>,
+}
+
+impl RowObject {
+    fn column(&self, name: &str) -> Option<Value> {
+        self.headers
+            .get(name)
+            .map(|i| Value::from(self.record.get(i).unwrap_or("")))
+    }
+}
+
+impl Object for RowObject {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        match key.as_str()? {
+            "recipient" => self.recipient.as_deref().map(Value::from),
+            "campaign" => Some(Value::from(&*self.campaign)),
+            "row" => Some(Value::from_object(RowMap(self.clone()))),
+            name => self.column(name),
+        }
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        let mut keys: Vec<Value> = self
+            .headers
+            .names
+            .iter()
+            .map(|n| Value::from(n.as_str()))
+            .collect();
+        keys.extend(BUILTINS.iter().map(|b| Value::from(*b)));
+        Enumerator::Values(keys)
+    }
+}
+
+/// `row["any header"]`: the columns by name, even those that are not identifiers.
+#[derive(Debug)]
+struct RowMap(Arc<RowObject>);
+
+impl Object for RowMap {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        self.0.column(key.as_str()?)
+    }
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Values(
+            self.0
+                .headers
+                .names
+                .iter()
+                .map(|n| Value::from(n.as_str()))
+                .collect(),
+        )
+    }
+}
+
+/// Where templates included from a body file are looked up.
+pub fn include_dir(body: Option<&PathBuf>) -> Option<PathBuf> {
+    body.and_then(|b| b.parent()).map(Path::to_path_buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn renderer() -> Renderer {
+        let h = Headers::new(vec![
+            "phone".into(),
+            "first_name".into(),
+            "sku".into(),
+            "full name".into(),
+        ])
+        .unwrap();
+        Renderer::new(Arc::new(h), "spring-sale", None)
+    }
+
+    fn record() -> StringRecord {
+        StringRecord::from(vec!["+16044441111", "Ana", "A-1", "Ana Lima"])
+    }
+
+    /// The fast path must render exactly what minijinja renders.
+    #[test]
+    fn fast_path_matches_minijinja() {
+        let sources = [
+            "Hi {{ first_name }}!",
+            "{{first_name}}",
+            "https://cdn.example.com/{{ sku }}.jpg",
+            "{{ recipient }} in {{ campaign }}",
+            "Hello {{ first_name }}\n",
+            "Hello\r\n",
+            "plain text",
+            "",
+            "line one\nline two\n\n",
+        ];
+        let rec = record();
+        for src in sources {
+            let mut r = renderer();
+            let fast = r.compile("fast", "f", src).unwrap();
+            assert!(
+                matches!(r.compiled[fast.0], Compiled::Simple(_)),
+                "{src:?} should take the fast path"
+            );
+            let ctx = RowContext::new(&rec, Some("+16044441111"));
+            let got = r.render(fast, &ctx).unwrap();
+            let mut env = Environment::new();
+            env.set_undefined_behavior(UndefinedBehavior::Strict);
+            let want = env
+                .render_str(src, minijinja::context! { first_name => "Ana", sku => "A-1", recipient => "+16044441111", campaign => "spring-sale" })
+                .unwrap();
+            assert_eq!(got, want, "source {src:?}");
+        }
+    }
+
+    #[test]
+    fn everything_else_goes_through_minijinja() {
+        let mut r = renderer();
+        let rec = record();
+        let ctx = RowContext::new(&rec, Some("+16044441111"));
+        for (src, want) in [
+            ("{{ first_name | upper }}", "ANA"),
+            ("{{ row[\"full name\"] }}", "Ana Lima"),
+            ("{% if sku %}yes{% endif %}", "yes"),
+            ("{{- first_name -}}", "Ana"),
+            ("<{{ first_name }}>&", "<Ana>&"),
+        ] {
+            let id = r.compile(src, "f", src).unwrap();
+            assert!(matches!(r.compiled[id.0], Compiled::Jinja(_)) || src.starts_with('<'));
+            assert_eq!(r.render(id, &ctx).unwrap(), want);
+        }
+    }
+
+    #[test]
+    fn unknown_variables_are_caught_before_any_row() {
+        let mut r = renderer();
+        let e = r
+            .compile("body.txt.j2", "text", "Hi\n{{ frist_name | title }}")
+            .unwrap_err();
+        assert!(e.what.contains("`frist_name`"), "{}", e.what);
+        assert_eq!(e.line, Some(2));
+        let e = r.compile("body.txt.j2", "text", "Hi {% if %}").unwrap_err();
+        assert!(e.line.is_some());
+    }
+
+    #[test]
+    fn undefined_attributes_fail_the_row() {
+        let mut r = renderer();
+        let id = r.compile("t", "body_1", "{{ row.nope }}").unwrap();
+        let rec = record();
+        let err = r.render(id, &RowContext::new(&rec, None)).unwrap_err();
+        assert_eq!(err.field, "body_1");
+        assert!(err.reason.contains("undefined"), "{}", err.reason);
+    }
+}

@@ -1,0 +1,321 @@
+//! `campaign run`: the dry run and the real run share everything up to the
+//! wire — loading, planning, sequencing — and differ only in what consumes
+//! the plans: a reporter, or the dispatcher.
+
+use std::io::{BufWriter, Write};
+use std::ops::ControlFlow;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use jiff::Timestamp;
+
+use crate::campaign::Campaign;
+use crate::cli::{RunArgs, RunFormat};
+use crate::error::{Error, ExitCode, Result};
+use crate::ledger::{Ledger, Snapshot};
+use crate::outcome::{Outcome, Reason, Status};
+use crate::pipeline::{self, Mode, Sequencer};
+use crate::planner::{Planner, Retrying};
+use crate::recipients::{self, Source};
+use crate::report::text::{self, Style};
+use crate::report::{Tally, html};
+
+/// Options of a run, parsed and checked once.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub file: PathBuf,
+    pub dry_run: bool,
+    pub at: Option<Timestamp>,
+    pub limit: Option<u64>,
+    pub format: RunFormat,
+    pub state: Option<PathBuf>,
+    pub skip_invalid: bool,
+    pub retrying: Retrying,
+    pub quiet: bool,
+}
+
+impl Options {
+    fn from_args(a: RunArgs) -> Result<Options> {
+        let at = match &a.at {
+            None => None,
+            Some(_) if !a.dry_run => {
+                return Err(Error::Usage(
+                    "--at only goes with --dry-run: a real run sends now\n  hint: add --dry-run to preview as of that instant".into(),
+                ));
+            }
+            Some(t) => Some(t.parse::<Timestamp>().map_err(|e| {
+                Error::Usage(format!(
+                    "--at `{t}` is not an RFC 3339 instant ({e})\n  hint: write e.g. --at 2026-12-01T09:00:00+01:00"
+                ))
+            })?),
+        };
+        if a.format == RunFormat::Html && !a.dry_run {
+            return Err(Error::Usage(
+                "--format html is a preview: use it with --dry-run".into(),
+            ));
+        }
+        Ok(Options {
+            file: a.file,
+            dry_run: a.dry_run,
+            at,
+            limit: a.limit,
+            format: a.format,
+            state: a.state,
+            skip_invalid: a.skip_invalid,
+            retrying: Retrying {
+                failed: a.retry_failed,
+                unknown: a.retry_unknown,
+            },
+            quiet: a.quiet,
+        })
+    }
+}
+
+pub fn run(args: RunArgs) -> Result<ExitCode> {
+    let opts = Options::from_args(args)?;
+    if opts.dry_run {
+        dry_run(&opts)
+    } else {
+        crate::send::real_run(&opts)
+    }
+}
+
+/// The campaign, its compiled planner and the ledger path, ready for a pass.
+pub struct Loaded {
+    pub campaign: Arc<Campaign>,
+    pub state: PathBuf,
+}
+
+pub fn load(opts: &Options) -> Result<Loaded> {
+    let campaign = Campaign::load(&opts.file)?;
+    let state = opts.state.clone().unwrap_or_else(|| campaign.state.clone());
+    Ok(Loaded {
+        campaign: Arc::new(campaign),
+        state,
+    })
+}
+
+/// Open the CSV and compile the planner against its header.
+pub fn planner(
+    loaded: &Loaded,
+    snapshot: Arc<Snapshot>,
+    retrying: Retrying,
+) -> Result<(Arc<Planner>, Source)> {
+    let source = Source::open(&loaded.campaign)?;
+    let suppress = recipients::load_suppressions(&loaded.campaign)?;
+    let planner = Planner::new(
+        loaded.campaign.clone(),
+        source.headers.clone(),
+        source.columns,
+        suppress,
+        snapshot,
+        retrying,
+    )?;
+    Ok((Arc::new(planner), source))
+}
+
+/// Template sends still allowed in the rolling 24 hours, when capped.
+pub fn template_quota(
+    c: &Campaign,
+    ledger: Option<&Ledger>,
+    now: Timestamp,
+) -> Result<Option<u64>> {
+    let Some(cap) = c.templates_per_day else {
+        return Ok(None);
+    };
+    let used = match ledger {
+        Some(l) => l.template_sends_since(now - jiff::SignedDuration::from_hours(24))?,
+        None => 0,
+    };
+    Ok(Some(u64::from(cap).saturating_sub(used)))
+}
+
+fn dry_run(opts: &Options) -> Result<ExitCode> {
+    let loaded = load(opts)?;
+    let c = loaded.campaign.clone();
+    let ledger = Ledger::open_read_only(&loaded.state)?;
+    let snapshot = match &ledger {
+        Some(l) => l.snapshot(&c.name)?,
+        None => Snapshot::default(),
+    };
+    let now = opts.at.unwrap_or_else(Timestamp::now);
+    let quota = template_quota(&c, ledger.as_ref(), now)?;
+    drop(ledger);
+    let (planner, source) = planner(&loaded, Arc::new(snapshot), opts.retrying)?;
+
+    let mode = Mode {
+        now,
+        with_request: true,
+        jsonl: opts.format == RunFormat::Jsonl,
+    };
+    let mut seq = Sequencer::new(opts.limit, quota);
+    let mut tally = Tally::default();
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
+    let style = Style::stdout();
+    let mut preview = Preview::new(opts, &c, now);
+    let mut write_error = None;
+    let mut line = Vec::new();
+
+    pipeline::run(planner, source, mode, |mut plan| {
+        if seq.admit(&mut plan).is_break() {
+            return ControlFlow::Break(());
+        }
+        let o = &plan.outcome;
+        tally.add(o);
+        let result = match opts.format {
+            RunFormat::Jsonl => match &plan.line {
+                Some(l) => out.write_all(l),
+                None => {
+                    line.clear();
+                    o.write_jsonl(&mut line);
+                    out.write_all(&line)
+                }
+            },
+            RunFormat::Text => preview.text(o, &style, &mut out),
+            RunFormat::Html => {
+                preview.keep(plan.outcome);
+                Ok(())
+            }
+        };
+        if let Err(e) = result {
+            write_error = Some(e);
+            return ControlFlow::Break(());
+        }
+        ControlFlow::Continue(())
+    })?;
+    let invalid = tally.reason(Reason::Invalid);
+    let result = match opts.format {
+        RunFormat::Html => {
+            out.write_all(html::page(&c, now, &tally, &preview.kept, opts.limit).as_bytes())
+        }
+        RunFormat::Text => preview.finish(&tally, &style, &mut out),
+        RunFormat::Jsonl => Ok(()),
+    };
+    if let Some(e) = write_error.or(result.err()).or(out.flush().err())
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        return Err(Error::io(std::path::Path::new("<stdout>"), e));
+    }
+    drop(out);
+
+    let estyle = Style::stderr();
+    eprintln!(
+        "{}: dry run as of {} — {}",
+        estyle.bold(&c.name),
+        crate::route::short(now),
+        tally.line()
+    );
+    if invalid > 0 && !opts.skip_invalid {
+        eprintln!(
+            "{} invalid row{}: a real run would stop before sending anything (exit 2).\n  hint: fix them, or pass --skip-invalid to send the rest",
+            invalid,
+            if invalid == 1 { "" } else { "s" }
+        );
+        return Ok(ExitCode::Invalid);
+    }
+    Ok(ExitCode::Done)
+}
+
+/// What `--format text` and `--format html` accumulate.
+struct Preview {
+    full: usize,
+    shown: usize,
+    others: Vec<Outcome>,
+    pub kept: Vec<Outcome>,
+    quiet: bool,
+    header: Option<String>,
+}
+
+const OTHERS_SHOWN: usize = 20;
+
+impl Preview {
+    fn new(opts: &Options, c: &Campaign, now: Timestamp) -> Self {
+        Preview {
+            full: 3,
+            shown: 0,
+            others: Vec::new(),
+            kept: Vec::new(),
+            quiet: opts.quiet,
+            header: Some(format!(
+                "{} — dry run as of {}\n\n",
+                c.name,
+                crate::route::short(now)
+            )),
+        }
+    }
+
+    fn text(&mut self, o: &Outcome, style: &Style, out: &mut impl Write) -> std::io::Result<()> {
+        if self.quiet {
+            return Ok(());
+        }
+        if let Some(h) = self.header.take() {
+            out.write_all(style.bold(&h).as_bytes())?;
+        }
+        if o.status == Status::Planned && self.shown < self.full {
+            self.shown += 1;
+            writeln!(out, "{}", text::message_block(o, style))?;
+        } else if o.status != Status::Planned && self.others.len() < OTHERS_SHOWN {
+            self.others.push(o.clone());
+        }
+        Ok(())
+    }
+
+    fn keep(&mut self, o: Outcome) {
+        self.kept.push(o);
+    }
+
+    fn finish(
+        &mut self,
+        tally: &Tally,
+        style: &Style,
+        out: &mut impl Write,
+    ) -> std::io::Result<()> {
+        if self.quiet {
+            return Ok(());
+        }
+        if let Some(h) = self.header.take() {
+            out.write_all(style.bold(&h).as_bytes())?;
+        }
+        let planned = tally.status(Status::Planned) as usize;
+        if planned > self.shown {
+            writeln!(
+                out,
+                "{}\n",
+                style.dim(&format!(
+                    "… and {} more planned messages (--format jsonl lists every one)",
+                    planned - self.shown
+                ))
+            )?;
+        }
+        if !self.others.is_empty() {
+            writeln!(out, "{}", style.bold("Not sent now:"))?;
+            for o in &self.others {
+                writeln!(out, "  {}", text::row_line(o, style))?;
+            }
+            let rest = tally.rows as usize - planned - self.others.len();
+            if rest > 0 {
+                writeln!(out, "  {}", style.dim(&format!("… and {rest} more")))?;
+            }
+            writeln!(out)?;
+        }
+        writeln!(out, "{}", style.bold("Summary"))?;
+        writeln!(out, "  {:<22}{:>8}", "rows", tally.rows)?;
+        for (s, n) in &tally.by_status {
+            writeln!(out, "  {:<22}{:>8}", s.as_str(), n)?;
+            if matches!(s, Status::Planned | Status::Sent) {
+                for (r, n) in &tally.by_route {
+                    writeln!(out, "    {:<20}{:>8}", r, n)?;
+                }
+            }
+            for (r, n) in tally
+                .by_reason
+                .iter()
+                .filter(|(r, _)| crate::report::reason_status(**r) == *s)
+            {
+                writeln!(out, "    {:<20}{:>8}", r.as_str(), n)?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,710 @@
+//! The real run: preflight, then dispatch. Pacing by one governor limiter,
+//! at most `concurrency` requests in flight, retries with capped full-jitter
+//! backoff (Retry-After wins), the route decided as each request leaves,
+//! template fallback, abort on auth/business limits/failure streaks, and a
+//! ledger write before every request and after every answer.
+
+use std::io::{IsTerminal, Write};
+use std::num::NonZeroU32;
+use std::ops::ControlFlow;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use jiff::Timestamp;
+use tokio::sync::{Semaphore, mpsc, oneshot, watch};
+
+use crate::campaign::Campaign;
+use crate::cli::RunFormat;
+use crate::connectly::{self, Answer, Client};
+use crate::error::{Error, ExitCode, Result, RowProblem};
+use crate::ledger::{Ledger, Write as LedgerWrite, Writer};
+use crate::lock;
+use crate::outcome::{Outcome, Reason, RowError, Status};
+use crate::pipeline::{self, Mode, Sequencer};
+use crate::planner::{Planner, Sendable};
+use crate::report::Tally;
+use crate::report::text::{Style, row_line};
+use crate::route::Route;
+use crate::run::{self, Options};
+
+/// How many invalid rows preflight lists in full.
+const PROBLEMS_LISTED: usize = 200;
+
+pub fn real_run(opts: &Options) -> Result<ExitCode> {
+    let key = std::env::var("CONNECTLY_API_KEY").ok().filter(|k| !k.trim().is_empty()).ok_or_else(|| {
+        Error::Usage(
+            "CONNECTLY_API_KEY is not set; a real run needs it (a --dry-run does not). Nothing was sent.\n  hint: export CONNECTLY_API_KEY=<key from the Connectly dashboard>; it is read from the environment only".into(),
+        )
+    })?;
+    let base = std::env::var("CONNECTLY_BASE_URL")
+        .ok()
+        .filter(|b| !b.trim().is_empty())
+        .unwrap_or_else(|| connectly::DEFAULT_BASE_URL.to_string());
+    let loaded = run::load(opts)?;
+    let c = loaded.campaign.clone();
+    let _lock = lock::acquire(&loaded.state, &c.name)?;
+    let ledger = Ledger::open(&loaded.state)?;
+    let now = Timestamp::now();
+    let settled = ledger.settle_in_flight(&c.name, now)?;
+    let snapshot = Arc::new(ledger.snapshot(&c.name)?);
+
+    // Preflight: every row read and rendered, nothing sent.
+    let (planner, source) = run::planner(&loaded, snapshot.clone(), opts.retrying)?;
+    let mut seq = Sequencer::new(None, None);
+    let mut problems = Vec::new();
+    let mut invalid = 0usize;
+    let mut owed = 0u64;
+    pipeline::run(
+        planner.clone(),
+        source,
+        Mode {
+            now,
+            with_request: false,
+            jsonl: false,
+        },
+        |mut plan| {
+            let _ = seq.admit(&mut plan);
+            if plan.outcome.reason == Some(Reason::Invalid) {
+                invalid += 1;
+                if problems.len() < PROBLEMS_LISTED
+                    && let Some(e) = &plan.outcome.error
+                {
+                    problems.push(RowProblem {
+                        row: plan.outcome.row,
+                        field: e.field.clone().unwrap_or_default(),
+                        reason: e.message.clone(),
+                    });
+                }
+            }
+            if plan.send.is_some() {
+                owed += 1;
+            }
+            ControlFlow::Continue(())
+        },
+    )?;
+    if invalid > 0 && !opts.skip_invalid {
+        return Err(Error::Preflight {
+            csv: c.recipients.csv.clone(),
+            problems: Box::new(problems),
+            total: invalid,
+        });
+    }
+    let owed = opts.limit.map_or(owed, |l| owed.min(l));
+
+    let fingerprint = fingerprint(&c)?;
+    let (run_id, changed) = ledger.begin_run(&c.name, &fingerprint, now, &lock::hostname())?;
+    let estyle = Style::stderr();
+    if changed.is_some() && !opts.quiet {
+        eprintln!(
+            "{} {} changed since the last run; only what is still owed is sent",
+            estyle.yellow("note:"),
+            changed.as_deref().unwrap_or("files")
+        );
+    }
+    if settled > 0 {
+        eprintln!(
+            "{} {settled} recipient{} left in flight by an interrupted run {} now `unknown`: not resent (--retry-unknown resends them; `campaign status` lists them)",
+            estyle.yellow("note:"),
+            if settled == 1 { " was" } else { "s were" },
+            if settled == 1 { "is" } else { "are" },
+        );
+    }
+    let quota = run::template_quota(&c, Some(&ledger), now)?;
+    let writer = Arc::new(ledger.into_writer());
+
+    let timeout = Duration::from_secs(30);
+    let client = Client::new(&base, key, timeout).map_err(Error::Aborted)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Aborted(format!("cannot start the async runtime: {e}")))?;
+    let started = Instant::now();
+    let report = runtime.block_on(dispatch(Dispatch {
+        opts: opts.clone(),
+        campaign: c.clone(),
+        planner,
+        client,
+        writer: writer.clone(),
+        run_id,
+        quota,
+        owed,
+    }))?;
+    let elapsed = started.elapsed();
+    drop(runtime);
+
+    let ledger = Arc::try_unwrap(writer).ok().and_then(|w| w.finish());
+    let outcome = match &report.abort {
+        Some(_) => "aborted",
+        None if report.tally.status(Status::Failed) > 0 => "failed",
+        None => "done",
+    };
+    let mut counts = report.tally.to_json();
+    counts["not_attempted"] = report.not_attempted.into();
+    if let Some(l) = &ledger {
+        l.end_run(run_id, outcome, &counts, Timestamp::now())?;
+    }
+
+    let t = &report.tally;
+    let sent = t.status(Status::Sent);
+    let rate = if elapsed.as_secs_f64() > 0.0 {
+        report.requests as f64 / elapsed.as_secs_f64()
+    } else {
+        0.0
+    };
+    eprintln!(
+        "{}: {} — {:.1} s, {} request{}, {:.1}/s",
+        estyle.bold(&c.name),
+        t.line(),
+        elapsed.as_secs_f64(),
+        report.requests,
+        if report.requests == 1 { "" } else { "s" },
+        rate
+    );
+    if !opts.quiet && opts.format == RunFormat::Text {
+        for o in &t.first_failures {
+            eprintln!("  {}", row_line(o, &estyle));
+        }
+        if t.status(Status::Failed) > t.first_failures.len() as u64 {
+            eprintln!(
+                "  … `campaign status {} --format csv` lists every failure",
+                opts.file.display()
+            );
+        }
+    }
+    if report.not_attempted > 0 {
+        eprintln!(
+            "{} recipients not attempted; run the same command again to send them",
+            report.not_attempted
+        );
+    }
+    if sent == 0
+        && t.status(Status::Failed) == 0
+        && report.abort.is_none()
+        && !opts.quiet
+        && owed == 0
+    {
+        eprintln!("nothing owed: every recipient is already sent, skipped or deferred");
+    }
+    if let Some(reason) = report.abort {
+        eprintln!(
+            "error: run aborted: {reason}\n  hint: fix the cause and run the same command again; it sends only what is still owed"
+        );
+        return Ok(ExitCode::Aborted);
+    }
+    if ledger.is_none() {
+        return Err(Error::Aborted(
+            "the ledger writer stopped; check `campaign status`".into(),
+        ));
+    }
+    Ok(if t.status(Status::Failed) > 0 {
+        ExitCode::SomeFailed
+    } else {
+        ExitCode::Done
+    })
+}
+
+/// A fingerprint of everything the run reads, part by part, so a change can be named.
+fn fingerprint(c: &Campaign) -> Result<String> {
+    let hash = |p: &std::path::Path| -> Result<String> {
+        use std::io::Read;
+        let mut f = std::fs::File::open(p).map_err(|e| Error::io(p, e))?;
+        let mut h = xxhash_rust::xxh3::Xxh3::new();
+        let mut buf = vec![0u8; 1 << 16];
+        loop {
+            let n = f.read(&mut buf).map_err(|e| Error::io(p, e))?;
+            if n == 0 {
+                break;
+            }
+            h.update(&buf[..n]);
+        }
+        Ok(format!("{:016x}", h.digest()))
+    };
+    let mut parts = vec![
+        format!(
+            "campaign file={:016x}",
+            xxhash_rust::xxh3::xxh3_64(c.source.as_bytes())
+        ),
+        format!("recipients CSV={}", hash(&c.recipients.csv)?),
+    ];
+    if let Some((p, src)) = c.session.as_ref().and_then(|s| s.body.as_ref()) {
+        let _ = p;
+        parts.push(format!(
+            "body template={:016x}",
+            xxhash_rust::xxh3::xxh3_64(src.as_bytes())
+        ));
+    }
+    if let Some(p) = &c.recipients.suppress {
+        parts.push(format!("suppression list={}", hash(p)?));
+    }
+    Ok(parts.join(";"))
+}
+
+struct Dispatch {
+    opts: Options,
+    campaign: Arc<Campaign>,
+    planner: Arc<Planner>,
+    client: Client,
+    writer: Arc<Writer>,
+    run_id: i64,
+    quota: Option<u64>,
+    owed: u64,
+}
+
+struct Report {
+    tally: Tally,
+    abort: Option<String>,
+    requests: u64,
+    not_attempted: u64,
+}
+
+/// State every send task shares.
+struct Shared {
+    campaign: Arc<Campaign>,
+    planner: Arc<Planner>,
+    client: Client,
+    writer: Arc<Writer>,
+    limiter: DefaultDirectRateLimiter,
+    run_id: i64,
+    stop_tx: watch::Sender<bool>,
+    abort: Mutex<Option<String>>,
+    streak: AtomicU32,
+    requests: AtomicU32,
+    stopping: AtomicBool,
+}
+
+impl Shared {
+    fn stopped(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
+    }
+
+    /// Stop taking new recipients; requests in flight finish.
+    fn stop(&self, reason: String) {
+        if let Ok(mut a) = self.abort.lock()
+            && a.is_none()
+        {
+            *a = Some(reason);
+        }
+        self.stopping.store(true, Ordering::SeqCst);
+        let _ = self.stop_tx.send(true);
+    }
+}
+
+enum Item {
+    Ready(Box<Outcome>),
+    Pending(oneshot::Receiver<Option<Outcome>>),
+}
+
+struct Job {
+    outcome: Outcome,
+    send: Box<Sendable>,
+    done: oneshot::Sender<Option<Outcome>>,
+}
+
+/// How far ahead of the oldest unfinished row the stream may run.
+const REORDER_WINDOW: usize = 32 * 1024;
+
+async fn dispatch(d: Dispatch) -> Result<Report> {
+    let rate = d.campaign.rate;
+    let quota = Quota::per_second(NonZeroU32::new(rate.per_second).unwrap_or(NonZeroU32::MIN))
+        .allow_burst(NonZeroU32::new(rate.burst).unwrap_or(NonZeroU32::MIN));
+    let (stop_tx, _) = watch::channel(false);
+    let shared = Arc::new(Shared {
+        campaign: d.campaign.clone(),
+        planner: d.planner.clone(),
+        client: d.client,
+        writer: d.writer,
+        limiter: RateLimiter::direct(quota),
+        run_id: d.run_id,
+        stop_tx,
+        abort: Mutex::new(None),
+        streak: AtomicU32::new(0),
+        requests: AtomicU32::new(0),
+        stopping: AtomicBool::new(false),
+    });
+
+    // Signals: the first stops taking new recipients, the second exits at once.
+    {
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            #[cfg(unix)]
+            {
+                use tokio::signal::unix::{SignalKind, signal};
+                let (Ok(mut term), Ok(mut int)) = (
+                    signal(SignalKind::terminate()),
+                    signal(SignalKind::interrupt()),
+                ) else {
+                    return;
+                };
+                let name =
+                    tokio::select! { _ = term.recv() => "SIGTERM", _ = int.recv() => "SIGINT" };
+                eprintln!(
+                    "\n{name}: finishing requests in flight, then stopping (again to exit at once)"
+                );
+                shared.stop(format!("interrupted by {name}"));
+                tokio::select! { _ = term.recv() => {}, _ = int.recv() => {} }
+                eprintln!(
+                    "second signal: exiting now; requests in flight are recorded as unknown on the next run"
+                );
+                std::process::exit(ExitCode::Aborted as i32);
+            }
+        });
+    }
+
+    let (item_tx, mut item_rx) = mpsc::channel::<Item>(REORDER_WINDOW);
+    let (job_tx, mut job_rx) = mpsc::channel::<Job>(rate.concurrency.max(1) * 2);
+
+    // The stream: plan rows, sequence them, hand out jobs in row order.
+    let producer = {
+        let shared = shared.clone();
+        let planner = d.planner.clone();
+        let limit = d.opts.limit;
+        let quota = d.quota;
+        tokio::task::spawn_blocking(move || -> Result<()> {
+            let source = crate::recipients::Source::open(&planner.campaign)?;
+            let mut seq = Sequencer::new(limit, quota);
+            let now = Timestamp::now();
+            pipeline::run(
+                planner,
+                source,
+                Mode {
+                    now,
+                    with_request: false,
+                    jsonl: false,
+                },
+                |mut plan| {
+                    if shared.stopped() {
+                        return ControlFlow::Break(());
+                    }
+                    if seq.admit(&mut plan).is_break() {
+                        return ControlFlow::Break(());
+                    }
+                    let sent = match plan.send.take() {
+                        None => item_tx
+                            .blocking_send(Item::Ready(Box::new(plan.outcome)))
+                            .is_ok(),
+                        Some(send) => {
+                            let (done, rx) = oneshot::channel();
+                            item_tx.blocking_send(Item::Pending(rx)).is_ok()
+                                && job_tx
+                                    .blocking_send(Job {
+                                        outcome: plan.outcome,
+                                        send,
+                                        done,
+                                    })
+                                    .is_ok()
+                        }
+                    };
+                    if sent {
+                        ControlFlow::Continue(())
+                    } else {
+                        ControlFlow::Break(())
+                    }
+                },
+            )?;
+            Ok(())
+        })
+    };
+
+    // The dispatcher: at most `concurrency` sends at once.
+    let dispatcher = {
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let slots = Arc::new(Semaphore::new(rate.concurrency));
+            let mut tasks = tokio::task::JoinSet::new();
+            while let Some(job) = job_rx.recv().await {
+                let Ok(permit) = slots.clone().acquire_owned().await else {
+                    break;
+                };
+                if shared.stopped() {
+                    let _ = job.done.send(None);
+                    continue;
+                }
+                let shared = shared.clone();
+                tasks.spawn(async move {
+                    let out = send_one(&shared, job.outcome, job.send).await;
+                    let _ = job.done.send(out);
+                    drop(permit);
+                });
+                while tasks.try_join_next().is_some() {}
+            }
+            while tasks.join_next().await.is_some() {}
+        })
+    };
+
+    // The reporter: outcomes in row order.
+    let style = Style::stderr();
+    let bar =
+        (d.opts.format == RunFormat::Text && !d.opts.quiet && std::io::stderr().is_terminal())
+            .then(|| {
+                let b = indicatif::ProgressBar::new(d.owed);
+                b.set_style(
+                    indicatif::ProgressStyle::with_template(
+                        "{bar:40} {pos}/{len} sent · {per_sec} · eta {eta} {msg}",
+                    )
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                );
+                b
+            });
+    let mut tally = Tally::default();
+    let mut not_attempted = 0u64;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut line = Vec::new();
+    while let Some(item) = item_rx.recv().await {
+        let o = match item {
+            Item::Ready(o) => {
+                record_skip(&shared, &o);
+                *o
+            }
+            Item::Pending(rx) => match rx.await {
+                Ok(Some(o)) => o,
+                Ok(None) | Err(_) => {
+                    not_attempted += 1;
+                    continue;
+                }
+            },
+        };
+        tally.add(&o);
+        if let Some(b) = &bar
+            && o.send_attempted()
+        {
+            b.inc(1);
+        }
+        match d.opts.format {
+            RunFormat::Jsonl => {
+                line.clear();
+                o.write_jsonl(&mut line);
+                if out.write_all(&line).is_err() {
+                    shared.stop("stdout closed".into());
+                }
+            }
+            _ if !d.opts.quiet && bar.is_none() && matches!(o.status, Status::Failed) => {
+                let _ = writeln!(out, "{}", row_line(&o, &style));
+            }
+            _ => {}
+        }
+    }
+    let _ = out.flush();
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    let produced = producer
+        .await
+        .map_err(|e| Error::Aborted(format!("the row reader stopped: {e}")))?;
+    let _ = dispatcher.await;
+    produced?;
+    let abort = shared.abort.lock().ok().and_then(|a| a.clone());
+    Ok(Report {
+        tally,
+        abort,
+        requests: u64::from(shared.requests.load(Ordering::SeqCst)),
+        not_attempted,
+    })
+}
+
+impl Outcome {
+    fn send_attempted(&self) -> bool {
+        matches!(self.status, Status::Sent | Status::Failed | Status::Unknown)
+    }
+}
+
+/// Skips worth remembering: they show in `status`, and are re-evaluated next run.
+fn record_skip(shared: &Shared, o: &Outcome) {
+    let recorded = matches!(
+        o.reason,
+        Some(Reason::Invalid | Reason::Suppressed | Reason::NoRoute | Reason::Expired)
+    );
+    if recorded && o.key.is_some() {
+        shared.writer.record(LedgerWrite::Final {
+            campaign: shared.campaign.name.clone(),
+            outcome: Box::new(o.clone()),
+            run: shared.run_id,
+            at: Timestamp::now(),
+        });
+    }
+}
+
+fn is_fallback_code(e: &RowError) -> bool {
+    matches!(
+        e.code.as_deref(),
+        Some(connectly::code::OUTSIDE_WINDOW | connectly::code::NO_CONVERSATION)
+    )
+}
+
+/// Full jitter: uniform in [0, min(cap, 500ms · 2^(n-1))].
+fn backoff(attempt: u32, cap: Duration) -> Duration {
+    let exp = Duration::from_millis(500).saturating_mul(1u32 << attempt.saturating_sub(1).min(20));
+    let ceiling = exp.min(cap);
+    Duration::from_millis(fastrand::u64(0..=ceiling.as_millis() as u64))
+}
+
+/// Send one recipient: route now, record in flight, post, classify, retry or
+/// fall back, record the answer. `None`: not attempted (the run stopped).
+async fn send_one(sh: &Shared, mut o: Outcome, s: Box<Sendable>) -> Option<Outcome> {
+    let c = &sh.campaign;
+    let retry = c.retry;
+    let key = o.key.clone().unwrap_or_default();
+    let recipient = o.recipient.clone().unwrap_or_default();
+    let mut stop_rx = sh.stop_tx.subscribe();
+    let mut attempts = 0u32;
+    let mut tries_this_route = 0u32;
+    let mut fallback = false;
+    let mut recorded: Option<Route> = None;
+    let mut route;
+    loop {
+        sh.limiter.until_ready().await;
+        if sh.stopped() && recorded.is_none() {
+            return None;
+        }
+        if !fallback {
+            let (r, note) = sh.planner.route(s.last_inbound, Timestamp::now());
+            o.note = note;
+            match r {
+                Some(r) => route = r,
+                None => {
+                    o.status = Status::Skipped;
+                    o.reason = Some(Reason::NoRoute);
+                    o.route = None;
+                    record_skip(sh, &o);
+                    return Some(o);
+                }
+            }
+        } else {
+            route = Route::Template;
+        }
+        let Some(body) = s.body(route) else {
+            o.status = Status::Skipped;
+            o.reason = Some(Reason::NoRoute);
+            return Some(o);
+        };
+        if recorded != Some(route) {
+            let w = LedgerWrite::InFlight {
+                campaign: c.name.clone(),
+                key: key.clone(),
+                row: o.row,
+                recipient: recipient.clone(),
+                route,
+                run: sh.run_id,
+                at: Timestamp::now(),
+            };
+            if let Err(e) = sh.writer.commit(w).await {
+                sh.stop(e);
+                return None;
+            }
+            recorded = Some(route);
+        }
+        attempts += 1;
+        tries_this_route += 1;
+        sh.requests.fetch_add(1, Ordering::Relaxed);
+        let answer = sh.client.post(sh.planner.path(route), body).await;
+        match answer {
+            Answer::Sent { id } => {
+                sh.streak.store(0, Ordering::SeqCst);
+                o.status = Status::Sent;
+                o.message_id = id;
+                o.error = None;
+                break;
+            }
+            Answer::Final(e) => {
+                if route == Route::Session
+                    && !fallback
+                    && c.template.is_some()
+                    && is_fallback_code(&e)
+                {
+                    fallback = true;
+                    tries_this_route = 0;
+                    o.note = format!(
+                        "session refused ({}); sent as template",
+                        e.code.as_deref().unwrap_or("")
+                    );
+                    continue;
+                }
+                if e.code.as_deref() == Some(connectly::code::OPTED_OUT) {
+                    sh.writer.record(LedgerWrite::OptOut {
+                        phone: recipient.clone(),
+                        campaign: c.name.clone(),
+                        at: Timestamp::now(),
+                    });
+                }
+                o.status = Status::Failed;
+                o.error = Some(e);
+                failure_streak(sh, &o);
+                break;
+            }
+            Answer::Retry { error, after } => {
+                if tries_this_route >= retry.attempts {
+                    o.status = Status::Failed;
+                    o.error = Some(RowError {
+                        message: format!(
+                            "{} (gave up after {tries_this_route} attempts)",
+                            error.message
+                        ),
+                        ..error
+                    });
+                    failure_streak(sh, &o);
+                    break;
+                }
+                let wait = after
+                    .map(|a| a.min(Duration::from_secs(3600)))
+                    .unwrap_or_else(|| backoff(tries_this_route, retry.max_backoff));
+                let stopped = tokio::select! {
+                    _ = tokio::time::sleep(wait) => false,
+                    _ = stop_rx.wait_for(|s| *s) => true,
+                };
+                if stopped {
+                    // Not accepted as far as we know: owed, unless the answer
+                    // never came (then it may have gone through).
+                    o.status = if error.http.is_none() {
+                        Status::Unknown
+                    } else {
+                        Status::Deferred
+                    };
+                    o.error = Some(error);
+                    break;
+                }
+            }
+            Answer::Abort(e) => {
+                sh.stop(format!(
+                    "Connectly refused the business: HTTP {} {}: {}",
+                    e.http.unwrap_or(0),
+                    e.code.as_deref().unwrap_or(""),
+                    e.message
+                ));
+                o.status = Status::Deferred;
+                o.error = Some(e);
+                break;
+            }
+        }
+    }
+    o.route = Some(route);
+    o.attempts = Some(attempts);
+    o.fallback = Some(fallback);
+    let w = LedgerWrite::Final {
+        campaign: c.name.clone(),
+        outcome: Box::new(o.clone()),
+        run: sh.run_id,
+        at: Timestamp::now(),
+    };
+    if let Err(e) = sh.writer.commit(w).await {
+        sh.stop(e);
+    }
+    Some(o)
+}
+
+fn failure_streak(sh: &Shared, o: &Outcome) {
+    let n = sh.streak.fetch_add(1, Ordering::SeqCst) + 1;
+    if n >= sh.campaign.retry.abort_after {
+        let last = o
+            .error
+            .as_ref()
+            .map(|e| format!("{} {}", e.code.as_deref().unwrap_or(""), e.message))
+            .unwrap_or_default();
+        sh.stop(format!(
+            "{n} failures in a row (retry.abort_after); the last: {}",
+            last.trim()
+        ));
+    }
+}
