@@ -23,10 +23,7 @@ pub enum Answer {
     /// Accepted; the message id when Connectly gave one.
     Sent { id: Option<String> },
     /// Throttled, server error or network trouble: try again, after `after` if given.
-    Retry {
-        error: RowError,
-        after: Option<Duration>,
-    },
+    Retry { error: RowError, after: Option<Duration> },
     /// Refused for this recipient; trying again will not help.
     Final(RowError),
     /// Refused for the whole business (bad key, limits): stop the run.
@@ -51,11 +48,7 @@ impl Client {
             .user_agent(concat!("campaign/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| format!("cannot set up the HTTP client: {e}"))?;
-        Ok(Client {
-            http,
-            base: base.trim_end_matches('/').to_string(),
-            key,
-        })
+        Ok(Client { http, base: base.trim_end_matches('/').to_string(), key })
     }
 
     pub async fn post(&self, path: &str, body: &RawValue) -> Answer {
@@ -90,11 +83,8 @@ impl Client {
             }
         };
         let status = resp.status().as_u16();
-        let retry_after = resp
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(parse_retry_after);
+        let retry_after =
+            resp.headers().get(reqwest::header::RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(parse_retry_after);
         let text = resp.text().await.unwrap_or_default();
         classify(status, &text, retry_after)
     }
@@ -143,36 +133,22 @@ struct SentBody {
 /// Classify one HTTP answer.
 pub fn classify(status: u16, body: &str, retry_after: Option<Duration>) -> Answer {
     if (200..300).contains(&status) {
-        let id = serde_json::from_str::<SentBody>(body)
-            .ok()
-            .and_then(|b| b.id);
+        let id = serde_json::from_str::<SentBody>(body).ok().and_then(|b| b.id);
         return Answer::Sent { id };
     }
     let parsed: ErrorBody = serde_json::from_str(body).unwrap_or_default();
     let mut message = parsed.message.unwrap_or_else(|| {
         let t = body.trim();
-        if t.is_empty() {
-            format!("HTTP {status}")
-        } else {
-            t.chars().take(300).collect()
-        }
+        if t.is_empty() { format!("HTTP {status}") } else { t.chars().take(300).collect() }
     });
     if let Some(trace) = parsed.trace {
         message.push_str(&format!(" (cntTraceId {trace})"));
     }
-    let error = RowError {
-        http: Some(status),
-        code: parsed.code,
-        message,
-        field: None,
-    };
+    let error = RowError { http: Some(status), code: parsed.code, message, field: None };
     match status {
         401 | 403 => Answer::Abort(error),
         _ if error.code.as_deref() == Some(code::BUSINESS_LIMITS) => Answer::Abort(error),
-        429 | 500..=599 => Answer::Retry {
-            error,
-            after: retry_after,
-        },
+        429 | 500..=599 => Answer::Retry { error, after: retry_after },
         _ => Answer::Final(error),
     }
 }
@@ -185,11 +161,7 @@ pub fn parse_retry_after(v: &str) -> Option<Duration> {
     }
     let when = jiff::fmt::rfc2822::parse(v).ok()?.timestamp();
     let now = jiff::Timestamp::now();
-    Some(if when > now {
-        Duration::try_from(when.duration_since(now)).unwrap_or_default()
-    } else {
-        Duration::ZERO
-    })
+    Some(if when > now { Duration::try_from(when.duration_since(now)).unwrap_or_default() } else { Duration::ZERO })
 }
 
 #[cfg(test)]
@@ -198,22 +170,14 @@ mod tests {
 
     #[test]
     fn classes() {
-        assert!(
-            matches!(classify(201, r#"{"id":"01F"}"#, None), Answer::Sent { id: Some(ref i) } if i == "01F")
-        );
+        assert!(matches!(classify(201, r#"{"id":"01F"}"#, None), Answer::Sent { id: Some(ref i) } if i == "01F"));
         assert!(matches!(classify(401, "{}", None), Answer::Abort(_)));
-        assert!(matches!(
-            classify(429, "", Some(Duration::from_secs(2))),
-            Answer::Retry { after: Some(_), .. }
-        ));
+        assert!(matches!(classify(429, "", Some(Duration::from_secs(2))), Answer::Retry { after: Some(_), .. }));
         assert!(matches!(classify(503, "oops", None), Answer::Retry { .. }));
         let body = r#"{"message":"m","type":"ERROR_TYPE_INVALID_REQUEST","code":"ERROR_CODE_MESSAGE_TEMPLATE_NOT_FOUND","cntTraceId":"1"}"#;
         match classify(400, body, None) {
             Answer::Final(e) => {
-                assert_eq!(
-                    e.code.as_deref(),
-                    Some("ERROR_CODE_MESSAGE_TEMPLATE_NOT_FOUND")
-                );
+                assert_eq!(e.code.as_deref(), Some("ERROR_CODE_MESSAGE_TEMPLATE_NOT_FOUND"));
                 assert_eq!(e.http, Some(400));
             }
             other => panic!("{other:?}"),
@@ -225,10 +189,7 @@ mod tests {
     #[test]
     fn retry_after_in_seconds_or_as_a_date() {
         assert_eq!(parse_retry_after("3"), Some(Duration::from_secs(3)));
-        assert_eq!(
-            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
-            Some(Duration::ZERO)
-        );
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), Some(Duration::ZERO));
         assert_eq!(parse_retry_after("soon"), None);
     }
 }

@@ -28,17 +28,10 @@ pub struct Location {
 
 impl Location {
     pub fn line(line: usize, column: Option<usize>) -> Self {
-        Location {
-            line: Some(line),
-            column,
-            ..Default::default()
-        }
+        Location { line: Some(line), column, ..Default::default() }
     }
     pub fn field(field: impl Into<String>) -> Self {
-        Location {
-            field: Some(field.into()),
-            ..Default::default()
-        }
+        Location { field: Some(field.into()), ..Default::default() }
     }
     pub fn with_field(mut self, field: impl Into<String>) -> Self {
         self.field = Some(field.into());
@@ -85,11 +78,7 @@ pub enum Error {
 
     /// Preflight found invalid rows; nothing was sent.
     #[error("{}", preflight_message(.csv, .problems, *.total))]
-    Preflight {
-        csv: PathBuf,
-        problems: Box<Vec<RowProblem>>,
-        total: usize,
-    },
+    Preflight { csv: PathBuf, problems: Box<Vec<RowProblem>>, total: usize },
 
     /// Another run of this campaign holds the lock.
     #[error(
@@ -98,25 +87,16 @@ pub enum Error {
     Locked { campaign: String, holder: String },
 
     /// The run stopped early; a re-run resumes.
-    #[error(
-        "run aborted: {0}\n  hint: fix the cause and run the same command again; it sends only what is still owed"
-    )]
+    #[error("run aborted: {0}\n  hint: fix the cause and run the same command again; it sends only what is still owed")]
     Aborted(String),
 
     /// The ledger could not be read or written.
     #[error("ledger {}: {what}\n  hint: {fix}", .path.display())]
-    Ledger {
-        path: PathBuf,
-        what: String,
-        fix: String,
-    },
+    Ledger { path: PathBuf, what: String, fix: String },
 
     /// Anything else from the operating system.
     #[error("{}: {source}", .path.display())]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
 }
 
 /// Where and what, and what to do about it.
@@ -130,14 +110,7 @@ pub struct InputError {
 
 impl fmt::Display for InputError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}: {}{}\n  hint: {}",
-            self.path.display(),
-            location_prefix(&self.at),
-            self.what,
-            self.fix
-        )
+        write!(f, "{}: {}{}\n  hint: {}", self.path.display(), location_prefix(&self.at), self.what, self.fix)
     }
 }
 
@@ -164,25 +137,12 @@ fn preflight_message(csv: &Path, problems: &[RowProblem], total: usize) -> Strin
 }
 
 impl Error {
-    pub fn input(
-        path: &Path,
-        at: Location,
-        what: impl Into<String>,
-        fix: impl Into<String>,
-    ) -> Self {
-        Error::Input(Box::new(InputError {
-            path: path.to_path_buf(),
-            at,
-            what: what.into(),
-            fix: fix.into(),
-        }))
+    pub fn input(path: &Path, at: Location, what: impl Into<String>, fix: impl Into<String>) -> Self {
+        Error::Input(Box::new(InputError { path: path.to_path_buf(), at, what: what.into(), fix: fix.into() }))
     }
 
     pub fn io(path: &Path, source: std::io::Error) -> Self {
-        Error::Io {
-            path: path.to_path_buf(),
-            source,
-        }
+        Error::Io { path: path.to_path_buf(), source }
     }
 
     pub fn ledger(path: &Path, what: impl fmt::Display) -> Self {

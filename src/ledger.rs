@@ -138,23 +138,17 @@ pub struct FailureRecord {
 }
 
 fn ts(t: i64) -> String {
-    Timestamp::from_second(t)
-        .map(|t| t.to_string())
-        .unwrap_or_default()
+    Timestamp::from_second(t).map(|t| t.to_string()).unwrap_or_default()
 }
 
 impl Ledger {
     /// Open (creating it and its folder) for writing.
     pub fn open(path: &Path) -> Result<Ledger> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| Error::ledger(path, format!("cannot create its folder: {e}")))?;
+            std::fs::create_dir_all(dir).map_err(|e| Error::ledger(path, format!("cannot create its folder: {e}")))?;
         }
         let conn = Connection::open(path).map_err(|e| Error::ledger(path, e))?;
-        let l = Ledger {
-            path: path.to_path_buf(),
-            conn,
-        };
+        let l = Ledger { path: path.to_path_buf(), conn };
         l.setup()?;
         Ok(l)
     }
@@ -164,43 +158,27 @@ impl Ledger {
         if !path.exists() {
             return Ok(None);
         }
-        let conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(|e| Error::ledger(path, e))?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))
-            .map_err(|e| Error::ledger(path, e))?;
-        let version: i64 = conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(|e| Error::ledger(path, e))?;
+        let conn =
+            Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+                .map_err(|e| Error::ledger(path, e))?;
+        conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(|e| Error::ledger(path, e))?;
+        let version: i64 =
+            conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(|e| Error::ledger(path, e))?;
         if version > SCHEMA_VERSION {
             return Err(newer(path, version));
         }
         if version == 0 {
             return Ok(None);
         }
-        Ok(Some(Ledger {
-            path: path.to_path_buf(),
-            conn,
-        }))
+        Ok(Some(Ledger { path: path.to_path_buf(), conn }))
     }
 
     fn setup(&self) -> Result<()> {
         let e = |e: rusqlite::Error| Error::ledger(&self.path, e);
-        self.conn
-            .busy_timeout(std::time::Duration::from_secs(10))
-            .map_err(e)?;
-        self.conn
-            .pragma_update(None, "journal_mode", "WAL")
-            .map_err(e)?;
-        self.conn
-            .pragma_update(None, "synchronous", "NORMAL")
-            .map_err(e)?;
-        let version: i64 = self
-            .conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(e)?;
+        self.conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(e)?;
+        self.conn.pragma_update(None, "journal_mode", "WAL").map_err(e)?;
+        self.conn.pragma_update(None, "synchronous", "NORMAL").map_err(e)?;
+        let version: i64 = self.conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(e)?;
         if version > SCHEMA_VERSION {
             return Err(newer(&self.path, version));
         }
@@ -208,9 +186,7 @@ impl Ledger {
             // Version 1 is the first schema: create it. Later versions add
             // their migrations here, each in one transaction.
             self.conn
-                .execute_batch(&format!(
-                    "BEGIN; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
-                ))
+                .execute_batch(&format!("BEGIN; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"))
                 .map_err(e)?;
         }
         Ok(())
@@ -238,10 +214,7 @@ impl Ledger {
             };
             s.keys.insert(key_hash(&key), state);
         }
-        let mut q = self
-            .conn
-            .prepare("SELECT phone, last_at FROM inbound")
-            .map_err(self.err())?;
+        let mut q = self.conn.prepare("SELECT phone, last_at FROM inbound").map_err(self.err())?;
         let mut rows = q.query([]).map_err(self.err())?;
         while let Some(r) = rows.next().map_err(self.err())? {
             let phone: String = r.get(0).map_err(self.err())?;
@@ -250,10 +223,7 @@ impl Ledger {
                 s.inbound.insert(phone, t);
             }
         }
-        let mut q = self
-            .conn
-            .prepare("SELECT phone FROM opt_outs")
-            .map_err(self.err())?;
+        let mut q = self.conn.prepare("SELECT phone FROM opt_outs").map_err(self.err())?;
         let mut rows = q.query([]).map_err(self.err())?;
         while let Some(r) = rows.next().map_err(self.err())? {
             s.opted_out.insert(r.get(0).map_err(self.err())?);
@@ -298,11 +268,9 @@ impl Ledger {
     ) -> Result<(i64, Option<String>)> {
         let previous: Option<String> = self
             .conn
-            .query_row(
-                "SELECT fingerprint FROM runs WHERE campaign = ?1 ORDER BY id DESC LIMIT 1",
-                [campaign],
-                |r| r.get(0),
-            )
+            .query_row("SELECT fingerprint FROM runs WHERE campaign = ?1 ORDER BY id DESC LIMIT 1", [campaign], |r| {
+                r.get(0)
+            })
             .optional()
             .map_err(self.err())?
             .flatten();
@@ -316,13 +284,7 @@ impl Ledger {
         Ok((self.conn.last_insert_rowid(), changed))
     }
 
-    pub fn end_run(
-        &self,
-        run: i64,
-        outcome: &str,
-        counts: &serde_json::Value,
-        now: Timestamp,
-    ) -> Result<()> {
+    pub fn end_run(&self, run: i64, outcome: &str, counts: &serde_json::Value, now: Timestamp) -> Result<()> {
         self.conn
             .execute(
                 "UPDATE runs SET ended_at = ?2, outcome = ?3, counts = ?4 WHERE id = ?1",
@@ -345,14 +307,11 @@ impl Ledger {
                     ended_at: r.get::<_, Option<i64>>(2)?.map(ts),
                     outcome: r.get(3)?,
                     files_changed: r.get(4)?,
-                    counts: r
-                        .get::<_, Option<String>>(5)?
-                        .and_then(|c| serde_json::from_str(&c).ok()),
+                    counts: r.get::<_, Option<String>>(5)?.and_then(|c| serde_json::from_str(&c).ok()),
                 })
             })
             .map_err(self.err())?;
-        rows.collect::<std::result::Result<_, _>>()
-            .map_err(self.err())
+        rows.collect::<std::result::Result<_, _>>().map_err(self.err())
     }
 
     /// Counts by status and by route (of sent messages).
@@ -362,12 +321,7 @@ impl Ledger {
             .conn
             .prepare("SELECT status, count(*) FROM deliveries WHERE campaign = ?1 GROUP BY status")
             .map_err(self.err())?;
-        for r in q
-            .query_map([campaign], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
-            })
-            .map_err(self.err())?
-        {
+        for r in q.query_map([campaign], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))).map_err(self.err())? {
             let (s, n) = r.map_err(self.err())?;
             by_status.insert(s, n as u64);
         }
@@ -377,9 +331,7 @@ impl Ledger {
             .prepare("SELECT route, count(*) FROM deliveries WHERE campaign = ?1 AND status = 'sent' GROUP BY route")
             .map_err(self.err())?;
         for r in q
-            .query_map([campaign], |r| {
-                Ok((r.get::<_, Option<String>>(0)?, r.get::<_, i64>(1)?))
-            })
+            .query_map([campaign], |r| Ok((r.get::<_, Option<String>>(0)?, r.get::<_, i64>(1)?)))
             .map_err(self.err())?
         {
             let (s, n) = r.map_err(self.err())?;
@@ -410,8 +362,7 @@ impl Ledger {
                 })
             })
             .map_err(self.err())?;
-        rows.collect::<std::result::Result<_, _>>()
-            .map_err(self.err())
+        rows.collect::<std::result::Result<_, _>>().map_err(self.err())
     }
 
     /// Furthest delivery state of this campaign's messages, counted.
@@ -424,12 +375,7 @@ impl Ledger {
                  WHERE d.campaign = ?1 GROUP BY s.status",
             )
             .map_err(self.err())?;
-        for r in q
-            .query_map([campaign], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
-            })
-            .map_err(self.err())?
-        {
+        for r in q.query_map([campaign], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))).map_err(self.err())? {
             let (s, n) = r.map_err(self.err())?;
             out.insert(s, n as u64);
         }
@@ -446,12 +392,9 @@ impl Ledger {
             )
             .map_err(self.err())?;
         let rows = q
-            .query_map([campaign], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
-            })
+            .query_map([campaign], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))
             .map_err(self.err())?;
-        rows.collect::<std::result::Result<_, _>>()
-            .map_err(self.err())
+        rows.collect::<std::result::Result<_, _>>().map_err(self.err())
     }
 
     /// Keep the latest inbound time per customer. Returns whether it moved.
@@ -479,7 +422,15 @@ impl Ledger {
                    error_message = coalesce(excluded.error_message, statuses.error_message),
                    campaign = coalesce(excluded.campaign, statuses.campaign), updated_at = excluded.updated_at
                  WHERE excluded.rank > statuses.rank",
-                params![s.message_id, s.status, status_rank(&s.status), s.error_code, s.error_message, s.campaign, now.as_second()],
+                params![
+                    s.message_id,
+                    s.status,
+                    status_rank(&s.status),
+                    s.error_code,
+                    s.error_message,
+                    s.campaign,
+                    now.as_second()
+                ],
             )
             .map_err(self.err())?;
         Ok(n > 0)
@@ -488,24 +439,13 @@ impl Ledger {
     /// Start the writer thread; the connection moves into it.
     pub fn into_writer(self) -> Writer {
         let (tx, rx) = mpsc::channel::<Op>();
-        let handle = thread::Builder::new()
-            .name("ledger".into())
-            .spawn(move || writer_loop(self, rx))
-            .ok();
+        let handle = thread::Builder::new().name("ledger".into()).spawn(move || writer_loop(self, rx)).ok();
         Writer { tx, handle }
     }
 
     fn apply(&self, op: &Write) -> rusqlite::Result<()> {
         match op {
-            Write::InFlight {
-                campaign,
-                key,
-                row,
-                recipient,
-                route,
-                run,
-                at,
-            } => {
+            Write::InFlight { campaign, key, row, recipient, route, run, at } => {
                 self.conn.execute(
                     "INSERT INTO deliveries(campaign, key, row, recipient, route, status, attempts, run_id, created_at, updated_at, sent_at)
                      VALUES (?1, ?2, ?3, ?4, ?5, 'in_flight', 0, ?6, ?7, ?7, ?7)
@@ -515,12 +455,7 @@ impl Ledger {
                     params![campaign, key, *row as i64, recipient, route.as_str(), run, at.as_second()],
                 )?;
             }
-            Write::Final {
-                campaign,
-                outcome,
-                run,
-                at,
-            } => {
+            Write::Final { campaign, outcome, run, at } => {
                 let o = outcome;
                 let err: Option<&RowError> = o.error.as_ref();
                 self.conn.execute(
@@ -551,11 +486,7 @@ impl Ledger {
                     ],
                 )?;
             }
-            Write::OptOut {
-                phone,
-                campaign,
-                at,
-            } => {
+            Write::OptOut { phone, campaign, at } => {
                 self.conn.execute(
                     "INSERT OR IGNORE INTO opt_outs(phone, at, campaign) VALUES (?1, ?2, ?3)",
                     params![phone, at.as_second(), campaign],
@@ -569,10 +500,7 @@ impl Ledger {
 /// Names of the fingerprint parts (`name=hash;…`) that differ.
 fn changed_parts(old: &str, new: &str) -> Option<String> {
     let parse = |s: &str| -> HashMap<String, String> {
-        s.split(';')
-            .filter_map(|p| p.split_once('='))
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        s.split(';').filter_map(|p| p.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect()
     };
     let (old, new_map) = (parse(old), parse(new));
     let mut names: Vec<&str> = new
@@ -580,11 +508,7 @@ fn changed_parts(old: &str, new: &str) -> Option<String> {
         .filter_map(|p| p.split_once('=').map(|(k, _)| k))
         .filter(|k| old.get(*k) != new_map.get(*k))
         .collect();
-    names.extend(
-        old.keys()
-            .filter(|k| !new_map.contains_key(*k))
-            .map(String::as_str),
-    );
+    names.extend(old.keys().filter(|k| !new_map.contains_key(*k)).map(String::as_str));
     match names.len() {
         0 => None,
         1 => Some(names[0].to_string()),
@@ -598,9 +522,7 @@ fn changed_parts(old: &str, new: &str) -> Option<String> {
 fn newer(path: &Path, version: i64) -> Error {
     Error::Ledger {
         path: path.to_path_buf(),
-        what: format!(
-            "was written by a newer campaign (schema {version}; this one knows {SCHEMA_VERSION})"
-        ),
+        what: format!("was written by a newer campaign (schema {version}; this one knows {SCHEMA_VERSION})"),
         fix: "upgrade campaign; never downgrade with a ledger in use".into(),
     }
 }
@@ -628,33 +550,13 @@ pub struct StatusUpdate {
 
 /// One write to the ledger.
 pub enum Write {
-    InFlight {
-        campaign: String,
-        key: String,
-        row: u64,
-        recipient: String,
-        route: Route,
-        run: i64,
-        at: Timestamp,
-    },
-    Final {
-        campaign: String,
-        outcome: Box<Outcome>,
-        run: i64,
-        at: Timestamp,
-    },
-    OptOut {
-        phone: String,
-        campaign: String,
-        at: Timestamp,
-    },
+    InFlight { campaign: String, key: String, row: u64, recipient: String, route: Route, run: i64, at: Timestamp },
+    Final { campaign: String, outcome: Box<Outcome>, run: i64, at: Timestamp },
+    OptOut { phone: String, campaign: String, at: Timestamp },
 }
 
 enum Op {
-    Write(
-        Write,
-        Option<tokio::sync::oneshot::Sender<Result<(), String>>>,
-    ),
+    Write(Write, Option<tokio::sync::oneshot::Sender<Result<(), String>>>),
     Stop,
 }
 
@@ -668,11 +570,8 @@ impl Writer {
     /// Write and wait until it is committed.
     pub async fn commit(&self, w: Write) -> Result<(), String> {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        self.tx
-            .send(Op::Write(w, Some(tx)))
-            .map_err(|_| "the ledger writer stopped".to_string())?;
-        rx.await
-            .map_err(|_| "the ledger writer stopped".to_string())?
+        self.tx.send(Op::Write(w, Some(tx))).map_err(|_| "the ledger writer stopped".to_string())?;
+        rx.await.map_err(|_| "the ledger writer stopped".to_string())?
     }
 
     /// Write without waiting; it commits with the next group.

@@ -32,11 +32,7 @@ pub fn main() -> std::process::ExitCode {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
-            return std::process::ExitCode::from(if e.use_stderr() {
-                ExitCode::Invalid as u8
-            } else {
-                0
-            });
+            return std::process::ExitCode::from(if e.use_stderr() { ExitCode::Invalid as u8 } else { 0 });
         }
     };
     let result = match cli.command {
@@ -54,7 +50,5 @@ pub fn main() -> std::process::ExitCode {
 }
 
 fn inbound_main(_cmd: cli::InboundCommand) -> error::Result<ExitCode> {
-    Err(error::Error::Usage(
-        "inbound: not available in this build".into(),
-    ))
+    Err(error::Error::Usage("inbound: not available in this build".into()))
 }

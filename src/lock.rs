@@ -23,10 +23,7 @@ pub fn hostname() -> String {
 }
 
 pub fn lock_path(state: &Path, campaign: &str) -> PathBuf {
-    let mut name = state
-        .file_name()
-        .map(|n| n.to_os_string())
-        .unwrap_or_default();
+    let mut name = state.file_name().map(|n| n.to_os_string()).unwrap_or_default();
     name.push(format!(".{campaign}.lock"));
     state.with_file_name(name)
 }
@@ -35,8 +32,7 @@ pub fn lock_path(state: &Path, campaign: &str) -> PathBuf {
 pub fn acquire(state: &Path, campaign: &str) -> Result<RunLock> {
     let path = lock_path(state, campaign);
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| Error::ledger(state, format!("cannot create its folder: {e}")))?;
+        std::fs::create_dir_all(dir).map_err(|e| Error::ledger(state, format!("cannot create its folder: {e}")))?;
     }
     let mut file = OpenOptions::new()
         .read(true)
@@ -53,11 +49,7 @@ pub fn acquire(state: &Path, campaign: &str) -> Result<RunLock> {
             let holder = holder.trim();
             return Err(Error::Locked {
                 campaign: campaign.to_string(),
-                holder: if holder.is_empty() {
-                    format!("lock {}", path.display())
-                } else {
-                    holder.to_string()
-                },
+                holder: if holder.is_empty() { format!("lock {}", path.display()) } else { holder.to_string() },
             });
         }
         Err(TryLockError::Error(e)) => {

@@ -11,25 +11,32 @@ pub struct Text(pub String);
 
 impl<'de> Deserialize<'de> for Text {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Scalar {
-            S(String),
-            I(i64),
-            U(u64),
-            F(f64),
-            B(bool),
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Text;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("text (a string, number or boolean)")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Text, E> {
+                Ok(Text(v.to_string()))
+            }
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Text, E> {
+                Ok(Text(v))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Text, E> {
+                Ok(Text(v.to_string()))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Text, E> {
+                Ok(Text(v.to_string()))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Text, E> {
+                Ok(Text(v.to_string()))
+            }
+            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Text, E> {
+                Ok(Text(v.to_string()))
+            }
         }
-        let s = match Scalar::deserialize(d)
-            .map_err(|_| serde::de::Error::custom("expected text (a string, number or boolean)"))?
-        {
-            Scalar::S(s) => s,
-            Scalar::I(i) => i.to_string(),
-            Scalar::U(u) => u.to_string(),
-            Scalar::F(f) => f.to_string(),
-            Scalar::B(b) => b.to_string(),
-        };
-        Ok(Text(s))
+        d.deserialize_any(V)
     }
 }
 
@@ -180,9 +187,8 @@ pub fn map_message<A, B, E>(
     m: &Message<A>,
     f: &mut impl FnMut(&A, &dyn Fn() -> String) -> Result<B, E>,
 ) -> Result<Message<B>, E> {
-    let opt = |v: &Option<A>, p: &dyn Fn() -> String, f: &mut MapFn<'_, A, B, E>| {
-        v.as_ref().map(|s| f(s, p)).transpose()
-    };
+    let opt =
+        |v: &Option<A>, p: &dyn Fn() -> String, f: &mut MapFn<'_, A, B, E>| v.as_ref().map(|s| f(s, p)).transpose();
     fn header<A, B, E>(
         h: &Option<Header<A>>,
         p: &'static str,
@@ -190,11 +196,7 @@ pub fn map_message<A, B, E>(
     ) -> Result<Option<Header<B>>, E> {
         let Some(h) = h else { return Ok(None) };
         Ok(Some(Header {
-            text: h
-                .text
-                .as_ref()
-                .map(|t| f(t, &|| format!("{p}.header.text")))
-                .transpose()?,
+            text: h.text.as_ref().map(|t| f(t, &|| format!("{p}.header.text"))).transpose()?,
             attachment: match &h.attachment {
                 None => None,
                 Some(a) => Some(HeaderAttachment {
@@ -214,13 +216,7 @@ pub fn map_message<A, B, E>(
         p: &'static str,
         f: &mut MapFn<'_, A, B, E>,
     ) -> Result<Option<TextBox<B>>, E> {
-        t.as_ref()
-            .map(|t| {
-                Ok(TextBox {
-                    text: f(&t.text, &|| format!("{p}.footer.text"))?,
-                })
-            })
-            .transpose()
+        t.as_ref().map(|t| Ok(TextBox { text: f(&t.text, &|| format!("{p}.footer.text"))? })).transpose()
     }
     let f: &mut MapFn<'_, A, B, E> = f;
     let text = opt(&m.text, &|| "text".to_string(), f)?;
@@ -267,9 +263,7 @@ pub fn map_message<A, B, E>(
             Some(ListMessage {
                 header: header(&l.header, p, f)?,
                 footer: footer(&l.footer, p, f)?,
-                button: TextBox {
-                    text: f(&l.button.text, &|| "listMessage.button.text".to_string())?,
-                },
+                button: TextBox { text: f(&l.button.text, &|| "listMessage.button.text".to_string())? },
                 sections: l
                     .sections
                     .iter()
@@ -287,11 +281,7 @@ pub fn map_message<A, B, E>(
                                     Ok(ListRow {
                                         id: f(&r.id, &|| format!("{}.id", rp()))?,
                                         text: f(&r.text, &|| format!("{}.text", rp()))?,
-                                        description: opt(
-                                            &r.description,
-                                            &|| format!("{}.description", rp()),
-                                            f,
-                                        )?,
+                                        description: opt(&r.description, &|| format!("{}.description", rp()), f)?,
                                     })
                                 })
                                 .collect::<Result<Vec<_>, E>>()?,
@@ -322,13 +312,7 @@ pub fn map_message<A, B, E>(
             })
         }
     };
-    Ok(Message {
-        text,
-        attachments,
-        location,
-        list_message,
-        reply_button_message,
-    })
+    Ok(Message { text, attachments, location, list_message, reply_button_message })
 }
 
 impl<S> Message<S> {

@@ -4,7 +4,7 @@
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-use crate::route::Route;
+use crate::route::{Note, Route};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
 #[serde(rename_all = "snake_case")]
@@ -81,19 +81,14 @@ pub struct RowError {
 
 impl RowError {
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
-        RowError {
-            http: None,
-            code: None,
-            message: message.into(),
-            field: Some(field.into()),
-        }
+        RowError { http: None, code: None, message: message.into(), field: Some(field.into()) }
     }
 }
 
 /// The exact request a row is (or would be) sent as.
 #[derive(Debug, Clone, Serialize)]
 pub struct Request {
-    pub path: String,
+    pub path: std::sync::Arc<str>,
     pub body: Box<RawValue>,
 }
 
@@ -113,7 +108,7 @@ pub struct Outcome {
     pub error: Option<RowError>,
     /// Why this route, for people ("window open until …").
     #[serde(skip)]
-    pub note: String,
+    pub note: Note,
 }
 
 impl Outcome {
@@ -130,7 +125,7 @@ impl Outcome {
             attempts: None,
             fallback: None,
             error: None,
-            note: String::new(),
+            note: Note::None,
         }
     }
 

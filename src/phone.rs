@@ -91,44 +91,26 @@ mod tests {
 
     #[test]
     fn keeps_international_numbers_and_drops_punctuation() {
-        assert_eq!(
-            normalize("+1 (604) 444-1111", None).unwrap(),
-            "+16044441111"
-        );
+        assert_eq!(normalize("+1 (604) 444-1111", None).unwrap(), "+16044441111");
         assert_eq!(normalize("0034 612.345.678", None).unwrap(), "+34612345678");
     }
 
     #[test]
     fn national_numbers_take_the_default_country() {
         let us = Region::lookup("us").unwrap();
-        assert_eq!(
-            normalize("604 444 1111", Some(&us)).unwrap(),
-            "+16044441111"
-        );
-        assert_eq!(
-            normalize("1-604-444-1111", Some(&us)).unwrap(),
-            "+16044441111"
-        );
+        assert_eq!(normalize("604 444 1111", Some(&us)).unwrap(), "+16044441111");
+        assert_eq!(normalize("1-604-444-1111", Some(&us)).unwrap(), "+16044441111");
         let gb = Region::lookup("GB").unwrap();
-        assert_eq!(
-            normalize("07700 900123", Some(&gb)).unwrap(),
-            "+447700900123"
-        );
+        assert_eq!(normalize("07700 900123", Some(&gb)).unwrap(), "+447700900123");
         assert_eq!(normalize("604 444 1111", None), Err(PhoneError::NoCountry));
     }
 
     #[test]
     fn rejects_what_is_not_a_number() {
         assert_eq!(normalize("", None), Err(PhoneError::Empty));
-        assert_eq!(
-            normalize("+1 604 CALL NOW", None),
-            Err(PhoneError::BadCharacter('C'))
-        );
+        assert_eq!(normalize("+1 604 CALL NOW", None), Err(PhoneError::BadCharacter('C')));
         assert_eq!(normalize("+123", None), Err(PhoneError::Length(3)));
-        assert_eq!(
-            normalize("+1234567890123456", None),
-            Err(PhoneError::Length(16))
-        );
+        assert_eq!(normalize("+1234567890123456", None), Err(PhoneError::Length(16)));
         assert!(Region::lookup("ZZ").is_none());
     }
 }

@@ -32,28 +32,36 @@ pub struct Mode {
     pub jsonl: bool,
 }
 
+/// A batch of rows on its round trip: the reader fills `records`, a
+/// worker fills `plans` (and `lines` in JSONL mode), the sink reads them in
+/// order and sends the batch back to the reader, which frees the old plans
+/// and reuses every buffer.
+#[derive(Default)]
 struct Batch {
     index: u64,
     first_row: u64,
     records: Vec<StringRecord>,
+    plans: Vec<RowPlan>,
+    lines: Vec<u8>,
 }
 
-/// Plan every row of `source` and hand each plan, in row order, to `sink`.
-/// `sink` may stop the stream early. Returns rows read.
+/// Plan every row of `source` and hand each plan, in row order, to `sink`,
+/// with its JSON line when the mode asks for one. `sink` may stop the
+/// stream early. Returns rows read.
 pub fn run(
     planner: Arc<Planner>,
     mut source: Source,
     mode: Mode,
-    mut sink: impl FnMut(RowPlan) -> ControlFlow<()>,
+    mut sink: impl FnMut(&mut RowPlan, Option<&[u8]>) -> ControlFlow<()>,
 ) -> Result<u64> {
-    let workers = thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(2)
-        .clamp(1, 8);
+    let workers = thread::available_parallelism().map(|n| n.get()).unwrap_or(2).clamp(1, 8);
     let stop = Arc::new(AtomicBool::new(false));
-    let (batch_tx, batch_rx) = sync_channel::<Batch>(workers * 2);
-    let (done_tx, done_rx) = sync_channel::<(u64, Vec<RowPlan>, Vec<StringRecord>)>(workers * 2);
-    let (recycle_tx, recycle_rx) = sync_channel::<Vec<StringRecord>>(workers * 4);
+    // A fixed pool of batches circulates, so rows in flight (queued,
+    // planning, waiting to be put back in order) never exceed POOL batches.
+    let pool = workers * 3;
+    let (todo_tx, todo_rx) = sync_channel::<Batch>(pool);
+    let (done_tx, done_rx) = sync_channel::<Batch>(pool);
+    let (back_tx, back_rx) = sync_channel::<Batch>(pool);
     let csv_path = planner.campaign.recipients.csv.clone();
 
     let reader = {
@@ -63,13 +71,23 @@ pub fn run(
             .spawn(move || -> Result<u64> {
                 let mut index = 0;
                 let mut rows = 0u64;
+                let mut fresh = pool;
                 loop {
-                    let mut records = recycle_rx
-                        .try_recv()
-                        .unwrap_or_else(|_| vec![StringRecord::new(); BATCH]);
+                    let mut batch = if fresh > 0 {
+                        fresh -= 1;
+                        Batch { records: vec![StringRecord::new(); BATCH], ..Batch::default() }
+                    } else {
+                        match back_rx.recv() {
+                            Ok(b) => b,
+                            Err(_) => return Ok(rows),
+                        }
+                    };
+                    batch.plans.clear();
+                    batch.lines.clear();
+                    batch.records.resize(BATCH, StringRecord::new());
                     let mut n = 0;
                     while n < BATCH {
-                        match source.reader.read_record(&mut records[n]) {
+                        match source.reader.read_record(&mut batch.records[n]) {
                             Ok(true) => n += 1,
                             Ok(false) => break,
                             Err(e) => return Err(csv_error(&csv_path, e)),
@@ -78,17 +96,11 @@ pub fn run(
                     if n == 0 || stop.load(Ordering::Relaxed) {
                         return Ok(rows);
                     }
-                    records.truncate(n);
-                    let first_row = rows + 1;
+                    batch.records.truncate(n);
+                    batch.index = index;
+                    batch.first_row = rows + 1;
                     rows += n as u64;
-                    if batch_tx
-                        .send(Batch {
-                            index,
-                            first_row,
-                            records,
-                        })
-                        .is_err()
-                    {
+                    if todo_tx.send(batch).is_err() {
                         return Ok(rows);
                     }
                     index += 1;
@@ -100,10 +112,10 @@ pub fn run(
             .map_err(|e| Error::Aborted(format!("cannot start a thread: {e}")))?
     };
 
-    let batch_rx = Arc::new(Mutex::new(batch_rx));
+    let todo_rx = Arc::new(Mutex::new(todo_rx));
     let mut handles = Vec::new();
     for i in 0..workers {
-        let rx = batch_rx.clone();
+        let rx = todo_rx.clone();
         let tx = done_tx.clone();
         let planner = planner.clone();
         let h = thread::Builder::new()
@@ -114,28 +126,28 @@ pub fn run(
     }
     drop(done_tx);
 
-    let mut pending: BTreeMap<u64, (Vec<RowPlan>, Vec<StringRecord>)> = BTreeMap::new();
+    let mut pending: BTreeMap<u64, Batch> = BTreeMap::new();
     let mut next = 0u64;
     let mut stopped = false;
-    'outer: for (index, plans, records) in done_rx.iter() {
-        pending.insert(index, (plans, records));
-        while let Some((plans, mut records)) = pending.remove(&next) {
+    'outer: for done in done_rx.iter() {
+        pending.insert(done.index, done);
+        while let Some(mut batch) = pending.remove(&next) {
             next += 1;
-            for plan in plans {
-                if sink(plan).is_break() {
+            for plan in batch.plans.iter_mut() {
+                let line = plan.line.take().map(|r| &batch.lines[r]);
+                if sink(plan, line).is_break() {
                     stopped = true;
                     break 'outer;
                 }
             }
-            records.resize(BATCH, StringRecord::new());
-            let _ = recycle_tx.try_send(records);
+            let _ = back_tx.send(batch);
         }
     }
     if stopped {
         stop.store(true, Ordering::Relaxed);
     }
-    // Unblock everyone: drain what is left so the threads can finish.
-    drop(recycle_tx);
+    // Unblock everyone so the threads can finish.
+    drop(back_tx);
     drop(done_rx);
     for h in handles {
         let _ = h.join();
@@ -146,38 +158,65 @@ pub fn run(
     }
 }
 
-type Done = std::sync::mpsc::SyncSender<(u64, Vec<RowPlan>, Vec<StringRecord>)>;
-
-fn worker(planner: &Planner, rx: &Mutex<Receiver<Batch>>, tx: &Done, mode: Mode) {
+fn worker(planner: &Planner, rx: &Mutex<Receiver<Batch>>, tx: &std::sync::mpsc::SyncSender<Batch>, mode: Mode) {
     loop {
-        let batch = {
+        let mut batch = {
             let Ok(guard) = rx.lock() else { return };
             match guard.recv() {
                 Ok(b) => b,
                 Err(_) => return,
             }
         };
-        let mut plans = Vec::with_capacity(batch.records.len());
-        for (i, rec) in batch.records.iter().enumerate() {
-            let mut plan =
-                planner.plan_row(batch.first_row + i as u64, rec, mode.now, mode.with_request);
+        let Batch { first_row, records, plans, lines, .. } = &mut batch;
+        for (i, rec) in records.iter().enumerate() {
+            let mut plan = planner.plan_row(*first_row + i as u64, rec, mode.now, mode.with_request);
             if mode.jsonl {
-                let mut line = Vec::with_capacity(512);
-                plan.outcome.write_jsonl(&mut line);
-                plan.line = Some(line);
+                let start = lines.len();
+                plan.outcome.write_jsonl(lines);
+                plan.line = Some(start..lines.len());
+                // The line carries the request now; free it on this thread.
+                plan.outcome.request = None;
             }
             plans.push(plan);
         }
-        if tx.send((batch.index, plans, batch.records)).is_err() {
+        if tx.send(batch).is_err() {
             return;
         }
+    }
+}
+
+/// Keys are already xxh3-128 hashes: the set uses their bits as they are.
+#[derive(Default, Clone, Copy)]
+pub struct KeyHashed;
+
+pub struct KeyHasher(u64);
+
+impl std::hash::BuildHasher for KeyHashed {
+    type Hasher = KeyHasher;
+    fn build_hasher(&self) -> KeyHasher {
+        KeyHasher(0)
+    }
+}
+
+impl std::hash::Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Only reached for input other than a u128; fold it in.
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+    fn write_u128(&mut self, n: u128) {
+        self.0 = n as u64 ^ (n >> 64) as u64;
     }
 }
 
 /// The order-dependent rules, applied as plans come back in row order:
 /// in-file duplicates, the daily template cap, and `--limit`.
 pub struct Sequencer {
-    seen: HashSet<u128>,
+    seen: HashSet<u128, KeyHashed>,
     limit: Option<u64>,
     pub planned: u64,
     /// Template sends still allowed today, when capped.
@@ -185,13 +224,10 @@ pub struct Sequencer {
 }
 
 impl Sequencer {
-    pub fn new(limit: Option<u64>, template_quota: Option<u64>) -> Self {
-        Sequencer {
-            seen: HashSet::new(),
-            limit,
-            planned: 0,
-            template_quota,
-        }
+    /// `rows` is an estimate of the rows to come: the key set is sized for
+    /// it once instead of doubling (and briefly holding two tables) as it grows.
+    pub fn new(limit: Option<u64>, template_quota: Option<u64>, rows: usize) -> Self {
+        Sequencer { seen: HashSet::with_capacity_and_hasher(rows, KeyHashed), limit, planned: 0, template_quota }
     }
 
     /// Apply the rules to one plan. `Break` means the limit was reached
@@ -207,7 +243,7 @@ impl Sequencer {
             o.request = None;
             o.error = None;
             plan.send = None;
-            plan.line = None;
+            plan.rewritten = true;
             return ControlFlow::Continue(());
         }
         if plan.send.is_none() {
@@ -225,7 +261,7 @@ impl Sequencer {
                 o.reason = Some(Reason::DailyLimit);
                 o.request = None;
                 plan.send = None;
-                plan.line = None;
+                plan.rewritten = true;
                 return ControlFlow::Continue(());
             }
             *q -= 1;

@@ -32,8 +32,8 @@ struct SessionBody<'a> {
 
 /// One template parameter as sent.
 #[derive(Debug, Clone, Serialize)]
-pub struct Param {
-    pub name: String,
+pub struct Param<'a> {
+    pub name: &'a str,
     pub value: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub filename: Option<String>,
@@ -46,7 +46,7 @@ struct TemplateBody<'a> {
     template_name: &'a str,
     language: &'a str,
     #[serde(skip_serializing_if = "<[Param]>::is_empty")]
-    parameters: &'a [Param],
+    parameters: &'a [Param<'a>],
     #[serde(skip_serializing_if = "Option::is_none")]
     sender: Option<&'a str>,
     campaign_name: &'a str,
@@ -64,20 +64,10 @@ fn raw<T: Serialize>(v: &T) -> Box<RawValue> {
     serde_json::value::to_raw_value(v).unwrap_or_default()
 }
 
-pub fn session_body(
-    sender: Option<&str>,
-    recipient: &str,
-    message: &Message<String>,
-) -> Box<RawValue> {
+pub fn session_body(sender: Option<&str>, recipient: &str, message: &Message<String>) -> Box<RawValue> {
     raw(&SessionBody {
-        sender: sender.map(|id| Party {
-            id,
-            channel_type: "whatsapp",
-        }),
-        recipient: Party {
-            id: recipient,
-            channel_type: "whatsapp",
-        },
+        sender: sender.map(|id| Party { id, channel_type: "whatsapp" }),
+        recipient: Party { id: recipient, channel_type: "whatsapp" },
         message,
     })
 }
@@ -86,29 +76,31 @@ pub struct TemplateRequest<'a> {
     pub number: &'a str,
     pub name: &'a str,
     pub language: &'a str,
-    pub parameters: &'a [Param],
+    pub parameters: &'a [Param<'a>],
     pub sender: Option<&'a str>,
     pub campaign: &'a str,
     pub key: &'a str,
 }
 
-pub fn template_body(t: &TemplateRequest<'_>) -> Result<Box<RawValue>, Problem> {
-    let callback = Callback {
-        campaign: t.campaign,
-        key: t.key,
-    };
-    let len = serde_json::to_string(&callback)
-        .map(|s| s.len())
-        .unwrap_or(0);
+/// `callbackData` must stay within Connectly's 1024 bytes.
+pub fn check_callback(campaign: &str, key: &str) -> Result<(), Problem> {
+    // Quoting can only lengthen it; measure exactly only when it might matter.
+    if campaign.len() + key.len() < 900 {
+        return Ok(());
+    }
+    let len = serde_json::to_string(&Callback { campaign, key }).map(|s| s.len()).unwrap_or(0);
     if len > 1024 {
         return Err(Problem::new(
             "once_per",
-            format!(
-                "callbackData would be {len} bytes; Connectly takes at most 1024 — shorten the once_per key"
-            ),
+            format!("callbackData would be {len} bytes; Connectly takes at most 1024 — shorten the once_per key"),
         ));
     }
-    Ok(raw(&TemplateBody {
+    Ok(())
+}
+
+pub fn template_body(t: &TemplateRequest<'_>) -> Box<RawValue> {
+    let callback = Callback { campaign: t.campaign, key: t.key };
+    raw(&TemplateBody {
         number: t.number,
         template_name: t.name,
         language: t.language,
@@ -116,7 +108,7 @@ pub fn template_body(t: &TemplateRequest<'_>) -> Result<Box<RawValue>, Problem> 
         sender: t.sender,
         campaign_name: t.campaign,
         callback_data: callback,
-    }))
+    })
 }
 
 /// A payload that breaks one of WhatsApp's rules.
@@ -128,30 +120,21 @@ pub struct Problem {
 
 impl Problem {
     fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        Problem {
-            field: field.into(),
-            reason: reason.into(),
-        }
+        Problem { field: field.into(), reason: reason.into() }
     }
 }
 
 fn max_chars(field: &str, s: &str, max: usize) -> Result<(), Problem> {
     let n = s.chars().count();
     if n > max {
-        return Err(Problem::new(
-            field,
-            format!("{n} characters; WhatsApp allows at most {max}"),
-        ));
+        return Err(Problem::new(field, format!("{n} characters; WhatsApp allows at most {max}")));
     }
     Ok(())
 }
 
 fn required(field: &str, s: &str) -> Result<(), Problem> {
     if s.trim().is_empty() {
-        return Err(Problem::new(
-            field,
-            "renders empty; WhatsApp needs a value here",
-        ));
+        return Err(Problem::new(field, "renders empty; WhatsApp needs a value here"));
     }
     Ok(())
 }
@@ -178,22 +161,17 @@ pub fn check_session(m: &mut Message<String>) -> Result<(), Problem> {
         }
     }
     if let Some(l) = &mut m.location {
-        for (field, c, limit) in [
-            ("location.latitude", &mut l.latitude, 90.0),
-            ("location.longitude", &mut l.longitude, 180.0),
-        ] {
+        for (field, c, limit) in
+            [("location.latitude", &mut l.latitude, 90.0), ("location.longitude", &mut l.longitude, 180.0)]
+        {
             let n = match c {
                 Coord::Number(n) => *n,
-                Coord::Text(s) => s
-                    .trim()
-                    .parse::<f64>()
-                    .map_err(|_| Problem::new(field, format!("`{s}` is not a number")))?,
+                Coord::Text(s) => {
+                    s.trim().parse::<f64>().map_err(|_| Problem::new(field, format!("`{s}` is not a number")))?
+                }
             };
             if !(-limit..=limit).contains(&n) {
-                return Err(Problem::new(
-                    field,
-                    format!("{n} is out of range (±{limit})"),
-                ));
+                return Err(Problem::new(field, format!("{n} is out of range (±{limit})")));
             }
             *c = Coord::Number(n);
         }
@@ -218,11 +196,7 @@ pub fn check_session(m: &mut Message<String>) -> Result<(), Problem> {
         for (i, b) in r.buttons.iter().enumerate() {
             required(&format!("replyButtonMessage.buttons[{i}].id"), &b.id)?;
             required(&format!("replyButtonMessage.buttons[{i}].text"), &b.text)?;
-            max_chars(
-                &format!("replyButtonMessage.buttons[{i}].text"),
-                &b.text,
-                20,
-            )?;
+            max_chars(&format!("replyButtonMessage.buttons[{i}].text"), &b.text, 20)?;
         }
     }
     if let Some(l) = &m.list_message {
@@ -238,21 +212,10 @@ pub fn check_session(m: &mut Message<String>) -> Result<(), Problem> {
             }
             for (j, r) in s.rows.iter().enumerate() {
                 required(&format!("listMessage.sections[{i}].rows[{j}].id"), &r.id)?;
-                required(
-                    &format!("listMessage.sections[{i}].rows[{j}].text"),
-                    &r.text,
-                )?;
-                max_chars(
-                    &format!("listMessage.sections[{i}].rows[{j}].text"),
-                    &r.text,
-                    24,
-                )?;
+                required(&format!("listMessage.sections[{i}].rows[{j}].text"), &r.text)?;
+                max_chars(&format!("listMessage.sections[{i}].rows[{j}].text"), &r.text, 24)?;
                 if let Some(d) = &r.description {
-                    max_chars(
-                        &format!("listMessage.sections[{i}].rows[{j}].description"),
-                        d,
-                        72,
-                    )?;
+                    max_chars(&format!("listMessage.sections[{i}].rows[{j}].description"), d, 72)?;
                 }
             }
         }
@@ -261,9 +224,9 @@ pub fn check_session(m: &mut Message<String>) -> Result<(), Problem> {
 }
 
 /// Check one rendered template parameter.
-pub fn check_param(p: &Param) -> Result<(), Problem> {
+pub fn check_param(p: &Param<'_>) -> Result<(), Problem> {
     let field = format!("template.parameters.{}", p.name);
-    match p.name.as_str() {
+    match p.name {
         "header_text" => {
             required(&field, &p.value)?;
             no_newline(&field, &p.value)?;
@@ -280,10 +243,7 @@ pub fn check_param(p: &Param) -> Result<(), Problem> {
 
 fn no_newline(field: &str, s: &str) -> Result<(), Problem> {
     if s.contains(['\n', '\r']) {
-        return Err(Problem::new(
-            field,
-            "contains a line break; WhatsApp template parameters must be one line",
-        ));
+        return Err(Problem::new(field, "contains a line break; WhatsApp template parameters must be one line"));
     }
     Ok(())
 }
@@ -315,16 +275,8 @@ mod tests {
     #[test]
     fn template_body_keeps_parameter_order_and_plain_sender() {
         let params = vec![
-            Param {
-                name: "body_1".into(),
-                value: "Ana".into(),
-                filename: None,
-            },
-            Param {
-                name: "header_image".into(),
-                value: "https://cdn.example.com/a.jpg".into(),
-                filename: None,
-            },
+            Param { name: "body_1", value: "Ana".into(), filename: None },
+            Param { name: "header_image", value: "https://cdn.example.com/a.jpg".into(), filename: None },
         ];
         let body = template_body(&TemplateRequest {
             number: "+16044441111",
@@ -334,8 +286,7 @@ mod tests {
             sender: Some("+14151111234"),
             campaign: "spring-sale",
             key: "+16044441111",
-        })
-        .unwrap();
+        });
         assert_eq!(
             body.get(),
             r#"{"number":"+16044441111","templateName":"spring_sale","language":"en","parameters":[{"name":"body_1","value":"Ana"},{"name":"header_image","value":"https://cdn.example.com/a.jpg"}],"sender":"+14151111234","campaignName":"spring-sale","callbackData":{"campaign":"spring-sale","key":"+16044441111"}}"#
@@ -345,30 +296,15 @@ mod tests {
     #[test]
     fn limits() {
         assert!(check_session(&mut text(&"x".repeat(4096))).is_ok());
-        assert_eq!(
-            check_session(&mut text(&"é".repeat(4097)))
-                .unwrap_err()
-                .field,
-            "text"
-        );
+        assert_eq!(check_session(&mut text(&"é".repeat(4097))).unwrap_err().field, "text");
         let mut m = text("Pick one");
         m.reply_button_message = Some(ReplyButtonMessage {
             header: None,
             footer: None,
-            buttons: vec![Button {
-                id: "a".into(),
-                text: "A button title too long".into(),
-            }],
+            buttons: vec![Button { id: "a".into(), text: "A button title too long".into() }],
         });
-        assert_eq!(
-            check_session(&mut m).unwrap_err().field,
-            "replyButtonMessage.buttons[0].text"
-        );
-        let p = |name: &str, value: &str| Param {
-            name: name.into(),
-            value: value.into(),
-            filename: None,
-        };
+        assert_eq!(check_session(&mut m).unwrap_err().field, "replyButtonMessage.buttons[0].text");
+        let p = |name: &'static str, value: &str| Param { name, value: value.into(), filename: None };
         assert!(check_param(&p("body_1", "")).is_err());
         assert!(check_param(&p("body_1", "two\nlines")).is_err());
         assert!(check_param(&p("header_image", "cdn/a.jpg")).is_err());

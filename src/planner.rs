@@ -42,8 +42,8 @@ pub struct Planner {
     body: Option<Tid>,
     message: Option<Message<Tid>>,
     params: Vec<(String, Tid, Option<Tid>)>,
-    pub session_path: String,
-    pub template_path: String,
+    pub session_path: Arc<str>,
+    pub template_path: Arc<str>,
 }
 
 /// The per-row result of planning.
@@ -54,7 +54,9 @@ pub struct RowPlan {
     /// What to send, when the row is to be sent.
     pub send: Option<Box<Sendable>>,
     /// The outcome already serialized as a JSON line (dry-run JSONL).
-    pub line: Option<Vec<u8>>,
+    pub line: Option<std::ops::Range<usize>>,
+    /// Set when a later stage changed the outcome after `line` was written.
+    pub rewritten: bool,
 }
 
 /// The rendered requests for one recipient; the route is picked at sending time.
@@ -88,36 +90,23 @@ impl Planner {
         retrying: Retrying,
     ) -> Result<Planner> {
         let c = &campaign;
-        let body_file = c
-            .session
-            .as_ref()
-            .and_then(|s| s.body.as_ref())
-            .map(|(p, _)| p.clone());
-        let mut renderer = Renderer::new(
-            headers.clone(),
-            &c.name,
-            crate::render::include_dir(body_file.as_ref()).as_deref(),
-        );
+        let body_file = c.session.as_ref().and_then(|s| s.body.as_ref()).map(|(p, _)| p.clone());
+        let mut renderer =
+            Renderer::new(headers.clone(), &c.name, crate::render::include_dir(body_file.as_ref()).as_deref());
         let yaml = c.path.display().to_string();
         let compile_error = |keys: &[&str], e: crate::render::CompileError| -> Error {
             if e.origin == yaml || e.origin.starts_with(&format!("{yaml}: ")) {
                 let line = crate::campaign::locate(&c.source, keys);
                 Error::input(
                     &c.path,
-                    Location {
-                        line,
-                        ..Location::field(keys.join("."))
-                    },
+                    Location { line, ..Location::field(keys.join(".")) },
                     e.what,
                     "fix the template; it is minijinja syntax, and its variables are the CSV columns, recipient, campaign and row",
                 )
             } else {
                 Error::input(
                     std::path::Path::new(&e.origin),
-                    Location {
-                        line: e.line,
-                        ..Default::default()
-                    },
+                    Location { line: e.line, ..Default::default() },
                     e.what,
                     "fix the template; its variables are the CSV columns, recipient, campaign and row",
                 )
@@ -132,11 +121,7 @@ impl Planner {
                 let body = match &s.body {
                     None => None,
                     Some((path, src)) => {
-                        let field = if s.message.attachments.is_some() {
-                            "attachments[0].caption"
-                        } else {
-                            "text"
-                        };
+                        let field = if s.message.attachments.is_some() { "attachments[0].caption" } else { "text" };
                         Some(
                             renderer
                                 .compile(&path.display().to_string(), field, src)
@@ -144,19 +129,12 @@ impl Planner {
                         )
                     }
                 };
-                let message = map_message(
-                    &s.message,
-                    &mut |src: &String, path: &dyn Fn() -> String| {
-                        let p = path();
-                        renderer
-                            .compile(
-                                &format!("{yaml}: session.message.{p}"),
-                                &format!("message.{p}"),
-                                src,
-                            )
-                            .map_err(|e| compile_error(&["session", "message"], e))
-                    },
-                )?;
+                let message = map_message(&s.message, &mut |src: &String, path: &dyn Fn() -> String| {
+                    let p = path();
+                    renderer
+                        .compile(&format!("{yaml}: session.message.{p}"), &format!("message.{p}"), src)
+                        .map_err(|e| compile_error(&["session", "message"], e))
+                })?;
                 (body, Some(message))
             }
         };
@@ -171,21 +149,15 @@ impl Planner {
                 let f = p
                     .filename
                     .as_ref()
-                    .map(|f| {
-                        renderer.compile(
-                            &format!("{yaml}: {field}.filename"),
-                            &format!("{field}.filename"),
-                            f,
-                        )
-                    })
+                    .map(|f| renderer.compile(&format!("{yaml}: {field}.filename"), &format!("{field}.filename"), f))
                     .transpose()
                     .map_err(|e| compile_error(&keys, e))?;
                 params.push((p.name.clone(), v, f));
             }
         }
         Ok(Planner {
-            session_path: plan::session_path(&c.business_id),
-            template_path: plan::template_path(&c.business_id),
+            session_path: plan::session_path(&c.business_id).into(),
+            template_path: plan::template_path(&c.business_id).into(),
             phone_column: headers.names[columns.phone].clone(),
             campaign,
             renderer,
@@ -207,6 +179,13 @@ impl Planner {
         }
     }
 
+    fn path_arc(&self, route: Route) -> Arc<str> {
+        match route {
+            Route::Session => self.session_path.clone(),
+            Route::Template => self.template_path.clone(),
+        }
+    }
+
     /// Plan one data row (numbered from 1) as of `now`. With `request`, the
     /// outcome carries the request body that would be sent (dry runs).
     pub fn plan_row(&self, row: u64, rec: &StringRecord, now: Timestamp, request: bool) -> RowPlan {
@@ -220,14 +199,10 @@ impl Planner {
         let c = &*self.campaign;
         // 1. phone
         let raw_phone = rec.get(self.columns.phone).unwrap_or("");
-        let phone = match crate::phone::normalize(raw_phone, c.recipients.default_country.as_ref())
-        {
+        let phone = match crate::phone::normalize(raw_phone, c.recipients.default_country.as_ref()) {
             Ok(p) => p,
             Err(e) => {
-                return RowPlan::done(
-                    invalid(out, &self.phone_column, format!("`{raw_phone}`: {e}")),
-                    None,
-                );
+                return RowPlan::done(invalid(out, &self.phone_column, format!("`{raw_phone}`: {e}")), None);
             }
         };
         let ctx = RowContext::new(rec, Some(&phone));
@@ -261,28 +236,17 @@ impl Planner {
             return skip(out, Reason::Suppressed);
         }
         // 3. schedule (in the recipient's zone when known)
-        let tz = match self
-            .columns
-            .timezone
-            .map(|i| rec.get(i).unwrap_or("").trim())
-            .filter(|s| !s.is_empty())
-        {
+        let tz = match self.columns.timezone.map(|i| rec.get(i).unwrap_or("").trim()).filter(|s| !s.is_empty()) {
             None => None,
             Some(name) => match TimeZone::get(name) {
                 Ok(tz) => Some(tz),
                 Err(_) => {
-                    let col = c
-                        .recipients
-                        .timezone_column
-                        .as_deref()
-                        .unwrap_or("timezone");
+                    let col = c.recipients.timezone_column.as_deref().unwrap_or("timezone");
                     return RowPlan::done(
                         invalid(
                             out,
                             col,
-                            format!(
-                                "unknown time zone `{name}` (use an IANA name such as Europe/Madrid)"
-                            ),
+                            format!("unknown time zone `{name}` (use an IANA name such as Europe/Madrid)"),
                         ),
                         Some(hash),
                     );
@@ -294,72 +258,54 @@ impl Planner {
             return skip(out, Reason::Expired);
         }
         // 4. last inbound: the later of the CSV and the ledger
-        let csv_inbound = match self
-            .columns
-            .last_inbound
-            .map(|i| recipients::parse_instant(rec.get(i).unwrap_or("")))
-        {
+        let csv_inbound = match self.columns.last_inbound.map(|i| recipients::parse_instant(rec.get(i).unwrap_or(""))) {
             None | Some(Ok(None)) => None,
             Some(Ok(Some(t))) => Some(t),
             Some(Err(e)) => {
-                let col = c
-                    .recipients
-                    .last_inbound_column
-                    .as_deref()
-                    .unwrap_or("last_inbound");
+                let col = c.recipients.last_inbound_column.as_deref().unwrap_or("last_inbound");
                 return RowPlan::done(invalid(out, col, e), Some(hash));
             }
         };
         let last_inbound = csv_inbound.max(self.ledger.last_inbound(&phone));
-        // 5. render and check both routes
-        let sendable = match self.render(&ctx, &phone, out.key.as_deref().unwrap_or("")) {
+        // 5. render and check both routes; serialize what will be used: both
+        // for a real run (the route is decided again as the request leaves),
+        // the chosen one for a dry run's report.
+        let (route, note) = self.route(last_inbound, now);
+        let open = matches!(slot, Slot::Open);
+        let wanted = |r: Route| if request { open && route == Some(r) } else { true };
+        let sendable = match self.render(&ctx, &phone, out.key.as_deref().unwrap_or(""), &wanted) {
             Ok(s) => Sendable { last_inbound, ..s },
             Err((field, reason)) => return RowPlan::done(invalid(out, &field, reason), Some(hash)),
         };
         match slot {
             Slot::NotBefore | Slot::QuietHours => {
                 out.status = Status::Deferred;
-                out.reason = Some(if slot == Slot::NotBefore {
-                    Reason::NotBefore
-                } else {
-                    Reason::QuietHours
-                });
+                out.reason = Some(if slot == Slot::NotBefore { Reason::NotBefore } else { Reason::QuietHours });
                 return RowPlan::done(out, Some(hash));
             }
             Slot::Open | Slot::Expired => {}
         }
-        let (route, note) = self.route(last_inbound, now);
         out.note = note;
         let Some(route) = route else {
             return skip(out, Reason::NoRoute);
         };
         out.route = Some(route);
+        let mut sendable = sendable;
         if request {
-            out.request = sendable.body(route).map(|b| Request {
-                path: self.path(route).to_string(),
-                body: b.to_owned(),
-            });
+            // A dry run never dispatches: the body moves into the report.
+            let body = match route {
+                Route::Session => sendable.session.take(),
+                Route::Template => sendable.template.take(),
+            };
+            out.request = body.map(|body| Request { path: self.path_arc(route), body });
         }
-        RowPlan {
-            outcome: out,
-            key_hash: Some(hash),
-            send: Some(Box::new(sendable)),
-            line: None,
-        }
+        RowPlan { outcome: out, key_hash: Some(hash), send: Some(Box::new(sendable)), line: None, rewritten: false }
     }
 
     /// The route as of `now` for a recipient whose last inbound is known (or not).
-    pub fn route(
-        &self,
-        last_inbound: Option<Timestamp>,
-        now: Timestamp,
-    ) -> (Option<Route>, String) {
+    pub fn route(&self, last_inbound: Option<Timestamp>, now: Timestamp) -> (Option<Route>, route::Note) {
         let c = &self.campaign;
-        route::choose(
-            route::window(last_inbound, now, c.window_margin),
-            c.session.is_some(),
-            c.template.is_some(),
-        )
+        route::choose(route::window(last_inbound, now, c.window_margin), c.session.is_some(), c.template.is_some())
     }
 
     fn render(
@@ -367,6 +313,7 @@ impl Planner {
         ctx: &RowContext<'_>,
         phone: &str,
         key: &str,
+        wanted: &dyn Fn(Route) -> bool,
     ) -> Result<Sendable, (String, String)> {
         let c = &*self.campaign;
         let fail = |e: crate::render::RenderError| (e.field, e.reason);
@@ -374,8 +321,7 @@ impl Planner {
         let session = match &self.message {
             None => None,
             Some(m) => {
-                let mut msg = map_message(m, &mut |id: &Tid, _| self.renderer.render(*id, ctx))
-                    .map_err(fail)?;
+                let mut msg = map_message(m, &mut |id: &Tid, _| self.renderer.render(*id, ctx)).map_err(fail)?;
                 if let Some(b) = self.body {
                     let text = self.renderer.render(b, ctx).map_err(fail)?;
                     match msg.attachments.as_mut().and_then(|a| a.first_mut()) {
@@ -384,7 +330,7 @@ impl Planner {
                     }
                 }
                 plan::check_session(&mut msg).map_err(|p| problem("session.message.", p))?;
-                Some(plan::session_body(c.sender.as_deref(), phone, &msg))
+                wanted(Route::Session).then(|| plan::session_body(c.sender.as_deref(), phone, &msg))
             }
         };
         let template = match &c.template {
@@ -393,17 +339,15 @@ impl Planner {
                 let mut params = Vec::with_capacity(self.params.len());
                 for (name, v, f) in &self.params {
                     let p = Param {
-                        name: name.clone(),
+                        name,
                         value: self.renderer.render(*v, ctx).map_err(fail)?,
-                        filename: f
-                            .map(|f| self.renderer.render(f, ctx))
-                            .transpose()
-                            .map_err(fail)?,
+                        filename: f.map(|f| self.renderer.render(f, ctx)).transpose().map_err(fail)?,
                     };
                     plan::check_param(&p).map_err(|p| (p.field, p.reason))?;
                     params.push(p);
                 }
-                Some(
+                plan::check_callback(&c.name, key).map_err(|p| (p.field, p.reason))?;
+                wanted(Route::Template).then(|| {
                     plan::template_body(&plan::TemplateRequest {
                         number: phone,
                         name: &t.name,
@@ -413,25 +357,15 @@ impl Planner {
                         campaign: &c.name,
                         key,
                     })
-                    .map_err(|p| (p.field, p.reason))?,
-                )
+                })
             }
         };
-        Ok(Sendable {
-            last_inbound: None,
-            session,
-            template,
-        })
+        Ok(Sendable { last_inbound: None, session, template })
     }
 }
 
 impl RowPlan {
     fn done(outcome: Outcome, key_hash: Option<u128>) -> RowPlan {
-        RowPlan {
-            outcome,
-            key_hash,
-            send: None,
-            line: None,
-        }
+        RowPlan { outcome, key_hash, send: None, line: None, rewritten: false }
     }
 }

@@ -37,9 +37,7 @@ fn open_csv(path: &Path, what: &str) -> Result<csv::Reader<BufReader<File>>> {
             "check the path in the campaign file; it is relative to the campaign file's folder",
         )
     })?;
-    Ok(csv::ReaderBuilder::new()
-        .flexible(false)
-        .from_reader(BufReader::with_capacity(256 * 1024, file)))
+    Ok(csv::ReaderBuilder::new().flexible(false).from_reader(BufReader::with_capacity(256 * 1024, file)))
 }
 
 fn read_headers(path: &Path, reader: &mut csv::Reader<BufReader<File>>) -> Result<Headers> {
@@ -77,14 +75,8 @@ impl Source {
                 Error::input(
                     path,
                     Location::line(1, None).with_field(name),
-                    format!(
-                        "no column `{name}` (from recipients.{key}); the header has: {}",
-                        headers.names.join(", ")
-                    ),
-                    format!(
-                        "rename the column, or set recipients.{key} in {}",
-                        c.path.display()
-                    ),
+                    format!("no column `{name}` (from recipients.{key}); the header has: {}", headers.names.join(", ")),
+                    format!("rename the column, or set recipients.{key} in {}", c.path.display()),
                 )
             })
         };
@@ -96,18 +88,9 @@ impl Source {
                 .as_deref()
                 .map(|n| find(n, "last_inbound_column"))
                 .transpose()?,
-            timezone: c
-                .recipients
-                .timezone_column
-                .as_deref()
-                .map(|n| find(n, "timezone_column"))
-                .transpose()?,
+            timezone: c.recipients.timezone_column.as_deref().map(|n| find(n, "timezone_column")).transpose()?,
         };
-        Ok(Source {
-            reader,
-            headers: Arc::new(headers),
-            columns,
-        })
+        Ok(Source { reader, headers: Arc::new(headers), columns })
     }
 }
 
@@ -115,39 +98,19 @@ impl Source {
 pub fn csv_error(path: &Path, e: csv::Error) -> Error {
     let row_of = |pos: &csv::Position| pos.record().max(1);
     match e.kind() {
-        csv::ErrorKind::UnequalLengths {
-            pos: Some(pos),
-            expected_len,
-            len,
-        } => Error::input(
+        csv::ErrorKind::UnequalLengths { pos: Some(pos), expected_len, len } => Error::input(
             path,
-            Location {
-                line: Some(pos.line() as usize),
-                row: Some(row_of(pos)),
-                ..Default::default()
-            },
+            Location { line: Some(pos.line() as usize), row: Some(row_of(pos)), ..Default::default() },
             format!("this row has {len} fields but the header has {expected_len}"),
             "quote fields that contain commas, and give every row as many fields as the header",
         ),
-        csv::ErrorKind::Utf8 {
-            pos: Some(pos),
-            err,
-        } => Error::input(
+        csv::ErrorKind::Utf8 { pos: Some(pos), err } => Error::input(
             path,
-            Location {
-                line: Some(pos.line() as usize),
-                row: Some(row_of(pos)),
-                ..Default::default()
-            },
+            Location { line: Some(pos.line() as usize), row: Some(row_of(pos)), ..Default::default() },
             format!("field {} is not valid UTF-8", err.field() + 1),
             "save the file as UTF-8",
         ),
-        _ => Error::input(
-            path,
-            Location::default(),
-            e.to_string(),
-            "check that the file is a CSV with a header row",
-        ),
+        _ => Error::input(path, Location::default(), e.to_string(), "check that the file is a CSV with a header row"),
     }
 }
 
@@ -166,17 +129,18 @@ pub fn load_suppressions(c: &Campaign) -> Result<HashSet<String>> {
             Error::input(
                 path,
                 Location::line(1, None),
-                format!("no `{}` column in the suppression list (header: {})", c.recipients.phone_column, headers.names.join(", ")),
+                format!(
+                    "no `{}` column in the suppression list (header: {})",
+                    c.recipients.phone_column,
+                    headers.names.join(", ")
+                ),
                 "give the list a column named like the recipients' phone column, or a single column",
             )
         })?;
     let mut set = HashSet::new();
     let mut rec = StringRecord::new();
     let mut row = 0u64;
-    while reader
-        .read_record(&mut rec)
-        .map_err(|e| csv_error(path, e))?
-    {
+    while reader.read_record(&mut rec).map_err(|e| csv_error(path, e))? {
         row += 1;
         let raw = rec.get(col).unwrap_or("");
         if raw.trim().is_empty() {
@@ -185,11 +149,7 @@ pub fn load_suppressions(c: &Campaign) -> Result<HashSet<String>> {
         let n = phone::normalize(raw, c.recipients.default_country.as_ref()).map_err(|e| {
             Error::input(
                 path,
-                Location {
-                    row: Some(row),
-                    field: Some(headers.names[col].clone()),
-                    ..Default::default()
-                },
+                Location { row: Some(row), field: Some(headers.names[col].clone()), ..Default::default() },
                 format!("`{raw}`: {e}"),
                 "fix the number: an opt-out that cannot be read cannot be honoured",
             )
@@ -197,6 +157,19 @@ pub fn load_suppressions(c: &Campaign) -> Result<HashSet<String>> {
         set.insert(n);
     }
     Ok(set)
+}
+
+/// About how many rows a CSV holds, from its size and its first 64 KiB.
+/// Only a capacity hint: wrong guesses cost time, never correctness.
+pub fn estimate_rows(path: &Path) -> usize {
+    use std::io::Read;
+    let Ok(mut f) = File::open(path) else { return 0 };
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut head = vec![0u8; 64 * 1024];
+    let n = f.read(&mut head).unwrap_or(0);
+    let lines = head[..n].iter().filter(|b| **b == b'\n').count().max(1);
+    let rows = (len as usize / n.max(1)).saturating_mul(lines);
+    rows.clamp(16, 50_000_000)
 }
 
 /// A last-inbound cell: RFC 3339 or Unix seconds; empty means unknown.

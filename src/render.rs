@@ -95,37 +95,21 @@ impl Renderer {
         if let Some(dir) = include_dir {
             env.set_loader(minijinja::path_loader(dir));
         }
-        Renderer {
-            env,
-            compiled: Vec::new(),
-            fields: Vec::new(),
-            headers,
-            campaign: campaign.into(),
-        }
+        Renderer { env, compiled: Vec::new(), fields: Vec::new(), headers, campaign: campaign.into() }
     }
 
     /// Compile `source`, known to the user as `origin` (a file path, or the
     /// campaign file and a field), filling the payload field `field`.
-    pub fn compile(
-        &mut self,
-        origin: &str,
-        field: &str,
-        source: &str,
-    ) -> Result<Tid, CompileError> {
+    pub fn compile(&mut self, origin: &str, field: &str, source: &str) -> Result<Tid, CompileError> {
         let id = Tid(self.compiled.len());
         let compiled = match self.simple(source) {
             Some(segs) => Compiled::Simple(segs),
             None => {
-                self.env
-                    .add_template_owned(origin.to_string(), source.to_string())
-                    .map_err(|e| CompileError {
-                        origin: origin.to_string(),
-                        line: e.line(),
-                        what: e
-                            .detail()
-                            .map(str::to_string)
-                            .unwrap_or_else(|| e.kind().to_string()),
-                    })?;
+                self.env.add_template_owned(origin.to_string(), source.to_string()).map_err(|e| CompileError {
+                    origin: origin.to_string(),
+                    line: e.line(),
+                    what: e.detail().map(str::to_string).unwrap_or_else(|| e.kind().to_string()),
+                })?;
                 let tmpl = self.env.get_template(origin).map_err(|e| CompileError {
                     origin: origin.to_string(),
                     line: e.line(),
@@ -162,13 +146,8 @@ impl Renderer {
     /// Recognise a template that is literal text and `{{ name }}`s only.
     fn simple(&self, source: &str) -> Option<Vec<Seg>> {
         // minijinja drops one trailing newline unless told to keep it.
-        let source = source
-            .strip_suffix('\n')
-            .map(|s| s.strip_suffix('\r').unwrap_or(s))
-            .unwrap_or(source);
-        let plain = |lit: &str| {
-            !(lit.contains("{%") || lit.contains("{#") || lit.contains("}}") || lit.contains('\r'))
-        };
+        let source = source.strip_suffix('\n').map(|s| s.strip_suffix('\r').unwrap_or(s)).unwrap_or(source);
+        let plain = |lit: &str| !(lit.contains("{%") || lit.contains("{#") || lit.contains("}}") || lit.contains('\r'));
         let mut segs = Vec::new();
         let mut rest = source;
         while let Some(open) = rest.find("{{") {
@@ -182,10 +161,7 @@ impl Renderer {
             let after = &rest[open + 2..];
             let close = after.find("}}")?;
             let name = after[..close].trim_matches(|c| c == ' ');
-            let ident = name
-                .chars()
-                .next()
-                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            let ident = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
                 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
             if !ident {
                 return None;
@@ -231,10 +207,7 @@ impl Renderer {
             }
             Compiled::Jinja(name) => {
                 let ctx = row.value(self);
-                let tmpl = self
-                    .env
-                    .get_template(name)
-                    .map_err(|e| self.error(id, &e))?;
+                let tmpl = self.env.get_template(name).map_err(|e| self.error(id, &e))?;
                 tmpl.render(ctx).map_err(|e| self.error(id, &e))
             }
         }
@@ -251,10 +224,7 @@ impl Renderer {
         if let Some(src) = std::error::Error::source(e) {
             reason.push_str(&format!(": {src}"));
         }
-        RenderError {
-            field: self.fields[id.0].clone(),
-            reason,
-        }
+        RenderError { field: self.fields[id.0].clone(), reason }
     }
 }
 
@@ -273,11 +243,7 @@ pub struct RowContext<'a> {
 
 impl<'a> RowContext<'a> {
     pub fn new(record: &'a StringRecord, recipient: Option<&'a str>) -> Self {
-        RowContext {
-            record,
-            recipient,
-            value: OnceLock::new(),
-        }
+        RowContext { record, recipient, value: OnceLock::new() }
     }
 
     fn recipient_str(&self) -> Result<&str, RenderError> {
@@ -311,9 +277,7 @@ struct RowObject {
 
 impl RowObject {
     fn column(&self, name: &str) -> Option<Value> {
-        self.headers
-            .get(name)
-            .map(|i| Value::from(self.record.get(i).unwrap_or("")))
+        self.headers.get(name).map(|i| Value::from(self.record.get(i).unwrap_or("")))
     }
 }
 
@@ -328,12 +292,7 @@ impl Object for RowObject {
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
-        let mut keys: Vec<Value> = self
-            .headers
-            .names
-            .iter()
-            .map(|n| Value::from(n.as_str()))
-            .collect();
+        let mut keys: Vec<Value> = self.headers.names.iter().map(|n| Value::from(n.as_str())).collect();
         keys.extend(BUILTINS.iter().map(|b| Value::from(*b)));
         Enumerator::Values(keys)
     }
@@ -351,14 +310,7 @@ impl Object for RowMap {
         self.0.column(key.as_str()?)
     }
     fn enumerate(self: &Arc<Self>) -> Enumerator {
-        Enumerator::Values(
-            self.0
-                .headers
-                .names
-                .iter()
-                .map(|n| Value::from(n.as_str()))
-                .collect(),
-        )
+        Enumerator::Values(self.0.headers.names.iter().map(|n| Value::from(n.as_str())).collect())
     }
 }
 
@@ -372,13 +324,7 @@ mod tests {
     use super::*;
 
     fn renderer() -> Renderer {
-        let h = Headers::new(vec![
-            "phone".into(),
-            "first_name".into(),
-            "sku".into(),
-            "full name".into(),
-        ])
-        .unwrap();
+        let h = Headers::new(vec!["phone".into(), "first_name".into(), "sku".into(), "full name".into()]).unwrap();
         Renderer::new(Arc::new(h), "spring-sale", None)
     }
 
@@ -404,10 +350,7 @@ mod tests {
         for src in sources {
             let mut r = renderer();
             let fast = r.compile("fast", "f", src).unwrap();
-            assert!(
-                matches!(r.compiled[fast.0], Compiled::Simple(_)),
-                "{src:?} should take the fast path"
-            );
+            assert!(matches!(r.compiled[fast.0], Compiled::Simple(_)), "{src:?} should take the fast path");
             let ctx = RowContext::new(&rec, Some("+16044441111"));
             let got = r.render(fast, &ctx).unwrap();
             let mut env = Environment::new();
@@ -440,9 +383,7 @@ mod tests {
     #[test]
     fn unknown_variables_are_caught_before_any_row() {
         let mut r = renderer();
-        let e = r
-            .compile("body.txt.j2", "text", "Hi\n{{ frist_name | title }}")
-            .unwrap_err();
+        let e = r.compile("body.txt.j2", "text", "Hi\n{{ frist_name | title }}").unwrap_err();
         assert!(e.what.contains("`frist_name`"), "{}", e.what);
         assert_eq!(e.line, Some(2));
         let e = r.compile("body.txt.j2", "text", "Hi {% if %}").unwrap_err();

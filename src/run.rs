@@ -50,9 +50,7 @@ impl Options {
             })?),
         };
         if a.format == RunFormat::Html && !a.dry_run {
-            return Err(Error::Usage(
-                "--format html is a preview: use it with --dry-run".into(),
-            ));
+            return Err(Error::Usage("--format html is a preview: use it with --dry-run".into()));
         }
         Ok(Options {
             file: a.file,
@@ -62,10 +60,7 @@ impl Options {
             format: a.format,
             state: a.state,
             skip_invalid: a.skip_invalid,
-            retrying: Retrying {
-                failed: a.retry_failed,
-                unknown: a.retry_unknown,
-            },
+            retrying: Retrying { failed: a.retry_failed, unknown: a.retry_unknown },
             quiet: a.quiet,
         })
     }
@@ -73,11 +68,7 @@ impl Options {
 
 pub fn run(args: RunArgs) -> Result<ExitCode> {
     let opts = Options::from_args(args)?;
-    if opts.dry_run {
-        dry_run(&opts)
-    } else {
-        crate::send::real_run(&opts)
-    }
+    if opts.dry_run { dry_run(&opts) } else { crate::send::real_run(&opts) }
 }
 
 /// The campaign, its compiled planner and the ledger path, ready for a pass.
@@ -89,37 +80,20 @@ pub struct Loaded {
 pub fn load(opts: &Options) -> Result<Loaded> {
     let campaign = Campaign::load(&opts.file)?;
     let state = opts.state.clone().unwrap_or_else(|| campaign.state.clone());
-    Ok(Loaded {
-        campaign: Arc::new(campaign),
-        state,
-    })
+    Ok(Loaded { campaign: Arc::new(campaign), state })
 }
 
 /// Open the CSV and compile the planner against its header.
-pub fn planner(
-    loaded: &Loaded,
-    snapshot: Arc<Snapshot>,
-    retrying: Retrying,
-) -> Result<(Arc<Planner>, Source)> {
+pub fn planner(loaded: &Loaded, snapshot: Arc<Snapshot>, retrying: Retrying) -> Result<(Arc<Planner>, Source)> {
     let source = Source::open(&loaded.campaign)?;
     let suppress = recipients::load_suppressions(&loaded.campaign)?;
-    let planner = Planner::new(
-        loaded.campaign.clone(),
-        source.headers.clone(),
-        source.columns,
-        suppress,
-        snapshot,
-        retrying,
-    )?;
+    let planner =
+        Planner::new(loaded.campaign.clone(), source.headers.clone(), source.columns, suppress, snapshot, retrying)?;
     Ok((Arc::new(planner), source))
 }
 
 /// Template sends still allowed in the rolling 24 hours, when capped.
-pub fn template_quota(
-    c: &Campaign,
-    ledger: Option<&Ledger>,
-    now: Timestamp,
-) -> Result<Option<u64>> {
+pub fn template_quota(c: &Campaign, ledger: Option<&Ledger>, now: Timestamp) -> Result<Option<u64>> {
     let Some(cap) = c.templates_per_day else {
         return Ok(None);
     };
@@ -143,12 +117,8 @@ fn dry_run(opts: &Options) -> Result<ExitCode> {
     drop(ledger);
     let (planner, source) = planner(&loaded, Arc::new(snapshot), opts.retrying)?;
 
-    let mode = Mode {
-        now,
-        with_request: true,
-        jsonl: opts.format == RunFormat::Jsonl,
-    };
-    let mut seq = Sequencer::new(opts.limit, quota);
+    let mode = Mode { now, with_request: true, jsonl: opts.format == RunFormat::Jsonl };
+    let mut seq = Sequencer::new(opts.limit, quota, recipients::estimate_rows(&c.recipients.csv));
     let mut tally = Tally::default();
     let stdout = std::io::stdout();
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
@@ -157,14 +127,14 @@ fn dry_run(opts: &Options) -> Result<ExitCode> {
     let mut write_error = None;
     let mut line = Vec::new();
 
-    pipeline::run(planner, source, mode, |mut plan| {
-        if seq.admit(&mut plan).is_break() {
+    pipeline::run(planner, source, mode, |plan, prepared| {
+        if seq.admit(plan).is_break() {
             return ControlFlow::Break(());
         }
         let o = &plan.outcome;
         tally.add(o);
         let result = match opts.format {
-            RunFormat::Jsonl => match &plan.line {
+            RunFormat::Jsonl => match prepared.filter(|_| !plan.rewritten) {
                 Some(l) => out.write_all(l),
                 None => {
                     line.clear();
@@ -174,7 +144,7 @@ fn dry_run(opts: &Options) -> Result<ExitCode> {
             },
             RunFormat::Text => preview.text(o, &style, &mut out),
             RunFormat::Html => {
-                preview.keep(plan.outcome);
+                preview.keep(plan.outcome.clone());
                 Ok(())
             }
         };
@@ -186,9 +156,7 @@ fn dry_run(opts: &Options) -> Result<ExitCode> {
     })?;
     let invalid = tally.reason(Reason::Invalid);
     let result = match opts.format {
-        RunFormat::Html => {
-            out.write_all(html::page(&c, now, &tally, &preview.kept, opts.limit).as_bytes())
-        }
+        RunFormat::Html => out.write_all(html::page(&c, now, &tally, &preview.kept, opts.limit).as_bytes()),
         RunFormat::Text => preview.finish(&tally, &style, &mut out),
         RunFormat::Jsonl => Ok(()),
     };
@@ -200,12 +168,7 @@ fn dry_run(opts: &Options) -> Result<ExitCode> {
     drop(out);
 
     let estyle = Style::stderr();
-    eprintln!(
-        "{}: dry run as of {} — {}",
-        estyle.bold(&c.name),
-        crate::route::short(now),
-        tally.line()
-    );
+    eprintln!("{}: dry run as of {} — {}", estyle.bold(&c.name), crate::route::short(now), tally.line());
     if invalid > 0 && !opts.skip_invalid {
         eprintln!(
             "{} invalid row{}: a real run would stop before sending anything (exit 2).\n  hint: fix them, or pass --skip-invalid to send the rest",
@@ -237,11 +200,7 @@ impl Preview {
             others: Vec::new(),
             kept: Vec::new(),
             quiet: opts.quiet,
-            header: Some(format!(
-                "{} — dry run as of {}\n\n",
-                c.name,
-                crate::route::short(now)
-            )),
+            header: Some(format!("{} — dry run as of {}\n\n", c.name, crate::route::short(now))),
         }
     }
 
@@ -265,12 +224,7 @@ impl Preview {
         self.kept.push(o);
     }
 
-    fn finish(
-        &mut self,
-        tally: &Tally,
-        style: &Style,
-        out: &mut impl Write,
-    ) -> std::io::Result<()> {
+    fn finish(&mut self, tally: &Tally, style: &Style, out: &mut impl Write) -> std::io::Result<()> {
         if self.quiet {
             return Ok(());
         }
@@ -308,11 +262,7 @@ impl Preview {
                     writeln!(out, "    {:<20}{:>8}", r, n)?;
                 }
             }
-            for (r, n) in tally
-                .by_reason
-                .iter()
-                .filter(|(r, _)| crate::report::reason_status(**r) == *s)
-            {
+            for (r, n) in tally.by_reason.iter().filter(|(r, _)| crate::report::reason_status(**r) == *s) {
                 writeln!(out, "    {:<20}{:>8}", r.as_str(), n)?;
             }
         }

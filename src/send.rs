@@ -52,44 +52,31 @@ pub fn real_run(opts: &Options) -> Result<ExitCode> {
 
     // Preflight: every row read and rendered, nothing sent.
     let (planner, source) = run::planner(&loaded, snapshot.clone(), opts.retrying)?;
-    let mut seq = Sequencer::new(None, None);
+    let mut seq = Sequencer::new(None, None, crate::recipients::estimate_rows(&c.recipients.csv));
     let mut problems = Vec::new();
     let mut invalid = 0usize;
     let mut owed = 0u64;
-    pipeline::run(
-        planner.clone(),
-        source,
-        Mode {
-            now,
-            with_request: false,
-            jsonl: false,
-        },
-        |mut plan| {
-            let _ = seq.admit(&mut plan);
-            if plan.outcome.reason == Some(Reason::Invalid) {
-                invalid += 1;
-                if problems.len() < PROBLEMS_LISTED
-                    && let Some(e) = &plan.outcome.error
-                {
-                    problems.push(RowProblem {
-                        row: plan.outcome.row,
-                        field: e.field.clone().unwrap_or_default(),
-                        reason: e.message.clone(),
-                    });
-                }
+    let rows = pipeline::run(planner.clone(), source, Mode { now, with_request: false, jsonl: false }, |plan, _| {
+        let _ = seq.admit(plan);
+        if plan.outcome.reason == Some(Reason::Invalid) {
+            invalid += 1;
+            if problems.len() < PROBLEMS_LISTED
+                && let Some(e) = &plan.outcome.error
+            {
+                problems.push(RowProblem {
+                    row: plan.outcome.row,
+                    field: e.field.clone().unwrap_or_default(),
+                    reason: e.message.clone(),
+                });
             }
-            if plan.send.is_some() {
-                owed += 1;
-            }
-            ControlFlow::Continue(())
-        },
-    )?;
+        }
+        if plan.send.is_some() {
+            owed += 1;
+        }
+        ControlFlow::Continue(())
+    })?;
     if invalid > 0 && !opts.skip_invalid {
-        return Err(Error::Preflight {
-            csv: c.recipients.csv.clone(),
-            problems: Box::new(problems),
-            total: invalid,
-        });
+        return Err(Error::Preflight { csv: c.recipients.csv.clone(), problems: Box::new(problems), total: invalid });
     }
     let owed = opts.limit.map_or(owed, |l| owed.min(l));
 
@@ -131,6 +118,7 @@ pub fn real_run(opts: &Options) -> Result<ExitCode> {
         run_id,
         quota,
         owed,
+        rows,
     }))?;
     let elapsed = started.elapsed();
     drop(runtime);
@@ -149,11 +137,7 @@ pub fn real_run(opts: &Options) -> Result<ExitCode> {
 
     let t = &report.tally;
     let sent = t.status(Status::Sent);
-    let rate = if elapsed.as_secs_f64() > 0.0 {
-        report.requests as f64 / elapsed.as_secs_f64()
-    } else {
-        0.0
-    };
+    let rate = if elapsed.as_secs_f64() > 0.0 { report.requests as f64 / elapsed.as_secs_f64() } else { 0.0 };
     eprintln!(
         "{}: {} — {:.1} s, {} request{}, {:.1}/s",
         estyle.bold(&c.name),
@@ -168,24 +152,13 @@ pub fn real_run(opts: &Options) -> Result<ExitCode> {
             eprintln!("  {}", row_line(o, &estyle));
         }
         if t.status(Status::Failed) > t.first_failures.len() as u64 {
-            eprintln!(
-                "  … `campaign status {} --format csv` lists every failure",
-                opts.file.display()
-            );
+            eprintln!("  … `campaign status {} --format csv` lists every failure", opts.file.display());
         }
     }
     if report.not_attempted > 0 {
-        eprintln!(
-            "{} recipients not attempted; run the same command again to send them",
-            report.not_attempted
-        );
+        eprintln!("{} recipients not attempted; run the same command again to send them", report.not_attempted);
     }
-    if sent == 0
-        && t.status(Status::Failed) == 0
-        && report.abort.is_none()
-        && !opts.quiet
-        && owed == 0
-    {
+    if sent == 0 && t.status(Status::Failed) == 0 && report.abort.is_none() && !opts.quiet && owed == 0 {
         eprintln!("nothing owed: every recipient is already sent, skipped or deferred");
     }
     if let Some(reason) = report.abort {
@@ -195,15 +168,9 @@ pub fn real_run(opts: &Options) -> Result<ExitCode> {
         return Ok(ExitCode::Aborted);
     }
     if ledger.is_none() {
-        return Err(Error::Aborted(
-            "the ledger writer stopped; check `campaign status`".into(),
-        ));
+        return Err(Error::Aborted("the ledger writer stopped; check `campaign status`".into()));
     }
-    Ok(if t.status(Status::Failed) > 0 {
-        ExitCode::SomeFailed
-    } else {
-        ExitCode::Done
-    })
+    Ok(if t.status(Status::Failed) > 0 { ExitCode::SomeFailed } else { ExitCode::Done })
 }
 
 /// A fingerprint of everything the run reads, part by part, so a change can be named.
@@ -223,18 +190,12 @@ fn fingerprint(c: &Campaign) -> Result<String> {
         Ok(format!("{:016x}", h.digest()))
     };
     let mut parts = vec![
-        format!(
-            "campaign file={:016x}",
-            xxhash_rust::xxh3::xxh3_64(c.source.as_bytes())
-        ),
+        format!("campaign file={:016x}", xxhash_rust::xxh3::xxh3_64(c.source.as_bytes())),
         format!("recipients CSV={}", hash(&c.recipients.csv)?),
     ];
     if let Some((p, src)) = c.session.as_ref().and_then(|s| s.body.as_ref()) {
         let _ = p;
-        parts.push(format!(
-            "body template={:016x}",
-            xxhash_rust::xxh3::xxh3_64(src.as_bytes())
-        ));
+        parts.push(format!("body template={:016x}", xxhash_rust::xxh3::xxh3_64(src.as_bytes())));
     }
     if let Some(p) = &c.recipients.suppress {
         parts.push(format!("suppression list={}", hash(p)?));
@@ -251,6 +212,8 @@ struct Dispatch {
     run_id: i64,
     quota: Option<u64>,
     owed: u64,
+    /// Rows in the CSV, as counted by preflight.
+    rows: u64,
 }
 
 struct Report {
@@ -332,22 +295,15 @@ async fn dispatch(d: Dispatch) -> Result<Report> {
             #[cfg(unix)]
             {
                 use tokio::signal::unix::{SignalKind, signal};
-                let (Ok(mut term), Ok(mut int)) = (
-                    signal(SignalKind::terminate()),
-                    signal(SignalKind::interrupt()),
-                ) else {
+                let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
+                else {
                     return;
                 };
-                let name =
-                    tokio::select! { _ = term.recv() => "SIGTERM", _ = int.recv() => "SIGINT" };
-                eprintln!(
-                    "\n{name}: finishing requests in flight, then stopping (again to exit at once)"
-                );
+                let name = tokio::select! { _ = term.recv() => "SIGTERM", _ = int.recv() => "SIGINT" };
+                eprintln!("\n{name}: finishing requests in flight, then stopping (again to exit at once)");
                 shared.stop(format!("interrupted by {name}"));
                 tokio::select! { _ = term.recv() => {}, _ = int.recv() => {} }
-                eprintln!(
-                    "second signal: exiting now; requests in flight are recorded as unknown on the next run"
-                );
+                eprintln!("second signal: exiting now; requests in flight are recorded as unknown on the next run");
                 std::process::exit(ExitCode::Aborted as i32);
             }
         });
@@ -361,49 +317,37 @@ async fn dispatch(d: Dispatch) -> Result<Report> {
         let shared = shared.clone();
         let planner = d.planner.clone();
         let limit = d.opts.limit;
+        let rows = d.rows;
         let quota = d.quota;
         tokio::task::spawn_blocking(move || -> Result<()> {
             let source = crate::recipients::Source::open(&planner.campaign)?;
-            let mut seq = Sequencer::new(limit, quota);
+            let mut seq = Sequencer::new(limit, quota, rows as usize);
             let now = Timestamp::now();
-            pipeline::run(
-                planner,
-                source,
-                Mode {
-                    now,
-                    with_request: false,
-                    jsonl: false,
-                },
-                |mut plan| {
-                    if shared.stopped() {
-                        return ControlFlow::Break(());
+            pipeline::run(planner, source, Mode { now, with_request: false, jsonl: false }, |plan, _| {
+                if shared.stopped() {
+                    return ControlFlow::Break(());
+                }
+                if seq.admit(plan).is_break() {
+                    return ControlFlow::Break(());
+                }
+                let sent = match plan.send.take() {
+                    None => item_tx
+                        .blocking_send(Item::Ready(Box::new(std::mem::replace(&mut plan.outcome, Outcome::new(0)))))
+                        .is_ok(),
+                    Some(send) => {
+                        let (done, rx) = oneshot::channel();
+                        item_tx.blocking_send(Item::Pending(rx)).is_ok()
+                            && job_tx
+                                .blocking_send(Job {
+                                    outcome: std::mem::replace(&mut plan.outcome, Outcome::new(0)),
+                                    send,
+                                    done,
+                                })
+                                .is_ok()
                     }
-                    if seq.admit(&mut plan).is_break() {
-                        return ControlFlow::Break(());
-                    }
-                    let sent = match plan.send.take() {
-                        None => item_tx
-                            .blocking_send(Item::Ready(Box::new(plan.outcome)))
-                            .is_ok(),
-                        Some(send) => {
-                            let (done, rx) = oneshot::channel();
-                            item_tx.blocking_send(Item::Pending(rx)).is_ok()
-                                && job_tx
-                                    .blocking_send(Job {
-                                        outcome: plan.outcome,
-                                        send,
-                                        done,
-                                    })
-                                    .is_ok()
-                        }
-                    };
-                    if sent {
-                        ControlFlow::Continue(())
-                    } else {
-                        ControlFlow::Break(())
-                    }
-                },
-            )?;
+                };
+                if sent { ControlFlow::Continue(()) } else { ControlFlow::Break(()) }
+            })?;
             Ok(())
         })
     };
@@ -436,18 +380,14 @@ async fn dispatch(d: Dispatch) -> Result<Report> {
 
     // The reporter: outcomes in row order.
     let style = Style::stderr();
-    let bar =
-        (d.opts.format == RunFormat::Text && !d.opts.quiet && std::io::stderr().is_terminal())
-            .then(|| {
-                let b = indicatif::ProgressBar::new(d.owed);
-                b.set_style(
-                    indicatif::ProgressStyle::with_template(
-                        "{bar:40} {pos}/{len} sent · {per_sec} · eta {eta} {msg}",
-                    )
-                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-                );
-                b
-            });
+    let bar = (d.opts.format == RunFormat::Text && !d.opts.quiet && std::io::stderr().is_terminal()).then(|| {
+        let b = indicatif::ProgressBar::new(d.owed);
+        b.set_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} sent · {per_sec} · eta {eta} {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        b
+    });
     let mut tally = Tally::default();
     let mut not_attempted = 0u64;
     let stdout = std::io::stdout();
@@ -491,18 +431,11 @@ async fn dispatch(d: Dispatch) -> Result<Report> {
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    let produced = producer
-        .await
-        .map_err(|e| Error::Aborted(format!("the row reader stopped: {e}")))?;
+    let produced = producer.await.map_err(|e| Error::Aborted(format!("the row reader stopped: {e}")))?;
     let _ = dispatcher.await;
     produced?;
     let abort = shared.abort.lock().ok().and_then(|a| a.clone());
-    Ok(Report {
-        tally,
-        abort,
-        requests: u64::from(shared.requests.load(Ordering::SeqCst)),
-        not_attempted,
-    })
+    Ok(Report { tally, abort, requests: u64::from(shared.requests.load(Ordering::SeqCst)), not_attempted })
 }
 
 impl Outcome {
@@ -513,10 +446,7 @@ impl Outcome {
 
 /// Skips worth remembering: they show in `status`, and are re-evaluated next run.
 fn record_skip(shared: &Shared, o: &Outcome) {
-    let recorded = matches!(
-        o.reason,
-        Some(Reason::Invalid | Reason::Suppressed | Reason::NoRoute | Reason::Expired)
-    );
+    let recorded = matches!(o.reason, Some(Reason::Invalid | Reason::Suppressed | Reason::NoRoute | Reason::Expired));
     if recorded && o.key.is_some() {
         shared.writer.record(LedgerWrite::Final {
             campaign: shared.campaign.name.clone(),
@@ -528,10 +458,7 @@ fn record_skip(shared: &Shared, o: &Outcome) {
 }
 
 fn is_fallback_code(e: &RowError) -> bool {
-    matches!(
-        e.code.as_deref(),
-        Some(connectly::code::OUTSIDE_WINDOW | connectly::code::NO_CONVERSATION)
-    )
+    matches!(e.code.as_deref(), Some(connectly::code::OUTSIDE_WINDOW | connectly::code::NO_CONVERSATION))
 }
 
 /// Full jitter: uniform in [0, min(cap, 500ms · 2^(n-1))].
@@ -609,17 +536,13 @@ async fn send_one(sh: &Shared, mut o: Outcome, s: Box<Sendable>) -> Option<Outco
                 break;
             }
             Answer::Final(e) => {
-                if route == Route::Session
-                    && !fallback
-                    && c.template.is_some()
-                    && is_fallback_code(&e)
-                {
+                if route == Route::Session && !fallback && c.template.is_some() && is_fallback_code(&e) {
                     fallback = true;
                     tries_this_route = 0;
-                    o.note = format!(
+                    o.note = crate::route::Note::Text(format!(
                         "session refused ({}); sent as template",
                         e.code.as_deref().unwrap_or("")
-                    );
+                    ));
                     continue;
                 }
                 if e.code.as_deref() == Some(connectly::code::OPTED_OUT) {
@@ -638,10 +561,7 @@ async fn send_one(sh: &Shared, mut o: Outcome, s: Box<Sendable>) -> Option<Outco
                 if tries_this_route >= retry.attempts {
                     o.status = Status::Failed;
                     o.error = Some(RowError {
-                        message: format!(
-                            "{} (gave up after {tries_this_route} attempts)",
-                            error.message
-                        ),
+                        message: format!("{} (gave up after {tries_this_route} attempts)", error.message),
                         ..error
                     });
                     failure_streak(sh, &o);
@@ -657,11 +577,7 @@ async fn send_one(sh: &Shared, mut o: Outcome, s: Box<Sendable>) -> Option<Outco
                 if stopped {
                     // Not accepted as far as we know: owed, unless the answer
                     // never came (then it may have gone through).
-                    o.status = if error.http.is_none() {
-                        Status::Unknown
-                    } else {
-                        Status::Deferred
-                    };
+                    o.status = if error.http.is_none() { Status::Unknown } else { Status::Deferred };
                     o.error = Some(error);
                     break;
                 }
@@ -697,14 +613,8 @@ async fn send_one(sh: &Shared, mut o: Outcome, s: Box<Sendable>) -> Option<Outco
 fn failure_streak(sh: &Shared, o: &Outcome) {
     let n = sh.streak.fetch_add(1, Ordering::SeqCst) + 1;
     if n >= sh.campaign.retry.abort_after {
-        let last = o
-            .error
-            .as_ref()
-            .map(|e| format!("{} {}", e.code.as_deref().unwrap_or(""), e.message))
-            .unwrap_or_default();
-        sh.stop(format!(
-            "{n} failures in a row (retry.abort_after); the last: {}",
-            last.trim()
-        ));
+        let last =
+            o.error.as_ref().map(|e| format!("{} {}", e.code.as_deref().unwrap_or(""), e.message)).unwrap_or_default();
+        sh.stop(format!("{n} failures in a row (retry.abort_after); the last: {}", last.trim()));
     }
 }

@@ -21,9 +21,9 @@ impl TryFrom<DurationText> for Span {
     fn try_from(v: DurationText) -> Result<Self, String> {
         match v {
             DurationText::Text(s) => parse(&s).map(Span),
-            DurationText::Seconds(n) => Err(format!(
-                "duration `{n}` has no unit; write it as `{n}s`, `{n}m`, `{n}h` or `{n}ms`"
-            )),
+            DurationText::Seconds(n) => {
+                Err(format!("duration `{n}` has no unit; write it as `{n}s`, `{n}m`, `{n}h` or `{n}ms`"))
+            }
         }
     }
 }
@@ -33,11 +33,8 @@ pub fn parse(s: &str) -> Result<Duration, String> {
     let t = s.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
-    let bad = || {
-        format!(
-            "invalid duration `{s}`: write a whole number and a unit, like `500ms`, `30s`, `15m` or `24h`"
-        )
-    };
+    let bad =
+        || format!("invalid duration `{s}`: write a whole number and a unit, like `500ms`, `30s`, `15m` or `24h`");
     if num.is_empty() {
         return Err(bad());
     }
@@ -81,15 +78,7 @@ mod tests {
 
     #[test]
     fn rejects_what_it_cannot_read() {
-        for bad in [
-            "",
-            "15",
-            "m",
-            "1.5h",
-            "10 days",
-            "-3s",
-            "99999999999999999999h",
-        ] {
+        for bad in ["", "15", "m", "1.5h", "10 days", "-3s", "99999999999999999999h"] {
             assert!(parse(bad).is_err(), "{bad} should be rejected");
         }
     }

@@ -96,47 +96,29 @@ impl Campaign {
             )
         })?;
         let raw: raw::Campaign = yaml_serde::from_str(&source).map_err(|e| {
-            let at = e
-                .location()
-                .map(|l| Location::line(l.line(), Some(l.column())))
-                .unwrap_or_default();
+            let at = e.location().map(|l| Location::line(l.line(), Some(l.column()))).unwrap_or_default();
             Error::input(
                 path,
                 at,
                 clean_yaml_message(&e.to_string()),
-                "fix the campaign file; SPEC §2 lists every key",
+                "fix the campaign file; the README's \"Campaign file\" section lists every key",
             )
         })?;
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        let dir = if dir.as_os_str().is_empty() {
-            PathBuf::from(".")
-        } else {
-            dir
-        };
+        let dir = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir };
         raw.validate(path, &dir, source)
     }
 
     /// An error about a field of this campaign file, located by its key path.
-    pub fn field_error(
-        &self,
-        keys: &[&str],
-        what: impl Into<String>,
-        fix: impl Into<String>,
-    ) -> Error {
+    pub fn field_error(&self, keys: &[&str], what: impl Into<String>, fix: impl Into<String>) -> Error {
         let line = locate(&self.source, keys);
-        let at = Location {
-            line,
-            ..Location::field(keys.join("."))
-        };
+        let at = Location { line, ..Location::field(keys.join(".")) };
         Error::input(&self.path, at, what, fix)
     }
 
     /// The folder the campaign file's relative paths start from.
     pub fn dir(&self) -> &Path {
-        self.path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."))
+        self.path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."))
     }
 }
 
@@ -174,9 +156,7 @@ pub fn locate(source: &str, keys: &[&str]) -> Option<usize> {
 
 /// Template sources of the session message, for compiling.
 pub fn message_sources(m: &Message<Text>) -> Message<String> {
-    match crate::message::map_message(m, &mut |t: &Text, _| {
-        Ok::<_, std::convert::Infallible>(t.0.clone())
-    }) {
+    match crate::message::map_message(m, &mut |t: &Text, _| Ok::<_, std::convert::Infallible>(t.0.clone())) {
         Ok(m) => m,
         Err(never) => match never {},
     }

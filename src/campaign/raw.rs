@@ -85,10 +85,7 @@ impl<'de> Deserialize<'de> for Ordered {
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
                 f.write_str("a mapping of Connectly parameter names to values")
             }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<Ordered, A::Error> {
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Ordered, A::Error> {
                 let mut out = Vec::new();
                 while let Some(key) = map.next_key::<ParamName>()? {
                     out.push((key.0, map.next_value::<RawParam>()?));
@@ -117,15 +114,10 @@ impl<'de> Deserialize<'de> for ParamName {
 }
 
 pub fn is_param_name(s: &str) -> bool {
-    let numbered =
-        |n: &str| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) && !n.starts_with('0');
-    matches!(
-        s,
-        "header_text" | "header_image" | "header_video" | "header_document"
-    ) || s.strip_prefix("body_").is_some_and(numbered)
-        || s.strip_prefix("button_")
-            .and_then(|r| r.strip_suffix("_url"))
-            .is_some_and(numbered)
+    let numbered = |n: &str| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) && !n.starts_with('0');
+    matches!(s, "header_text" | "header_image" | "header_video" | "header_document")
+        || s.strip_prefix("body_").is_some_and(numbered)
+        || s.strip_prefix("button_").and_then(|r| r.strip_suffix("_url")).is_some_and(numbered)
 }
 
 #[derive(Deserialize)]
@@ -200,8 +192,7 @@ struct RawQuiet {
 
 fn is_campaign_name(s: &str) -> bool {
     let mut b = s.bytes();
-    b.next()
-        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+    b.next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
         && b.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_' || c == b'-')
 }
 
@@ -209,23 +200,11 @@ impl Campaign {
     pub fn validate(self, path: &Path, dir: &Path, source: String) -> Result<super::Campaign> {
         let err = |keys: &[&str], what: String, fix: &str| {
             let line = super::locate(&source, keys);
-            Error::input(
-                path,
-                Location {
-                    line,
-                    ..Location::field(keys.join("."))
-                },
-                what,
-                fix,
-            )
+            Error::input(path, Location { line, ..Location::field(keys.join(".")) }, what, fix)
         };
         let resolve = |p: &Text| -> PathBuf {
             let p = Path::new(&p.0);
-            if p.is_absolute() {
-                p.to_path_buf()
-            } else {
-                dir.join(p)
-            }
+            if p.is_absolute() { p.to_path_buf() } else { dir.join(p) }
         };
         let name = self.name.0;
         if !is_campaign_name(&name) {
@@ -236,11 +215,7 @@ impl Campaign {
             ));
         }
         let business_id = self.business_id.0;
-        if business_id.is_empty()
-            || !business_id
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        {
+        if business_id.is_empty() || !business_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
             return Err(err(
                 &["business_id"],
                 format!("invalid business_id `{business_id}`"),
@@ -281,8 +256,7 @@ impl Campaign {
         };
         let recipients = Recipients {
             csv: resolve(&r.csv),
-            phone_column: nonempty(r.phone_column, "phone_column")?
-                .unwrap_or_else(|| "phone".into()),
+            phone_column: nonempty(r.phone_column, "phone_column")?.unwrap_or_else(|| "phone".into()),
             default_country,
             last_inbound_column: nonempty(r.last_inbound_column, "last_inbound_column")?,
             timezone_column: nonempty(r.timezone_column, "timezone_column")?,
@@ -306,17 +280,13 @@ impl Campaign {
                         Some((file, text))
                     }
                 };
-                let message = s
-                    .message
-                    .as_ref()
-                    .map(super::message_sources)
-                    .unwrap_or(Message {
-                        text: None,
-                        attachments: None,
-                        location: None,
-                        list_message: None,
-                        reply_button_message: None,
-                    });
+                let message = s.message.as_ref().map(super::message_sources).unwrap_or(Message {
+                    text: None,
+                    attachments: None,
+                    location: None,
+                    list_message: None,
+                    reply_button_message: None,
+                });
                 check_message_shape(&message, body.is_some()).map_err(|(keys, what, fix)| {
                     let mut full = vec!["session", "message"];
                     full.extend(keys.iter().copied());
@@ -330,10 +300,7 @@ impl Campaign {
             None => None,
             Some(t) => {
                 let tname = t.name.0;
-                if tname.is_empty()
-                    || !tname
-                        .bytes()
-                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+                if tname.is_empty() || !tname.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
                 {
                     return Err(err(
                         &["template", "name"],
@@ -342,11 +309,7 @@ impl Campaign {
                     ));
                 }
                 let language = t.language.map(|l| l.0).unwrap_or_else(|| "en".into());
-                if language.is_empty()
-                    || !language
-                        .bytes()
-                        .all(|b| b.is_ascii_alphabetic() || b == b'_')
-                {
+                if language.is_empty() || !language.bytes().all(|b| b.is_ascii_alphabetic() || b == b'_') {
                     return Err(err(
                         &["template", "language"],
                         format!("invalid language `{language}`"),
@@ -377,33 +340,20 @@ impl Campaign {
                             "only header_document takes {value, filename}; write the others as plain values",
                         ));
                     }
-                    parameters.push(Parameter {
-                        name: pname,
-                        value,
-                        filename,
-                    });
+                    parameters.push(Parameter { name: pname, value, filename });
                 }
-                Some(Template {
-                    name: tname,
-                    language,
-                    parameters,
-                })
+                Some(Template { name: tname, language, parameters })
             }
         };
         if session.is_none() && template.is_none() {
             return Err(err(
                 &["name"],
-                "the campaign has neither `session` nor `template`, so nothing could be sent"
-                    .into(),
+                "the campaign has neither `session` nor `template`, so nothing could be sent".into(),
                 "add a `session:` (free-form, inside the 24-hour window) and/or a `template:` (approved template, any time)",
             ));
         }
 
-        let window_margin = self
-            .window
-            .and_then(|w| w.margin)
-            .map(|s| s.0)
-            .unwrap_or(Duration::from_secs(15 * 60));
+        let window_margin = self.window.and_then(|w| w.margin).map(|s| s.0).unwrap_or(Duration::from_secs(15 * 60));
         if window_margin >= Duration::from_secs(24 * 3600) {
             return Err(err(
                 &["window", "margin"],
@@ -411,11 +361,7 @@ impl Campaign {
                 "a margin is a safety allowance, e.g. 15m",
             ));
         }
-        let rr = self.rate.unwrap_or(RawRate {
-            per_second: None,
-            burst: None,
-            concurrency: None,
-        });
+        let rr = self.rate.unwrap_or(RawRate { per_second: None, burst: None, concurrency: None });
         let rate = Rate {
             per_second: rr.per_second.unwrap_or(20),
             burst: rr.burst.unwrap_or(1),
@@ -427,37 +373,18 @@ impl Campaign {
             ("concurrency", rate.concurrency),
         ] {
             if v == 0 {
-                return Err(err(
-                    &["rate", key],
-                    format!("rate.{key} is 0"),
-                    "use a whole number of at least 1",
-                ));
+                return Err(err(&["rate", key], format!("rate.{key} is 0"), "use a whole number of at least 1"));
             }
         }
-        let rt = self.retry.unwrap_or(RawRetry {
-            attempts: None,
-            max_backoff: None,
-            abort_after: None,
-        });
+        let rt = self.retry.unwrap_or(RawRetry { attempts: None, max_backoff: None, abort_after: None });
         let retry = Retry {
             attempts: rt.attempts.unwrap_or(5),
-            max_backoff: rt
-                .max_backoff
-                .map(|s| s.0)
-                .unwrap_or(Duration::from_secs(60)),
+            max_backoff: rt.max_backoff.map(|s| s.0).unwrap_or(Duration::from_secs(60)),
             abort_after: rt.abort_after.unwrap_or(50),
         };
         if retry.attempts == 0 || retry.abort_after == 0 {
-            let key = if retry.attempts == 0 {
-                "attempts"
-            } else {
-                "abort_after"
-            };
-            return Err(err(
-                &["retry", key],
-                format!("retry.{key} is 0"),
-                "use a whole number of at least 1",
-            ));
+            let key = if retry.attempts == 0 { "attempts" } else { "abort_after" };
+            return Err(err(&["retry", key], format!("retry.{key} is 0"), "use a whole number of at least 1"));
         }
         let templates_per_day = self.limits.and_then(|l| l.templates_per_day);
 
@@ -515,26 +442,13 @@ impl Campaign {
                                 "give a window such as start: \"21:00\", end: \"08:00\"",
                             ));
                         }
-                        Some(QuietHours {
-                            start,
-                            end,
-                            timezone,
-                            timezone_name: q.timezone.0,
-                        })
+                        Some(QuietHours { start, end, timezone, timezone_name: q.timezone.0 })
                     }
                 };
-                Schedule {
-                    not_before,
-                    not_after,
-                    quiet_hours,
-                }
+                Schedule { not_before, not_after, quiet_hours }
             }
         };
-        let state = self
-            .state
-            .as_ref()
-            .map(resolve)
-            .unwrap_or_else(|| dir.join(".campaign/state.db"));
+        let state = self.state.as_ref().map(resolve).unwrap_or_else(|| dir.join(".campaign/state.db"));
 
         Ok(super::Campaign {
             path: path.to_path_buf(),
@@ -543,10 +457,7 @@ impl Campaign {
             business_id,
             sender,
             recipients,
-            once_per: self
-                .once_per
-                .map(|t| t.0)
-                .unwrap_or_else(|| "{{ recipient }}".into()),
+            once_per: self.once_per.map(|t| t.0).unwrap_or_else(|| "{{ recipient }}".into()),
             session,
             template,
             window_margin,
@@ -642,19 +553,13 @@ fn check_message_shape(m: &Message<String>, has_body: bool) -> Result<(), ShapeE
     }
     for h in [
         m.list_message.as_ref().and_then(|l| l.header.as_ref()),
-        m.reply_button_message
-            .as_ref()
-            .and_then(|r| r.header.as_ref()),
+        m.reply_button_message.as_ref().and_then(|r| r.header.as_ref()),
     ]
     .into_iter()
     .flatten()
     {
         if h.text.is_some() == h.attachment.is_some() {
-            return Err((
-                vec!["header"],
-                "a header has exactly one of `text` or `attachment`".into(),
-                "keep one",
-            ));
+            return Err((vec!["header"], "a header has exactly one of `text` or `attachment`".into(), "keep one"));
         }
     }
     if !has_body && m.text.is_none() && kinds.is_empty() {
@@ -673,25 +578,10 @@ mod tests {
 
     #[test]
     fn parameter_names() {
-        for ok in [
-            "header_text",
-            "header_image",
-            "header_document",
-            "body_1",
-            "body_12",
-            "button_1_url",
-        ] {
+        for ok in ["header_text", "header_image", "header_document", "body_1", "body_12", "button_1_url"] {
             assert!(is_param_name(ok), "{ok}");
         }
-        for bad in [
-            "body_0",
-            "body_",
-            "body_x",
-            "header_audio",
-            "button_1",
-            "button__url",
-            "Body_1",
-        ] {
+        for bad in ["body_0", "body_", "body_x", "header_audio", "button_1", "button__url", "Body_1"] {
             assert!(!is_param_name(bad), "{bad}");
         }
     }

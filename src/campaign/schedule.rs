@@ -51,11 +51,7 @@ impl Schedule {
         if self.not_before.is_some_and(|t| now < t) {
             return Slot::NotBefore;
         }
-        if self
-            .quiet_hours
-            .as_ref()
-            .is_some_and(|q| q.contains(now, tz))
-        {
+        if self.quiet_hours.as_ref().is_some_and(|q| q.contains(now, tz)) {
             return Slot::QuietHours;
         }
         Slot::Open
@@ -102,17 +98,8 @@ mod tests {
             not_after: Some("2026-12-08T00:00:00Z".parse().unwrap()),
             quiet_hours: None,
         };
-        assert_eq!(
-            s.slot("2026-11-30T00:00:00Z".parse().unwrap(), None),
-            Slot::NotBefore
-        );
-        assert_eq!(
-            s.slot("2026-12-02T00:00:00Z".parse().unwrap(), None),
-            Slot::Open
-        );
-        assert_eq!(
-            s.slot("2026-12-09T00:00:00Z".parse().unwrap(), None),
-            Slot::Expired
-        );
+        assert_eq!(s.slot("2026-11-30T00:00:00Z".parse().unwrap(), None), Slot::NotBefore);
+        assert_eq!(s.slot("2026-12-02T00:00:00Z".parse().unwrap(), None), Slot::Open);
+        assert_eq!(s.slot("2026-12-09T00:00:00Z".parse().unwrap(), None), Slot::Expired);
     }
 }

@@ -78,13 +78,7 @@ section.rest h2{font-size:16px;margin:4px 0 8px}
 "#;
 
 /// The whole page.
-pub fn page(
-    c: &Campaign,
-    at: Timestamp,
-    tally: &Tally,
-    outcomes: &[Outcome],
-    limit: Option<u64>,
-) -> String {
+pub fn page(c: &Campaign, at: Timestamp, tally: &Tally, outcomes: &[Outcome], limit: Option<u64>) -> String {
     let mut h = String::with_capacity(16 * 1024 + outcomes.len() * 600);
     let _ = write!(
         h,
@@ -108,10 +102,7 @@ pub fn page(
     }
     h.push_str("</div><main>");
     let mut bubbles = 0u64;
-    let planned = outcomes
-        .iter()
-        .filter(|o| o.status == Status::Planned)
-        .count() as u64;
+    let planned = outcomes.iter().filter(|o| o.status == Status::Planned).count() as u64;
     for o in outcomes.iter().filter(|o| o.status == Status::Planned) {
         if limit.is_some_and(|l| bubbles >= l) {
             break;
@@ -120,16 +111,9 @@ pub fn page(
         bubble(&mut h, o);
     }
     if planned > bubbles {
-        let _ = write!(
-            h,
-            "<p class=\"more\">… {} more planned messages not shown</p>",
-            planned - bubbles
-        );
+        let _ = write!(h, "<p class=\"more\">… {} more planned messages not shown</p>", planned - bubbles);
     }
-    let rest: Vec<&Outcome> = outcomes
-        .iter()
-        .filter(|o| o.status != Status::Planned)
-        .collect();
+    let rest: Vec<&Outcome> = outcomes.iter().filter(|o| o.status != Status::Planned).collect();
     if !rest.is_empty() {
         h.push_str("<section class=\"rest\"><h2>Not sent now</h2><table><tr><th>row</th><th>recipient</th><th>status</th><th>reason</th></tr>");
         for o in rest {
@@ -138,11 +122,7 @@ pub fn page(
                 .error
                 .as_ref()
                 .map(|e| {
-                    let f = e
-                        .field
-                        .as_deref()
-                        .map(|f| format!("{f}: "))
-                        .unwrap_or_default();
+                    let f = e.field.as_deref().map(|f| format!("{f}: ")).unwrap_or_default();
                     format!(" — {}{}", f, e.message)
                 })
                 .unwrap_or_default();
@@ -198,13 +178,9 @@ fn bubble(h: &mut String, o: &Outcome) {
         o.row,
         route.as_str(),
         route.as_str(),
-        esc(&o.note)
+        esc(&o.note.to_string())
     );
-    let body: Value = o
-        .request
-        .as_ref()
-        .and_then(|r| serde_json::from_str(r.body.get()).ok())
-        .unwrap_or_default();
+    let body: Value = o.request.as_ref().and_then(|r| serde_json::from_str(r.body.get()).ok()).unwrap_or_default();
     h.push_str("<div class=\"bubble\">");
     if let Some(name) = s(&body, "/templateName") {
         let _ = write!(
@@ -213,11 +189,7 @@ fn bubble(h: &mut String, o: &Outcome) {
             esc(name),
             esc(s(&body, "/language").unwrap_or(""))
         );
-        let params = body
-            .get("parameters")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
+        let params = body.get("parameters").and_then(Value::as_array).cloned().unwrap_or_default();
         for p in &params {
             let n = s(p, "/name").unwrap_or("");
             if let Some(kind) = n.strip_prefix("header_").filter(|k| *k != "text") {
@@ -226,9 +198,7 @@ fn bubble(h: &mut String, o: &Outcome) {
         }
         h.push_str("<table class=\"params\">");
         for p in &params {
-            let f = s(p, "/filename")
-                .map(|f| format!(" ({})", esc(f)))
-                .unwrap_or_default();
+            let f = s(p, "/filename").map(|f| format!(" ({})", esc(f))).unwrap_or_default();
             let _ = write!(
                 h,
                 "<tr><td>{}</td><td>{}{f}</td></tr>",
@@ -246,22 +216,12 @@ fn bubble(h: &mut String, o: &Outcome) {
                 let _ = write!(h, "<div class=\"hdr\">{}</div>", text(t));
             }
             if let Some(u) = s(hd, "/attachment/url") {
-                media(
-                    h,
-                    s(hd, "/attachment/type").unwrap_or(""),
-                    u,
-                    s(hd, "/attachment/filename"),
-                );
+                media(h, s(hd, "/attachment/type").unwrap_or(""), u, s(hd, "/attachment/filename"));
             }
         }
     }
     if let Some(a) = m.pointer("/attachments/0") {
-        media(
-            h,
-            s(a, "/type").unwrap_or(""),
-            s(a, "/url").unwrap_or(""),
-            s(a, "/filename"),
-        );
+        media(h, s(a, "/type").unwrap_or(""), s(a, "/url").unwrap_or(""), s(a, "/filename"));
         if let Some(c) = s(a, "/caption") {
             let _ = write!(h, "<div>{}</div>", text(c));
         }
@@ -279,10 +239,7 @@ fn bubble(h: &mut String, o: &Outcome) {
             esc(&l.get("longitude").map(Value::to_string).unwrap_or_default())
         );
     }
-    for kind in [
-        "/listMessage/footer/text",
-        "/replyButtonMessage/footer/text",
-    ] {
+    for kind in ["/listMessage/footer/text", "/replyButtonMessage/footer/text"] {
         if let Some(f) = s(&m, kind) {
             let _ = write!(h, "<div class=\"ftr\">{}</div>", text(f));
         }
@@ -290,12 +247,7 @@ fn bubble(h: &mut String, o: &Outcome) {
     h.push_str("</div>");
     if let Some(r) = m.get("replyButtonMessage") {
         h.push_str("<div class=\"buttons\">");
-        for b in r
-            .get("buttons")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
+        for b in r.get("buttons").and_then(Value::as_array).into_iter().flatten() {
             let _ = write!(h, "<span>{}</span>", esc(s(b, "/text").unwrap_or("")));
         }
         h.push_str("</div>");
@@ -306,24 +258,12 @@ fn bubble(h: &mut String, o: &Outcome) {
             "<div class=\"buttons\"><span>☰ {}</span></div><div class=\"list\">",
             esc(s(l, "/button/text").unwrap_or(""))
         );
-        for sec in l
-            .get("sections")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
+        for sec in l.get("sections").and_then(Value::as_array).into_iter().flatten() {
             if let Some(t) = s(sec, "/title") {
                 let _ = write!(h, "<h4>{}</h4>", esc(t));
             }
-            for r in sec
-                .get("rows")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                let d = s(r, "/description")
-                    .map(|d| format!("<small>{}</small>", esc(d)))
-                    .unwrap_or_default();
+            for r in sec.get("rows").and_then(Value::as_array).into_iter().flatten() {
+                let d = s(r, "/description").map(|d| format!("<small>{}</small>", esc(d))).unwrap_or_default();
                 let _ = write!(h, "<div>{}{d}</div>", esc(s(r, "/text").unwrap_or("")));
             }
         }

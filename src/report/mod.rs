@@ -72,11 +72,7 @@ impl Tally {
         for (s, n) in &self.by_status {
             let mut part = format!("{} {n}", s.as_str());
             let detail: Vec<String> = match s {
-                Status::Planned | Status::Sent => self
-                    .by_route
-                    .iter()
-                    .map(|(r, n)| format!("{r} {n}"))
-                    .collect(),
+                Status::Planned | Status::Sent => self.by_route.iter().map(|(r, n)| format!("{r} {n}")).collect(),
                 Status::Skipped | Status::Deferred => self
                     .by_reason
                     .iter()
@@ -93,11 +89,7 @@ impl Tally {
         if self.fallbacks > 0 {
             parts.push(format!("fallback to template {}", self.fallbacks));
         }
-        if parts.is_empty() {
-            "no rows".into()
-        } else {
-            parts.join(" · ")
-        }
+        if parts.is_empty() { "no rows".into() } else { parts.join(" · ") }
     }
 }
 

@@ -15,14 +15,7 @@ pub fn status(args: StatusArgs) -> Result<ExitCode> {
     let (by_status, by_route, delivery, runs, failures, funnel_failures) = match &ledger {
         Some(l) => {
             let (s, r) = l.counts(&c.name)?;
-            (
-                s,
-                r,
-                l.delivery_counts(&c.name)?,
-                l.runs(&c.name)?,
-                l.failures(&c.name)?,
-                l.delivery_failures(&c.name)?,
-            )
+            (s, r, l.delivery_counts(&c.name)?, l.runs(&c.name)?, l.failures(&c.name)?, l.delivery_failures(&c.name)?)
         }
         None => Default::default(),
     };
@@ -50,39 +43,20 @@ pub fn status(args: StatusArgs) -> Result<ExitCode> {
                 "runs": runs,
                 "failures": failures,
             });
-            writeln!(
-                out,
-                "{}",
-                serde_json::to_string_pretty(&v).unwrap_or_default()
-            )
-            .map_err(io)?;
+            writeln!(out, "{}", serde_json::to_string_pretty(&v).unwrap_or_default()).map_err(io)?;
         }
         StatusFormat::Csv => {
             let mut w = csv::Writer::from_writer(out);
-            let csv_err = |e: csv::Error| {
-                Error::io(std::path::Path::new("<stdout>"), std::io::Error::other(e))
-            };
-            w.write_record([
-                "row",
-                "recipient",
-                "key",
-                "route",
-                "status",
-                "error_code",
-                "error_message",
-            ])
-            .map_err(csv_err)?;
+            let csv_err = |e: csv::Error| Error::io(std::path::Path::new("<stdout>"), std::io::Error::other(e));
+            w.write_record(["row", "recipient", "key", "route", "status", "error_code", "error_message"])
+                .map_err(csv_err)?;
             for f in &failures {
                 w.write_record([
                     f.row.map(|r| r.to_string()).unwrap_or_default(),
                     f.recipient.clone().unwrap_or_default(),
                     f.key.clone(),
                     f.route.clone().unwrap_or_default(),
-                    if f.status == "in_flight" {
-                        "unknown".into()
-                    } else {
-                        f.status.clone()
-                    },
+                    if f.status == "in_flight" { "unknown".into() } else { f.status.clone() },
                     f.error_code.clone().unwrap_or_default(),
                     f.error_message.clone().unwrap_or_default(),
                 ])
@@ -94,12 +68,7 @@ pub fn status(args: StatusArgs) -> Result<ExitCode> {
             let st = Style::stdout();
             writeln!(out, "{}", st.bold(&c.name)).map_err(io)?;
             if ledger.is_none() {
-                writeln!(
-                    out,
-                    "  no ledger at {} yet: nothing has been sent",
-                    state.display()
-                )
-                .map_err(io)?;
+                writeln!(out, "  no ledger at {} yet: nothing has been sent", state.display()).map_err(io)?;
                 return Ok(ExitCode::Done);
             }
             writeln!(
@@ -117,11 +86,7 @@ pub fn status(args: StatusArgs) -> Result<ExitCode> {
             let sent = n(&by_status, "sent");
             if sent > 0 {
                 let pct = |k: u64| {
-                    if sent > 0 {
-                        100.0 * k as f64 / sent as f64
-                    } else {
-                        0.0
-                    }
+                    if sent > 0 { 100.0 * k as f64 / sent as f64 } else { 0.0 }
                 };
                 let read = n(&delivery, "read");
                 let delivered = n(&delivery, "delivered") + read;
@@ -147,11 +112,7 @@ pub fn status(args: StatusArgs) -> Result<ExitCode> {
                         r.started_at,
                         r.ended_at.as_deref().unwrap_or("(did not finish)"),
                         r.outcome.as_deref().unwrap_or("crashed or running"),
-                        if r.files_changed {
-                            " · files changed"
-                        } else {
-                            ""
-                        }
+                        if r.files_changed { " · files changed" } else { "" }
                     )
                     .map_err(io)?;
                 }
@@ -171,14 +132,14 @@ pub fn status(args: StatusArgs) -> Result<ExitCode> {
                     .map_err(io)?;
                 }
                 if failures.len() > 50 {
-                    writeln!(
-                        out,
-                        "  … {} more: --format csv lists all",
-                        failures.len() - 50
-                    )
-                    .map_err(io)?;
+                    writeln!(out, "  … {} more: --format csv lists all", failures.len() - 50).map_err(io)?;
                 }
-                writeln!(out, "  retry: campaign run {} --retry-failed (and --retry-unknown for unknown ones)", args.file.display()).map_err(io)?;
+                writeln!(
+                    out,
+                    "  retry: campaign run {} --retry-failed (and --retry-unknown for unknown ones)",
+                    args.file.display()
+                )
+                .map_err(io)?;
             }
         }
     }

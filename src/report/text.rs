@@ -12,23 +12,13 @@ pub struct Style {
 
 impl Style {
     pub fn stdout() -> Style {
-        Style {
-            color: std::io::stdout().is_terminal()
-                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
-        }
+        Style { color: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) }
     }
     pub fn stderr() -> Style {
-        Style {
-            color: std::io::stderr().is_terminal()
-                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
-        }
+        Style { color: std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) }
     }
     fn paint(&self, code: &str, s: &str) -> String {
-        if self.color {
-            format!("\x1b[{code}m{s}\x1b[0m")
-        } else {
-            s.to_string()
-        }
+        if self.color { format!("\x1b[{code}m{s}\x1b[0m") } else { s.to_string() }
     }
     pub fn bold(&self, s: &str) -> String {
         self.paint("1", s)
@@ -63,7 +53,7 @@ pub fn message_block(o: &Outcome, style: &Style) -> String {
         style.bold(&format!("row {}", o.row)),
         o.recipient.as_deref().unwrap_or("?"),
         route,
-        style.dim(&o.note)
+        style.dim(&o.note.to_string())
     ));
     if let Some(req) = &o.request {
         let body: serde_json::Value = serde_json::from_str(req.body.get()).unwrap_or_default();
@@ -80,19 +70,10 @@ pub fn describe(body: &serde_json::Value) -> String {
     if let Some(name) = body.get("templateName").and_then(|v| v.as_str()) {
         let lang = body.get("language").and_then(|v| v.as_str()).unwrap_or("");
         out.push(format!("template {name} ({lang})"));
-        for p in body
-            .get("parameters")
-            .and_then(|v| v.as_array())
-            .into_iter()
-            .flatten()
-        {
+        for p in body.get("parameters").and_then(|v| v.as_array()).into_iter().flatten() {
             let n = p.get("name").and_then(|v| v.as_str()).unwrap_or("");
             let v = p.get("value").and_then(|v| v.as_str()).unwrap_or("");
-            let f = p
-                .get("filename")
-                .and_then(|v| v.as_str())
-                .map(|f| format!(" [{f}]"))
-                .unwrap_or_default();
+            let f = p.get("filename").and_then(|v| v.as_str()).map(|f| format!(" [{f}]")).unwrap_or_default();
             out.push(format!("  {n} = {v}{f}"));
         }
         return out.join("\n");
@@ -100,18 +81,14 @@ pub fn describe(body: &serde_json::Value) -> String {
     let Some(m) = body.get("message") else {
         return String::new();
     };
-    let str_at =
-        |v: &serde_json::Value, p: &str| v.pointer(p).and_then(|x| x.as_str()).map(str::to_string);
+    let str_at = |v: &serde_json::Value, p: &str| v.pointer(p).and_then(|x| x.as_str()).map(str::to_string);
     for kind in ["listMessage", "replyButtonMessage"] {
         if let Some(h) = m.get(kind).and_then(|k| k.get("header")) {
             if let Some(t) = str_at(h, "/text") {
                 out.push(format!("[{t}]"));
             }
             if let Some(u) = str_at(h, "/attachment/url") {
-                out.push(format!(
-                    "[{}: {u}]",
-                    str_at(h, "/attachment/type").unwrap_or_default()
-                ));
+                out.push(format!("[{}: {u}]", str_at(h, "/attachment/type").unwrap_or_default()));
             }
         }
     }
@@ -119,9 +96,7 @@ pub fn describe(body: &serde_json::Value) -> String {
         out.push(format!(
             "[{}: {}]",
             str_at(a, "/type").unwrap_or_default(),
-            str_at(a, "/filename")
-                .or_else(|| str_at(a, "/url"))
-                .unwrap_or_default()
+            str_at(a, "/filename").or_else(|| str_at(a, "/url")).unwrap_or_default()
         ));
         if let Some(c) = str_at(a, "/caption") {
             out.push(c);
@@ -156,32 +131,14 @@ pub fn describe(body: &serde_json::Value) -> String {
         if let Some(f) = str_at(l, "/footer/text") {
             out.push(f);
         }
-        out.push(format!(
-            "[ ☰ {} ]",
-            str_at(l, "/button/text").unwrap_or_default()
-        ));
-        for s in l
-            .get("sections")
-            .and_then(|s| s.as_array())
-            .into_iter()
-            .flatten()
-        {
+        out.push(format!("[ ☰ {} ]", str_at(l, "/button/text").unwrap_or_default()));
+        for s in l.get("sections").and_then(|s| s.as_array()).into_iter().flatten() {
             if let Some(t) = str_at(s, "/title") {
                 out.push(format!("  {t}"));
             }
-            for r in s
-                .get("rows")
-                .and_then(|r| r.as_array())
-                .into_iter()
-                .flatten()
-            {
-                let d = str_at(r, "/description")
-                    .map(|d| format!(" — {d}"))
-                    .unwrap_or_default();
-                out.push(format!(
-                    "    • {}{d}",
-                    str_at(r, "/text").unwrap_or_default()
-                ));
+            for r in s.get("rows").and_then(|r| r.as_array()).into_iter().flatten() {
+                let d = str_at(r, "/description").map(|d| format!(" — {d}")).unwrap_or_default();
+                out.push(format!("    • {}{d}", str_at(r, "/text").unwrap_or_default()));
             }
         }
     }
@@ -195,30 +152,15 @@ pub fn row_line(o: &Outcome, style: &Style) -> String {
         Status::Skipped | Status::Deferred => style.yellow(o.status.as_str()),
         _ => o.status.as_str().to_string(),
     };
-    let reason = o
-        .reason
-        .map(|r| format!("/{}", r.as_str()))
-        .unwrap_or_default();
+    let reason = o.reason.map(|r| format!("/{}", r.as_str())).unwrap_or_default();
     let err = o
         .error
         .as_ref()
         .map(|e| {
-            let field = e
-                .field
-                .as_deref()
-                .map(|f| format!("`{f}`: "))
-                .unwrap_or_default();
-            let code = e
-                .code
-                .as_deref()
-                .map(|c| format!("{c}: "))
-                .unwrap_or_default();
+            let field = e.field.as_deref().map(|f| format!("`{f}`: ")).unwrap_or_default();
+            let code = e.code.as_deref().map(|c| format!("{c}: ")).unwrap_or_default();
             format!(" — {field}{code}{}", e.message)
         })
         .unwrap_or_default();
-    format!(
-        "row {} {} {status}{reason}{err}",
-        o.row,
-        o.recipient.as_deref().unwrap_or("-")
-    )
+    format!("row {} {} {status}{reason}{err}", o.row, o.recipient.as_deref().unwrap_or("-"))
 }

@@ -1,0 +1,171 @@
+//! Bad input: exit 2, the file and where in it, what to do; never a panic.
+
+use crate::support::{Env, yaml};
+
+const OK_CSV: &str = "phone,first_name\n+16044441111,Ana\n";
+
+fn env_with(campaign: &str) -> Env {
+    let env = Env::new();
+    env.write("people.csv", OK_CSV);
+    env.write("hello.j2", "Hi {{ first_name }}");
+    env.write("c.yaml", campaign);
+    env
+}
+
+/// Dry run fails with exit 2 and an error naming all of `needles`.
+#[track_caller]
+fn fails(env: &Env, needles: &[&str]) {
+    let run = env.run(&["run", "c.yaml", "--dry-run"]);
+    run.expect(2);
+    assert!(run.stderr.starts_with("error: "), "{}", run.stderr);
+    assert!(run.stderr.contains("hint: "), "no hint in {}", run.stderr);
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    for n in needles {
+        run.stderr_has(n);
+    }
+    assert!(run.stdout.is_empty(), "nothing planned on bad input: {}", run.stdout);
+}
+
+const GOOD: &str = "recipients:\n  csv: people.csv\nsession:\n  body: hello.j2\ntemplate:\n  name: t\n  parameters:\n    body_1: \"{{ first_name }}\"\n";
+
+#[test]
+fn a_good_campaign_for_contrast() {
+    env_with(&yaml(GOOD)).run(&["run", "c.yaml", "--dry-run"]).expect(0);
+}
+
+#[test]
+fn yaml_syntax_error() {
+    fails(&env_with(&yaml("recipients:\n  csv: \"people.csv\n")), &["c.yaml", "line 5", "quoted scalar"]);
+}
+
+#[test]
+fn unknown_key() {
+    fails(
+        &env_with(&yaml(&format!("{GOOD}retries:\n  attempts: 3\n"))),
+        &["c.yaml", "line 11", "unknown field `retries`"],
+    );
+    fails(
+        &env_with(&yaml(&GOOD.replace("  csv: people.csv\n", "  csv: people.csv\n  phone_colum: tel\n"))),
+        &["unknown field `phone_colum`", "line 5"],
+    );
+}
+
+#[test]
+fn missing_files() {
+    fails(
+        &env_with(&yaml(&GOOD.replace("people.csv", "nobody.csv"))),
+        &["nobody.csv", "cannot open the recipients CSV"],
+    );
+    fails(
+        &env_with(&yaml(&GOOD.replace("hello.j2", "missing.j2"))),
+        &["c.yaml", "line 6", "session.body", "missing.j2"],
+    );
+    fails(
+        &env_with(&yaml(&GOOD.replace("  csv: people.csv\n", "  csv: people.csv\n  suppress: optouts.csv\n"))),
+        &["optouts.csv", "suppression list"],
+    );
+    let env = Env::new();
+    let run = env.run(&["run", "nope.yaml", "--dry-run"]);
+    run.expect(2).stderr_has("nope.yaml").stderr_has("cannot read the campaign file");
+}
+
+#[test]
+fn template_syntax_error_names_the_template_and_line() {
+    let env = env_with(&yaml(GOOD));
+    env.write("hello.j2", "Hi\n{% if first_name %}\nno end");
+    fails(&env, &["hello.j2", "line"]);
+    fails(
+        &env_with(&yaml(&GOOD.replace("\"{{ first_name }}\"", "\"{{ first_name \""))),
+        &["c.yaml", "template.parameters.body_1", "line 10"],
+    );
+}
+
+#[test]
+fn undefined_variable_is_named() {
+    let env = env_with(&yaml(GOOD));
+    env.write("hello.j2", "Hi\n{{ frist_name }}");
+    fails(&env, &["hello.j2", "line 2", "`frist_name` is not a CSV column", "first_name"]);
+    // Only knowable per row: the row and the field are named.
+    let env = env_with(&yaml(&GOOD.replace("\"{{ first_name }}\"", "\"{{ row.nickname }}\"")));
+    let run = env.run(&["run", "c.yaml", "--dry-run", "--format", "jsonl"]);
+    run.expect(2);
+    let rows = run.rows();
+    assert_eq!(rows[0]["error"]["field"], "template.parameters.body_1");
+    assert!(rows[0]["error"]["message"].as_str().unwrap().contains("undefined"), "{}", rows[0]);
+}
+
+#[test]
+fn csv_without_the_phone_column() {
+    let env = env_with(&yaml(GOOD));
+    env.write("people.csv", "mobile,first_name\n+16044441111,Ana\n");
+    fails(&env, &["people.csv", "line 1", "no column `phone`", "mobile, first_name", "phone_column"]);
+}
+
+#[test]
+fn ragged_csv_row() {
+    let env = env_with(&yaml(GOOD));
+    env.write("people.csv", "phone,first_name\n+16044441111,Ana\n+16044441112,Bo,extra\n");
+    fails(&env, &["people.csv", "line 3", "row 2", "3 fields but the header has 2"]);
+}
+
+#[test]
+fn invalid_campaign_name() {
+    fails(
+        &env_with(&yaml(GOOD).replace("name: test-campaign", "name: Spring Sale!")),
+        &["line 1", "`name`", "invalid campaign name"],
+    );
+}
+
+#[test]
+fn neither_session_nor_template() {
+    fails(&env_with(&yaml("recipients:\n  csv: people.csv\n")), &["neither `session` nor `template`"]);
+}
+
+#[test]
+fn bad_duration() {
+    fails(
+        &env_with(&yaml(&format!("{GOOD}window:\n  margin: 15 minutes\n"))),
+        &["line 12", "invalid duration `15 minutes`", "15m"],
+    );
+    fails(&env_with(&yaml(&format!("{GOOD}retry:\n  max_backoff: 30\n"))), &["has no unit", "30s"]);
+}
+
+#[test]
+fn unknown_template_parameter() {
+    fails(
+        &env_with(&yaml(&GOOD.replace("    body_1:", "    body_one:"))),
+        &["line 10", "unknown template parameter `body_one`", "body_1"],
+    );
+}
+
+#[test]
+fn bad_values_name_their_field() {
+    fails(&env_with(&yaml(&format!("sender: \"14151111234\"\n{GOOD}"))), &["line 3", "`sender`", "E.164"]);
+    fails(
+        &env_with(&yaml(&GOOD.replace("  csv: people.csv\n", "  csv: people.csv\n  default_country: XX\n"))),
+        &["default_country", "unknown region `XX`"],
+    );
+    fails(
+        &env_with(&yaml(&format!(
+            "{GOOD}schedule:\n  quiet_hours: {{ start: \"21:00\", end: \"08:00\", timezone: Mars/Olympus }}\n"
+        ))),
+        &["quiet_hours.timezone", "unknown time zone"],
+    );
+    fails(&env_with(&yaml(&format!("{GOOD}rate:\n  per_second: 0\n"))), &["rate.per_second"]);
+    fails(
+        &env_with(&yaml(
+            "recipients:\n  csv: people.csv\nsession:\n  message:\n    text: hi\n    location: { latitude: 1, longitude: 2 }\n    listMessage: { button: { text: b }, sections: [] }\n",
+        )),
+        &["both `location` and `listMessage`"],
+    );
+}
+
+#[test]
+fn usage_errors() {
+    let env = env_with(&yaml(GOOD));
+    let run = env.run(&["run", "c.yaml", "--dry-rum"]);
+    run.expect(2).stderr_has("--dry-rum");
+    env.run(&["run", "c.yaml", "--at", "2026-11-23T12:00:00Z"]).expect(2).stderr_has("--at only goes with --dry-run");
+    env.run(&["run", "c.yaml", "--dry-run", "--at", "tomorrow"]).expect(2).stderr_has("RFC 3339");
+    env.run(&["run", "c.yaml", "--format", "html"]).expect(2).stderr_has("--dry-run");
+}

@@ -1,0 +1,7 @@
+//! One integration binary: every test drives the real `campaign` executable,
+//! real runs against a Connectly stand-in served over HTTP on 127.0.0.1.
+
+mod support;
+
+mod bad_input;
+mod dry_run;
