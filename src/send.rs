@@ -379,7 +379,6 @@ async fn dispatch(d: Dispatch) -> Result<Report> {
     };
 
     // The reporter: outcomes in row order.
-    let style = Style::stderr();
     let bar = (d.opts.format == RunFormat::Text && !d.opts.quiet && std::io::stderr().is_terminal()).then(|| {
         let b = indicatif::ProgressBar::new(d.owed);
         b.set_style(
@@ -421,10 +420,8 @@ async fn dispatch(d: Dispatch) -> Result<Report> {
                     shared.stop("stdout closed".into());
                 }
             }
-            _ if !d.opts.quiet && bar.is_none() && matches!(o.status, Status::Failed) => {
-                let _ = writeln!(out, "{}", row_line(&o, &style));
-            }
-            _ => {}
+            // Text: the summary on stderr lists failures; stdout stays quiet.
+            RunFormat::Text | RunFormat::Html => {}
         }
     }
     let _ = out.flush();

@@ -5,3 +5,5 @@ mod support;
 
 mod bad_input;
 mod dry_run;
+mod ledger;
+mod send;

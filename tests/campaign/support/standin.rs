@@ -21,7 +21,7 @@ pub const KEY: &str = "test-key-123";
 pub const BUSINESS: &str = "f1980bf7-c7d6-40ec-b665-dbe13620bffa";
 
 /// Something to answer instead of the normal reply, once.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub enum Fault {
     /// HTTP status with a Connectly error `code`.
     Error(u16, &'static str),

@@ -1,0 +1,249 @@
+//! The ledger's guarantees: never twice, never lost; resume, locks, status.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::send::campaign;
+use crate::support::standin::Config;
+use crate::support::{Env, Fault, Run, StandIn, finish};
+
+fn people(n: usize) -> String {
+    std::iter::once("phone,name,last\n".to_string()).chain((0..n).map(|i| format!("+1604555{i:04},P{i},\n"))).collect()
+}
+
+fn status(env: &Env) -> Value {
+    let run = env.run(&["status", "c.yaml", "--format", "json"]);
+    run.expect(0);
+    serde_json::from_str(&run.stdout).unwrap()
+}
+
+fn slow(env: &Env, n: usize, per_second: u32) {
+    campaign(env, &people(n), "");
+    let c = std::fs::read_to_string(env.path("c.yaml")).unwrap().replace(
+        "  per_second: 200\n  burst: 10\n",
+        &format!("  per_second: {per_second}\n  burst: 1\n  concurrency: 8\n"),
+    );
+    env.write("c.yaml", &c);
+}
+
+fn signal(child: &std::process::Child, sig: &str) {
+    let ok = std::process::Command::new("kill").args([sig, &child.id().to_string()]).status().unwrap();
+    assert!(ok.success());
+}
+
+/// Wait until the stand-in has seen `n` requests.
+fn wait_for(s: &StandIn, n: usize) {
+    let start = Instant::now();
+    while s.received().len() < n {
+        assert!(start.elapsed() < Duration::from_secs(20), "only {} requests arrived", s.received().len());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn assert_at_most_once(s: &StandIn) {
+    for (who, n) in s.accepted() {
+        assert_eq!(n, 1, "{who} accepted {n} times");
+    }
+}
+
+#[test]
+fn a_second_run_sends_only_what_is_owed() {
+    let env = Env::new();
+    let s = StandIn::start();
+    campaign(&env, &people(3), "");
+    env.send(&s, &["run", "c.yaml"]).expect(0);
+    let run = env.send(&s, &["run", "c.yaml", "--format", "jsonl"]);
+    run.expect(0).stderr_has("nothing owed");
+    assert!(run.rows().iter().all(|r| r["reason"] == "already_sent"));
+    assert_eq!(s.received().len(), 3);
+    // More recipients appended: only they are sent, and the change is noted.
+    env.write("people.csv", &people(5));
+    env.send(&s, &["run", "c.yaml"]).expect(0).stderr_has("recipients CSV changed since the last run");
+    assert_eq!(s.received().len(), 5);
+    assert_at_most_once(&s);
+    // A dry run reads the ledger and writes nothing.
+    let rows = env.run(&["run", "c.yaml", "--dry-run", "--format", "jsonl"]).expect(0).rows();
+    assert!(rows.iter().all(|r| r["reason"] == "already_sent"));
+}
+
+#[test]
+fn failed_recipients_are_retried_only_when_asked() {
+    let env = Env::new();
+    let s = StandIn::start();
+    s.fault("+16045550001", &[Fault::Error(400, "ERROR_CODE_MESSAGE_TEMPLATE_INPUT_INVALID")]);
+    campaign(&env, &people(3), "");
+    env.send(&s, &["run", "c.yaml"]).expect(1);
+    let st = status(&env);
+    assert_eq!((st["counts"]["sent"].as_u64(), st["counts"]["failed"].as_u64()), (Some(2), Some(1)));
+    assert_eq!(st["failures"][0]["recipient"], "+16045550001");
+    assert_eq!(st["failures"][0]["error_code"], "ERROR_CODE_MESSAGE_TEMPLATE_INPUT_INVALID");
+    let csv = env.run(&["status", "c.yaml", "--format", "csv"]);
+    assert_eq!(
+        csv.stdout,
+        "row,recipient,key,route,status,error_code,error_message\n2,+16045550001,+16045550001,template,failed,ERROR_CODE_MESSAGE_TEMPLATE_INPUT_INVALID,injected (cntTraceId 1182497835)\n"
+    );
+    let run = env.send(&s, &["run", "c.yaml", "--format", "jsonl"]);
+    run.expect(0);
+    assert_eq!(run.rows()[1]["reason"], "previously_failed");
+    assert_eq!(s.received().len(), 3);
+    env.send(&s, &["run", "c.yaml", "--retry-failed"]).expect(0);
+    let got = s.received();
+    assert_eq!(got.len(), 4);
+    assert_eq!(got[3].recipient(), "+16045550001");
+    assert_eq!(status(&env)["counts"]["sent"], 3);
+}
+
+#[test]
+fn kill_9_mid_run_loses_nothing_and_sends_nobody_twice() {
+    let env = Env::new();
+    let s = StandIn::with(Config { latency: Duration::from_millis(150), ..Config::default() });
+    slow(&env, 120, 40);
+    let mut child = env.spawn(env.sending(&s, &["run", "c.yaml"]));
+    wait_for(&s, 30);
+    child.kill().unwrap();
+    let _ = child.wait();
+    let st = status(&env);
+    let (sent, unknown) = (st["counts"]["sent"].as_u64().unwrap(), st["counts"]["unknown"].as_u64().unwrap());
+    eprintln!("after kill -9: sent {sent}, unknown {unknown}");
+    assert!(unknown <= 8, "{unknown} unknown: at most the requests in flight (concurrency 8)");
+    assert!(sent >= 20);
+    // The next run resumes: the rest is sent, unknowns are not resent.
+    let fast = std::fs::read_to_string(env.path("c.yaml")).unwrap().replace("per_second: 40", "per_second: 500");
+    env.write("c.yaml", &fast);
+    let run = env.send(&s, &["run", "c.yaml"]);
+    run.expect(0);
+    let st = status(&env);
+    let (sent, unknown) = (st["counts"]["sent"].as_u64().unwrap(), st["counts"]["unknown"].as_u64().unwrap());
+    assert_eq!(sent + unknown, 120, "sent + unknown = everyone");
+    assert_at_most_once(&s);
+    if unknown > 0 {
+        run.stderr_has("left in flight by an interrupted run");
+        // --retry-unknown resends exactly those.
+        let before = s.received().len();
+        env.send(&s, &["run", "c.yaml", "--retry-unknown"]).expect(0);
+        assert_eq!(s.received().len() - before, unknown as usize);
+        assert_eq!(status(&env)["counts"]["sent"], 120);
+    }
+    assert!(
+        st["runs"].as_array().unwrap().iter().any(|r| r["outcome"].is_null()),
+        "the killed run shows as unfinished"
+    );
+}
+
+#[test]
+fn a_second_run_is_refused_while_the_first_holds_the_lock() {
+    let env = Env::new();
+    let s = StandIn::with(Config { latency: Duration::from_millis(100), ..Config::default() });
+    slow(&env, 60, 10);
+    let first = env.spawn(env.sending(&s, &["run", "c.yaml"]));
+    wait_for(&s, 2);
+    let started = Instant::now();
+    let second = env.send(&s, &["run", "c.yaml"]);
+    assert!(started.elapsed() < Duration::from_secs(2), "refused quickly");
+    second.expect(3).stderr_has("already running").stderr_has(&format!("pid {}", first.id()));
+    signal(&first, "-KILL");
+    let _ = finish(first);
+    // A dead holder does not block: the lock died with it.
+    let fast = std::fs::read_to_string(env.path("c.yaml")).unwrap().replace("per_second: 10", "per_second: 500");
+    env.write("c.yaml", &fast);
+    env.send(&s, &["run", "c.yaml"]).expect(0);
+    assert_at_most_once(&s);
+}
+
+#[test]
+fn sigterm_finishes_requests_in_flight_and_exits_3() {
+    let env = Env::new();
+    let s = StandIn::with(Config { latency: Duration::from_millis(200), ..Config::default() });
+    slow(&env, 100, 20);
+    let child = env.spawn(env.sending(&s, &["run", "c.yaml"]));
+    wait_for(&s, 10);
+    signal(&child, "-TERM");
+    let run = finish(child);
+    run.expect(3).stderr_has("SIGTERM").stderr_has("not attempted");
+    let st = status(&env);
+    assert_eq!(st["counts"]["unknown"], 0, "nothing left in flight");
+    let sent = st["counts"]["sent"].as_u64().unwrap();
+    assert_eq!(sent as usize, s.received().len(), "every request that went out was recorded");
+    let fast = std::fs::read_to_string(env.path("c.yaml")).unwrap().replace("per_second: 20", "per_second: 500");
+    env.write("c.yaml", &fast);
+    env.send(&s, &["run", "c.yaml"]).expect(0);
+    assert_eq!(status(&env)["counts"]["sent"], 100);
+    assert_eq!(s.received().len(), 100);
+    assert_at_most_once(&s);
+}
+
+#[test]
+fn deferred_recipients_are_sent_by_a_later_run() {
+    let env = Env::new();
+    let s = StandIn::start();
+    campaign(&env, &people(3), "schedule:\n  not_before: 2999-01-01T00:00:00Z\n");
+    let run = env.send(&s, &["run", "c.yaml", "--format", "jsonl"]);
+    run.expect(0);
+    assert!(run.rows().iter().all(|r| r["status"] == "deferred" && r["reason"] == "not_before"));
+    assert!(s.received().is_empty());
+    campaign(&env, &people(3), "");
+    env.send(&s, &["run", "c.yaml"]).expect(0).stderr_has("campaign file changed");
+    assert_eq!(s.received().len(), 3);
+}
+
+#[test]
+fn templates_per_day_is_shared_by_campaigns_in_one_ledger() {
+    let env = Env::new();
+    let s = StandIn::start();
+    campaign(&env, &people(3), "limits:\n  templates_per_day: 4\nstate: shared.db\n");
+    let rows = env.send(&s, &["run", "c.yaml", "--format", "jsonl"]).expect(0).rows();
+    assert_eq!(rows.iter().filter(|r| r["status"] == "sent").count(), 3);
+    // Another campaign on the same ledger has one template left today.
+    let other = std::fs::read_to_string(env.path("c.yaml"))
+        .unwrap()
+        .replace("name: test-campaign", "name: other")
+        .replace("people.csv", "more.csv");
+    env.write("d.yaml", &other);
+    env.write("more.csv", &people(6).replace("+1604555", "+1778555"));
+    let rows = env.send(&s, &["run", "d.yaml", "--format", "jsonl"]).expect(0).rows();
+    let by: HashMap<String, usize> = rows.iter().fold(HashMap::new(), |mut m, r| {
+        *m.entry(format!("{}/{}", r["status"].as_str().unwrap(), r["reason"].as_str().unwrap_or(""))).or_default() += 1;
+        m
+    });
+    assert_eq!(by.get("sent/"), Some(&1));
+    assert_eq!(by.get("deferred/daily_limit"), Some(&5));
+    assert_eq!(s.received().len(), 4);
+}
+
+#[test]
+fn status_without_a_ledger_says_nothing_was_sent() {
+    let env = Env::new();
+    campaign(&env, &people(1), "");
+    let run = env.run(&["status", "c.yaml"]);
+    run.expect(0);
+    assert!(run.stdout.contains("nothing has been sent"), "{}", run.stdout);
+    let st = status(&env);
+    assert_eq!(st["counts"]["sent"], 0);
+    assert_eq!(st["delivery"]["delivered"], 0);
+}
+
+#[test]
+fn status_text_summarizes_runs_and_failures() {
+    let env = Env::new();
+    let s = StandIn::start();
+    s.fault("+16045550000", &[Fault::Error(400, "ERROR_CODE_MESSAGE_CUSTOMER_OPTED_OUT")]);
+    campaign(&env, &people(2), "");
+    env.send(&s, &["run", "c.yaml"]).expect(1);
+    let run: Run = env.run(&["status", "c.yaml"]);
+    run.expect(0);
+    for needle in [
+        "sent 1 (session 0, template 1)",
+        "failed 1",
+        "#1",
+        "failed",
+        "ERROR_CODE_MESSAGE_CUSTOMER_OPTED_OUT",
+        "--retry-failed",
+    ] {
+        assert!(run.stdout.contains(needle), "{needle} in {}", run.stdout);
+    }
+    // An opted-out customer is suppressed from then on, in every campaign on this ledger.
+    let rows = env.run(&["run", "c.yaml", "--dry-run", "--retry-failed", "--format", "jsonl"]).rows();
+    assert_eq!(rows[0]["reason"], "suppressed");
+}
