@@ -397,6 +397,15 @@ impl Ledger {
         rows.collect::<std::result::Result<_, _>>().map_err(self.err())
     }
 
+    /// Group the writes that follow into one transaction (imports).
+    pub fn begin(&self) -> Result<()> {
+        self.conn.execute_batch("BEGIN IMMEDIATE").map_err(self.err())
+    }
+
+    pub fn commit(&self) -> Result<()> {
+        self.conn.execute_batch("COMMIT").map_err(self.err())
+    }
+
     /// Keep the latest inbound time per customer. Returns whether it moved.
     pub fn record_inbound(&self, phone: &str, at: Timestamp) -> Result<bool> {
         let n = self
@@ -539,7 +548,7 @@ pub fn status_rank(s: &str) -> i64 {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatusUpdate {
     pub message_id: String,
     pub status: String,

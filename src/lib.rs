@@ -6,6 +6,7 @@ pub mod campaign;
 pub mod cli;
 pub mod connectly;
 pub mod error;
+pub mod inbound;
 pub mod ledger;
 pub mod lock;
 pub mod message;
@@ -49,6 +50,9 @@ pub fn main() -> std::process::ExitCode {
     }
 }
 
-fn inbound_main(_cmd: cli::InboundCommand) -> error::Result<ExitCode> {
-    Err(error::Error::Usage("inbound: not available in this build".into()))
+fn inbound_main(cmd: cli::InboundCommand) -> error::Result<ExitCode> {
+    match cmd {
+        cli::InboundCommand::Serve { listen, state } => inbound::serve(&listen, &state),
+        cli::InboundCommand::Import { file, state } => inbound::import(&file, &state),
+    }
 }

@@ -7,3 +7,4 @@ mod bad_input;
 mod dry_run;
 mod ledger;
 mod send;
+mod webhooks;

@@ -1,0 +1,189 @@
+//! Webhooks: signed payloads over real HTTP, imports, and their effect on
+//! routing and on `status`.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Stdio};
+
+use serde_json::{Value, json};
+
+use crate::send::campaign;
+use crate::support::standin::now_unix;
+use crate::support::{Env, StandIn, finish};
+
+const SECRET: &str = "whsec-test";
+
+/// A running `campaign inbound serve` and the address it listens on.
+struct Server {
+    child: Child,
+    addr: String,
+    log: BufReader<std::process::ChildStderr>,
+}
+
+impl Server {
+    fn start(env: &Env, state: &str) -> Server {
+        let mut child = env
+            .cmd(&["inbound", "serve", "--listen", "127.0.0.1:0", "--state", state])
+            .env("CONNECTLY_WEBHOOK_SECRET", SECRET)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut log = BufReader::new(child.stderr.take().unwrap());
+        let mut line = String::new();
+        log.read_line(&mut line).unwrap();
+        let addr = line
+            .trim()
+            .strip_prefix("listening on http://")
+            .unwrap_or_else(|| panic!("{line}"))
+            .split(' ')
+            .next()
+            .unwrap()
+            .to_string();
+        Server { child, addr, log }
+    }
+
+    /// POST `body` with the given signature header (None: no header).
+    fn post(&self, body: &[u8], signature: Option<String>) -> u16 {
+        let mut s = TcpStream::connect(&self.addr).unwrap();
+        let mut req = format!(
+            "POST /webhooks/connectly HTTP/1.1\r\nHost: {}\r\nContent-Type: text/plain; charset=utf-8\r\nUser-Agent: go-resty/2.6.0\r\nContent-Length: {}\r\nConnection: close\r\n",
+            self.addr,
+            body.len()
+        );
+        if let Some(sig) = signature {
+            req.push_str(&format!("x-connectly-hmac-sha256: {sig}\r\n"));
+        }
+        req.push_str("\r\n");
+        s.write_all(req.as_bytes()).unwrap();
+        let _ = s.write_all(body);
+        let mut resp = String::new();
+        let _ = s.read_to_string(&mut resp);
+        resp.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0)
+    }
+
+    fn signed(&self, v: &Value) -> u16 {
+        let body = v.to_string();
+        self.post(body.as_bytes(), Some(campaign::inbound::sign(SECRET.as_bytes(), body.as_bytes())))
+    }
+
+    fn stop(mut self) -> (i32, String) {
+        let ok = std::process::Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
+        assert!(ok.success());
+        let mut rest = String::new();
+        let _ = self.log.read_to_string(&mut rest);
+        let code = self.child.wait().unwrap().code().unwrap_or(-1);
+        (code, rest)
+    }
+}
+
+fn inbound(phone: &str, at: i64) -> Value {
+    json!({"timestamp": at.to_string(), "sender": {"id": phone, "channelType": "whatsapp", "name": "Ana"},
+           "recipient": {"id": "+14151111234", "channelType": "whatsapp"}, "message": {"text": "Hello!"}})
+}
+
+fn delivery(id: &str, status: &str, campaign: &str) -> Value {
+    let error = if status == "delivery_failed" {
+        json!({"code": "131026", "message": "Message undeliverable"})
+    } else {
+        Value::Null
+    };
+    json!({"topic": "delivery_status", "timestamp": now_unix().to_string(), "sender": {"id": "+14151111234"},
+           "recipient": {"id": "+16044441111"}, "statusUpdate": {"id": id, "status": status, "error": error},
+           "metadata": {"campaign_name": campaign}})
+}
+
+#[test]
+fn signed_payloads_are_recorded_and_forgeries_refused() {
+    let env = Env::new();
+    campaign(&env, "phone,name,last\n+16044441111,Ana,\n+16044441112,Bo,\n", "");
+    // Before any webhook: nobody wrote, so templates.
+    let rows = env.run(&["run", "c.yaml", "--dry-run", "--format", "jsonl"]).expect(0).rows();
+    assert!(rows.iter().all(|r| r["route"] == "template"));
+
+    let server = Server::start(&env, ".campaign/state.db");
+    let hello = inbound("+1 604 444 1111", now_unix() - 600);
+    assert_eq!(server.signed(&hello), 200);
+    assert_eq!(server.signed(&hello), 200, "a replay is harmless");
+    let older = inbound("+16044441111", now_unix() - 5 * 86400);
+    assert_eq!(server.signed(&older), 200, "an older message arriving late");
+    // Forged, unsigned, signed with another secret: refused, nothing recorded.
+    let forged = inbound("+16044441112", now_unix());
+    let body = forged.to_string();
+    assert_eq!(server.post(body.as_bytes(), Some(campaign::inbound::sign(b"not-the-secret", body.as_bytes()))), 401);
+    assert_eq!(server.post(body.as_bytes(), None), 401);
+    assert_eq!(server.post(body.as_bytes(), Some("bm9wZQ==".into())), 401);
+    let bad = b"{not json";
+    assert_eq!(server.post(bad, Some(campaign::inbound::sign(SECRET.as_bytes(), bad))), 400);
+    let huge = vec![b' '; campaign::inbound::MAX_BODY + 10];
+    assert_eq!(server.post(&huge, Some(campaign::inbound::sign(SECRET.as_bytes(), &huge))), 413);
+    let (code, log) = server.stop();
+    assert_eq!(code, 0, "{log}");
+    assert!(log.contains("messages recorded") && log.contains("unchanged") && log.contains("401"), "{log}");
+    assert!(!log.contains(SECRET), "the secret is never logged");
+
+    // The customer who wrote 10 minutes ago now gets a session message; the forger did not get in.
+    let rows = env.run(&["run", "c.yaml", "--dry-run", "--format", "jsonl"]).expect(0).rows();
+    assert_eq!(rows[0]["route"], "session");
+    assert!(rows[0]["request"]["path"].as_str().unwrap().ends_with("/send/messages"));
+    assert_eq!(rows[1]["route"], "template");
+}
+
+#[test]
+fn a_secret_is_required() {
+    let env = Env::new();
+    env.run(&["inbound", "serve", "--listen", "127.0.0.1:0"]).expect(2).stderr_has("CONNECTLY_WEBHOOK_SECRET");
+}
+
+#[test]
+fn delivery_statuses_keep_the_furthest_state_and_show_in_status() {
+    let env = Env::new();
+    let s = StandIn::start();
+    campaign(&env, "phone,name,last\n+16044441111,Ana,\n+16044441112,Bo,\n+16044441113,Cy,\n", "");
+    let rows = env.send(&s, &["run", "c.yaml", "--format", "jsonl"]).expect(0).rows();
+    let ids: Vec<String> = rows.iter().map(|r| r["message_id"].as_str().unwrap().to_string()).collect();
+
+    let server = Server::start(&env, ".campaign/state.db");
+    // Out of order and repeated: read before delivered, a late "sent".
+    for (id, status) in [
+        (0, "read"),
+        (0, "delivered"),
+        (0, "sent"),
+        (1, "sent"),
+        (1, "delivered"),
+        (1, "delivered"),
+        (2, "delivery_failed"),
+    ] {
+        assert_eq!(server.signed(&delivery(&ids[id], status, "test-campaign")), 200);
+    }
+    assert_eq!(server.stop().0, 0);
+    let st: Value = serde_json::from_str(&env.run(&["status", "c.yaml", "--format", "json"]).expect(0).stdout).unwrap();
+    assert_eq!(st["delivery"], json!({"delivered": 1, "read": 1, "delivery_failed": 1}));
+    let text = env.run(&["status", "c.yaml"]).stdout;
+    assert!(text.contains("delivered 2 (67%) → read 1 (33%) · failed 1"), "{text}");
+    assert!(text.contains("131026: 1"), "{text}");
+}
+
+#[test]
+fn import_reads_a_file_with_the_same_rules() {
+    let env = Env::new();
+    campaign(&env, "phone,name,last\n+16044441111,Ana,\n", "");
+    let lines = [
+        inbound("+16044441111", now_unix() - 60).to_string(),
+        String::new(),
+        inbound("+16044441111", now_unix() - 60).to_string(),
+        "{broken".to_string(),
+        delivery("01FRRWW2", "delivered", "test-campaign").to_string(),
+        json!({"statusUpdate": {"status": "read"}}).to_string(),
+        json!({"topic": "report", "data": {}}).to_string(),
+    ];
+    env.write("events.jsonl", &(lines.join("\n") + "\n"));
+    let run = finish(env.spawn(env.cmd(&["inbound", "import", "events.jsonl"])));
+    run.expect(1)
+        .stderr_has("2 recorded, 1 unchanged (replays or older states), 1 ignored (other topics), 2 rejected")
+        .stderr_has("line 4: malformed JSON")
+        .stderr_has("line 6: statusUpdate.id is missing");
+    assert_eq!(env.run(&["run", "c.yaml", "--dry-run", "--format", "jsonl"]).rows()[0]["route"], "session");
+    // Importing again changes nothing.
+    env.write("events.jsonl", &(lines[0].clone() + "\n"));
+    finish(env.spawn(env.cmd(&["inbound", "import", "events.jsonl"]))).expect(0).stderr_has("0 recorded, 1 unchanged");
+}
