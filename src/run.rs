@@ -118,7 +118,9 @@ fn dry_run(opts: &Options) -> Result<ExitCode> {
     let (planner, source) = planner(&loaded, Arc::new(snapshot), opts.retrying)?;
 
     let mode = Mode { now, with_request: true, jsonl: opts.format == RunFormat::Jsonl };
-    let mut seq = Sequencer::new(opts.limit, quota, recipients::estimate_rows(&c.recipients.csv));
+    // In the HTML page --limit limits the bubbles shown, not the counts.
+    let limit = if opts.format == RunFormat::Html { None } else { opts.limit };
+    let mut seq = Sequencer::new(limit, quota, recipients::estimate_rows(&c.recipients.csv));
     let mut tally = Tally::default();
     let stdout = std::io::stdout();
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());

@@ -276,6 +276,81 @@ fn bubble(h: &mut String, o: &Outcome) {
 mod tests {
     use super::*;
 
+    use crate::outcome::Request;
+
+    fn planned(route: Route, body: serde_json::Value) -> Outcome {
+        let mut o = Outcome::new(1);
+        o.recipient = Some("+16044441111".into());
+        o.route = Some(route);
+        o.request = Some(Request { path: "/p".into(), body: serde_json::value::to_raw_value(&body).unwrap() });
+        o
+    }
+
+    fn bubble_of(o: &Outcome) -> String {
+        let mut h = String::new();
+        bubble(&mut h, o);
+        h
+    }
+
+    #[test]
+    fn every_message_kind_has_a_bubble() {
+        let img = bubble_of(&planned(
+            Route::Session,
+            serde_json::json!({"message": {"attachments": [{"type": "image", "url": "https://x/a.jpg", "caption": "Look\nhere"}]}}),
+        ));
+        assert!(img.contains(r#"<img src="https://x/a.jpg""#) && img.contains("Look<br>here"), "{img}");
+        let doc = bubble_of(&planned(
+            Route::Session,
+            serde_json::json!({"message": {"attachments": [{"type": "document", "url": "https://x/i.pdf", "filename": "i.pdf"}]}}),
+        ));
+        assert!(doc.contains("📄 Document: i.pdf"), "{doc}");
+        let video = bubble_of(&planned(
+            Route::Session,
+            serde_json::json!({"message": {"attachments": [{"type": "video", "url": "https://x/v.mp4"}]}}),
+        ));
+        assert!(video.contains("🎬 Video"), "{video}");
+        let loc = bubble_of(&planned(
+            Route::Session,
+            serde_json::json!({"message": {"location": {"latitude": 37.7, "longitude": -122.4, "name": "Shop", "address": "1 Main St"}}}),
+        ));
+        assert!(loc.contains("📍 <b>Shop</b><br>1 Main St") && loc.contains("37.7, -122.4"), "{loc}");
+        let list = bubble_of(&planned(
+            Route::Session,
+            serde_json::json!({"message": {"text": "Pick", "listMessage": {"header": {"text": "New"}, "footer": {"text": "Tap"}, "button": {"text": "See"},
+                "sections": [{"title": "Clothing", "rows": [{"id": "1", "text": "Shirts", "description": "Linen"}]}]}}}),
+        ));
+        for needle in [
+            "<div class=\"hdr\">New</div>",
+            "☰ See",
+            "<h4>Clothing</h4>",
+            "Shirts<small>Linen</small>",
+            "<div class=\"ftr\">Tap</div>",
+        ] {
+            assert!(list.contains(needle), "{needle} in {list}");
+        }
+        let buttons = bubble_of(&planned(
+            Route::Session,
+            serde_json::json!({"message": {"text": "Hi", "replyButtonMessage": {"header": {"attachment": {"type": "image", "url": "https://x/h.png"}},
+                "buttons": [{"id": "a", "text": "Yes"}, {"id": "b", "text": "No"}]}}}),
+        ));
+        assert!(
+            buttons.contains(r#"<img src="https://x/h.png""#) && buttons.contains("<span>Yes</span><span>No</span>"),
+            "{buttons}"
+        );
+        let tmpl = bubble_of(&planned(
+            Route::Template,
+            serde_json::json!({"templateName": "spring_sale", "language": "en", "parameters": [
+                {"name": "header_image", "value": "https://x/p.jpg"}, {"name": "body_1", "value": "Ana"}]}),
+        ));
+        assert!(
+            tmpl.contains("template <b>spring_sale</b> · en")
+                && tmpl.contains("<td>body_1</td><td>Ana</td>")
+                && tmpl.contains("<img src=\"https://x/p.jpg\""),
+            "{tmpl}"
+        );
+        assert!(tmpl.contains("badge template"));
+    }
+
     #[test]
     fn escapes_markup() {
         assert_eq!(

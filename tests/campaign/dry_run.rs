@@ -232,6 +232,7 @@ fn text_preview_shows_messages_and_a_summary() {
     assert!(run.stdout.contains("template spring_sale (en)"));
     assert!(run.stdout.contains("row 3 +16044441112 skipped/duplicate"));
     assert!(run.stdout.contains("Summary"));
+    assert!(!run.stdout.contains('\x1b'), "no colour when stdout is not a terminal");
     run.stderr_has("planned 2 (session 1, template 1) · skipped 1 (duplicate 1)");
 }
 
