@@ -423,7 +423,7 @@ impl Ledger {
     pub fn record_status(&self, s: &StatusUpdate, now: Timestamp) -> Result<bool> {
         let n = self
             .conn
-            .execute(
+            .prepare_cached(
                 "INSERT INTO statuses(message_id, status, rank, error_code, error_message, campaign, updated_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
                  ON CONFLICT(message_id) DO UPDATE SET status = excluded.status, rank = excluded.rank,
@@ -431,7 +431,9 @@ impl Ledger {
                    error_message = coalesce(excluded.error_message, statuses.error_message),
                    campaign = coalesce(excluded.campaign, statuses.campaign), updated_at = excluded.updated_at
                  WHERE excluded.rank > statuses.rank",
-                params![
+            )
+            .and_then(|mut q| {
+                q.execute(params![
                     s.message_id,
                     s.status,
                     status_rank(&s.status),
@@ -439,8 +441,8 @@ impl Ledger {
                     s.error_message,
                     s.campaign,
                     now.as_second()
-                ],
-            )
+                ])
+            })
             .map_err(self.err())?;
         Ok(n > 0)
     }
@@ -455,19 +457,20 @@ impl Ledger {
     fn apply(&self, op: &Write) -> rusqlite::Result<()> {
         match op {
             Write::InFlight { campaign, key, row, recipient, route, run, at } => {
-                self.conn.execute(
+                self.conn.prepare_cached(
                     "INSERT INTO deliveries(campaign, key, row, recipient, route, status, attempts, run_id, created_at, updated_at, sent_at)
                      VALUES (?1, ?2, ?3, ?4, ?5, 'in_flight', 0, ?6, ?7, ?7, ?7)
                      ON CONFLICT(campaign, key) DO UPDATE SET row = excluded.row, recipient = excluded.recipient,
                        route = excluded.route, status = 'in_flight', reason = NULL, run_id = excluded.run_id,
                        updated_at = excluded.updated_at, sent_at = excluded.sent_at",
+                )?.execute(
                     params![campaign, key, *row as i64, recipient, route.as_str(), run, at.as_second()],
                 )?;
             }
             Write::Final { campaign, outcome, run, at } => {
                 let o = outcome;
                 let err: Option<&RowError> = o.error.as_ref();
-                self.conn.execute(
+                self.conn.prepare_cached(
                     "INSERT INTO deliveries(campaign, key, row, recipient, route, status, reason, message_id, attempts, fallback,
                         error_http, error_code, error_message, run_id, created_at, updated_at)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15)
@@ -476,6 +479,7 @@ impl Ledger {
                        message_id = excluded.message_id, attempts = deliveries.attempts + excluded.attempts,
                        fallback = excluded.fallback, error_http = excluded.error_http, error_code = excluded.error_code,
                        error_message = excluded.error_message, run_id = excluded.run_id, updated_at = excluded.updated_at",
+                )?.execute(
                     params![
                         campaign,
                         o.key.as_deref().unwrap_or(""),
@@ -496,10 +500,9 @@ impl Ledger {
                 )?;
             }
             Write::OptOut { phone, campaign, at } => {
-                self.conn.execute(
-                    "INSERT OR IGNORE INTO opt_outs(phone, at, campaign) VALUES (?1, ?2, ?3)",
-                    params![phone, at.as_second(), campaign],
-                )?;
+                self.conn
+                    .prepare_cached("INSERT OR IGNORE INTO opt_outs(phone, at, campaign) VALUES (?1, ?2, ?3)")?
+                    .execute(params![phone, at.as_second(), campaign])?;
             }
         }
         Ok(())

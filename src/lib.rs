@@ -11,6 +11,7 @@ pub mod ledger;
 pub mod lock;
 pub mod message;
 pub mod outcome;
+pub mod pacer;
 pub mod phone;
 pub mod pipeline;
 pub mod plan;

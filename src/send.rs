@@ -5,13 +5,11 @@
 //! ledger write before every request and after every answer.
 
 use std::io::{IsTerminal, Write};
-use std::num::NonZeroU32;
 use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use jiff::Timestamp;
 use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 
@@ -229,7 +227,7 @@ struct Shared {
     planner: Arc<Planner>,
     client: Client,
     writer: Arc<Writer>,
-    limiter: DefaultDirectRateLimiter,
+    pacer: crate::pacer::Pacer,
     run_id: i64,
     stop_tx: watch::Sender<bool>,
     abort: Mutex<Option<String>>,
@@ -271,15 +269,13 @@ const REORDER_WINDOW: usize = 32 * 1024;
 
 async fn dispatch(d: Dispatch) -> Result<Report> {
     let rate = d.campaign.rate;
-    let quota = Quota::per_second(NonZeroU32::new(rate.per_second).unwrap_or(NonZeroU32::MIN))
-        .allow_burst(NonZeroU32::new(rate.burst).unwrap_or(NonZeroU32::MIN));
     let (stop_tx, _) = watch::channel(false);
     let shared = Arc::new(Shared {
         campaign: d.campaign.clone(),
         planner: d.planner.clone(),
         client: d.client,
         writer: d.writer,
-        limiter: RateLimiter::direct(quota),
+        pacer: crate::pacer::Pacer::new(rate.per_second, rate.burst),
         run_id: d.run_id,
         stop_tx,
         abort: Mutex::new(None),
@@ -479,7 +475,9 @@ async fn send_one(sh: &Shared, mut o: Outcome, s: Box<Sendable>) -> Option<Outco
     let mut recorded: Option<Route> = None;
     let mut route;
     loop {
-        sh.limiter.until_ready().await;
+        if !sh.pacer.ready().await {
+            sh.stop("the pacing thread stopped".into());
+        }
         if sh.stopped() && recorded.is_none() {
             return None;
         }

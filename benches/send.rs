@@ -1,0 +1,212 @@
+//! Sending: pacing against a stand-in with 50 ms latency, the ceiling of
+//! our own overhead, and what the ledger costs.
+//!
+//!     cargo bench --bench send
+//!
+//! Figures are recorded in docs/benchmarks.md.
+
+#[path = "../tests/campaign/support/standin.rs"]
+#[allow(dead_code)]
+mod standin;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use standin::{Config, StandIn};
+
+const BIN: &str = env!("CARGO_BIN_EXE_campaign");
+
+fn campaign(dir: &Path, n: usize, per_second: u32, burst: u32, concurrency: usize) {
+    let mut csv = String::from("phone,name\n");
+    for i in 0..n {
+        csv.push_str(&format!("+1604{i:07},P{i}\n"));
+    }
+    std::fs::write(dir.join("people.csv"), csv).unwrap();
+    let yaml = format!(
+        "name: bench\nbusiness_id: {}\nrecipients:\n  csv: people.csv\ntemplate:\n  name: hello\n  parameters:\n    body_1: \"{{{{ name }}}}\"\nrate:\n  per_second: {per_second}\n  burst: {burst}\n  concurrency: {concurrency}\n",
+        standin::BUSINESS
+    );
+    std::fs::write(dir.join("c.yaml"), yaml).unwrap();
+    let _ = std::fs::remove_dir_all(dir.join(".campaign"));
+}
+
+/// Run the binary; wall time and CPU seconds (user + system, via GNU time).
+fn send(dir: &Path, s: &StandIn) -> (Duration, Option<f64>) {
+    let cpu = dir.join("cpu.txt");
+    let start = Instant::now();
+    let status = Command::new("/usr/bin/time")
+        .args(["-f", "%U %S", "-o"])
+        .arg(&cpu)
+        .args([BIN, "run", "c.yaml", "--quiet"])
+        .current_dir(dir)
+        .env("CONNECTLY_API_KEY", standin::KEY)
+        .env("CONNECTLY_BASE_URL", s.url())
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    let wall = start.elapsed();
+    assert!(status.success(), "the run failed");
+    let cpu = std::fs::read_to_string(&cpu)
+        .ok()
+        .and_then(|t| t.lines().last().map(|l| l.split_whitespace().filter_map(|x| x.parse::<f64>().ok()).sum()));
+    (wall, cpu)
+}
+
+/// Most requests that arrived within any one-second window.
+fn max_in_any_second(times: &[Instant]) -> usize {
+    let mut best = 0;
+    let mut lo = 0;
+    for hi in 0..times.len() {
+        while times[hi].duration_since(times[lo]) >= Duration::from_secs(1) {
+            lo += 1;
+        }
+        best = best.max(hi - lo + 1);
+    }
+    best
+}
+
+fn pacing() {
+    println!(
+        "\n## Pacing: 1,000 template sends, per_second 200, burst 1, concurrency 16, stand-in latency 50 ms, limit 200/s"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let s = StandIn::with(Config { latency: Duration::from_millis(50), per_second: 200 });
+    campaign(dir.path(), 1000, 200, 1, 16);
+    let (wall, cpu) = send(dir.path(), &s);
+    let got = s.received();
+    let mut times: Vec<Instant> = got.iter().map(|r| r.at).collect();
+    times.sort();
+    let span = times.last().unwrap().duration_since(times[0]).as_secs_f64();
+    let rate = (times.len() - 1) as f64 / span;
+    let throttled = got.iter().filter(|r| r.status == 429).count();
+    println!("requests            {}", got.len());
+    println!("sustained rate      {rate:.1}/s ({:.2}% of 200)", rate / 2.0);
+    println!("most in any 1 s     {} (allowed: per_second + burst = 201)", max_in_any_second(&times));
+    println!("429 answers         {throttled}");
+    println!("wall                {:.2} s", wall.as_secs_f64());
+    if let Some(cpu) = cpu {
+        println!("CPU per message     {:.0} µs (whole process, user + system)", cpu * 1e6 / got.len() as f64);
+    }
+}
+
+fn ceiling() {
+    println!("\n## Ceiling: 20,000 template sends, no rate limit, no latency, concurrency 64");
+    let dir = tempfile::tempdir().unwrap();
+    let s = StandIn::with(Config { latency: Duration::ZERO, per_second: u32::MAX });
+    campaign(dir.path(), 20_000, 1_000_000, 1000, 64);
+    let (wall, cpu) = send(dir.path(), &s);
+    let n = s.received().len();
+    println!("messages/s          {:.0} (ledger on)", n as f64 / wall.as_secs_f64());
+    if let Some(cpu) = cpu {
+        println!("CPU per message     {:.0} µs", cpu * 1e6 / n as f64);
+    }
+}
+
+/// The ledger alone: an in-flight record committed before each message and
+/// the outcome after it, 64 messages at a time, as a run does.
+fn ledger() {
+    use campaign::ledger::{Ledger, Write};
+    use campaign::outcome::{Outcome, Status};
+    use campaign::route::Route;
+    println!("\n## Ledger: 100,000 messages, in_flight + outcome each, 64 at a time");
+    let dir = tempfile::tempdir().unwrap();
+    let writer = Arc::new(Ledger::open(&dir.path().join("state.db")).unwrap().into_writer());
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let n = 100_000usize;
+    let start = Instant::now();
+    rt.block_on(async {
+        let slots = Arc::new(tokio::sync::Semaphore::new(64));
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..n {
+            let permit = slots.clone().acquire_owned().await.unwrap();
+            let w = writer.clone();
+            tasks.spawn(async move {
+                let key = format!("+1604{i:07}");
+                let at = jiff::Timestamp::now();
+                let campaign = "bench".to_string();
+                w.commit(Write::InFlight {
+                    campaign: campaign.clone(),
+                    key: key.clone(),
+                    row: i as u64 + 1,
+                    recipient: key.clone(),
+                    route: Route::Template,
+                    run: 1,
+                    at,
+                })
+                .await
+                .unwrap();
+                let mut o = Outcome::new(i as u64 + 1);
+                o.key = Some(key.clone());
+                o.recipient = Some(key);
+                o.route = Some(Route::Template);
+                o.status = Status::Sent;
+                o.message_id = Some(format!("01FRR{i:010}"));
+                o.attempts = Some(1);
+                w.commit(Write::Final { campaign, outcome: Box::new(o), run: 1, at }).await.unwrap();
+                drop(permit);
+            });
+            while tasks.try_join_next().is_some() {}
+        }
+        while tasks.join_next().await.is_some() {}
+    });
+    let secs = start.elapsed().as_secs_f64();
+    println!("messages/s          {:.0}", n as f64 / secs);
+    println!("cost per message    {:.1} µs (two durable commits' share, grouped)", secs * 1e6 / n as f64);
+}
+
+/// 100,000 real sends with no latency and no limit, against the same HTTP
+/// path alone (the client posting the same bodies, no ledger, no planning).
+fn ledger_in_a_real_run() {
+    println!("\n## 100,000 recipients, no latency, no rate limit, concurrency 64");
+    let dir = tempfile::tempdir().unwrap();
+    let s = StandIn::with(Config { latency: Duration::ZERO, per_second: u32::MAX });
+    campaign(dir.path(), 100_000, 1_000_000, 1000, 64);
+    let (wall, _) = send(dir.path(), &s);
+    let full = 100_000.0 / wall.as_secs_f64();
+    println!("campaign run        {full:.0} messages/s (ledger, planning, pacing, HTTP)");
+    let client =
+        Arc::new(campaign::connectly::Client::new(&s.url(), standin::KEY.into(), Duration::from_secs(30)).unwrap());
+    let path = format!("/v1/businesses/{}/send/whatsapp_templated_messages", standin::BUSINESS);
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let start = Instant::now();
+    rt.block_on(async {
+        let slots = Arc::new(tokio::sync::Semaphore::new(64));
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..100_000usize {
+            let permit = slots.clone().acquire_owned().await.unwrap();
+            let (c, p) = (client.clone(), path.clone());
+            tasks.spawn(async move {
+                let body = serde_json::value::to_raw_value(&serde_json::json!({"number": format!("+1778{i:07}"), "templateName": "hello", "language": "en",
+                    "parameters": [{"name": "body_1", "value": "P"}], "campaignName": "bench", "callbackData": {"campaign": "bench", "key": "k"}})).unwrap();
+                let _ = c.post(&p, &body).await;
+                drop(permit);
+            });
+            while tasks.try_join_next().is_some() {}
+        }
+        while tasks.join_next().await.is_some() {}
+    });
+    let alone = 100_000.0 / start.elapsed().as_secs_f64();
+    println!("HTTP path alone     {alone:.0} messages/s (same client and stand-in, no ledger)");
+    println!("run / HTTP alone    {:.0}%", 100.0 * full / alone);
+}
+
+fn main() {
+    if !Path::new("/usr/bin/time").exists() {
+        eprintln!("note: GNU time (/usr/bin/time) is missing; CPU figures are left out");
+    }
+    // `cargo bench --bench send -- pacing` runs one section.
+    let only: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    let want = |name: &str| only.is_empty() || only.iter().any(|o| o == name);
+    if want("pacing") {
+        pacing();
+    }
+    if want("ceiling") {
+        ceiling();
+    }
+    if want("ledger") {
+        ledger();
+        ledger_in_a_real_run();
+    }
+}
