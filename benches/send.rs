@@ -113,43 +113,36 @@ fn ledger() {
     println!("\n## Ledger: 100,000 messages, in_flight + outcome each, 64 at a time");
     let dir = tempfile::tempdir().unwrap();
     let writer = Arc::new(Ledger::open(&dir.path().join("state.db")).unwrap().into_writer());
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let n = 100_000usize;
     let start = Instant::now();
-    rt.block_on(async {
-        let slots = Arc::new(tokio::sync::Semaphore::new(64));
-        let mut tasks = tokio::task::JoinSet::new();
-        for i in 0..n {
-            let permit = slots.clone().acquire_owned().await.unwrap();
-            let w = writer.clone();
-            tasks.spawn(async move {
-                let key = format!("+1604{i:07}");
-                let at = jiff::Timestamp::now();
-                let campaign = "bench".to_string();
-                w.commit(Write::InFlight {
-                    campaign: campaign.clone(),
-                    key: key.clone(),
-                    row: i as u64 + 1,
-                    recipient: key.clone(),
-                    route: Route::Template,
-                    run: 1,
-                    at,
-                })
-                .await
-                .unwrap();
-                let mut o = Outcome::new(i as u64 + 1);
-                o.key = Some(key.clone());
-                o.recipient = Some(key);
-                o.route = Some(Route::Template);
-                o.status = Status::Sent;
-                o.message_id = Some(format!("01FRR{i:010}"));
-                o.attempts = Some(1);
-                w.commit(Write::Final { campaign, outcome: Box::new(o), run: 1, at }).await.unwrap();
-                drop(permit);
-            });
-            while tasks.try_join_next().is_some() {}
+    concurrently(n, 64, |i| {
+        let w = writer.clone();
+        async move {
+            let key = format!("+1604{i:07}");
+            let at = jiff::Timestamp::now();
+            let campaign = "bench".to_string();
+            let row = i as u64 + 1;
+            let route = Route::Template;
+            w.commit(Write::InFlight {
+                campaign: campaign.clone(),
+                key: key.clone(),
+                row,
+                recipient: key.clone(),
+                route,
+                run: 1,
+                at,
+            })
+            .await
+            .unwrap();
+            let mut o = Outcome::new(row);
+            o.key = Some(key.clone());
+            o.recipient = Some(key);
+            o.route = Some(route);
+            o.status = Status::Sent;
+            o.message_id = Some(format!("01FRR{i:010}"));
+            o.attempts = Some(1);
+            w.commit(Write::Final { campaign, outcome: Box::new(o), run: 1, at }).await.unwrap();
         }
-        while tasks.join_next().await.is_some() {}
     });
     let secs = start.elapsed().as_secs_f64();
     println!("messages/s          {:.0}", n as f64 / secs);
@@ -169,27 +162,42 @@ fn ledger_in_a_real_run() {
     let client =
         Arc::new(campaign::connectly::Client::new(&s.url(), standin::KEY.into(), Duration::from_secs(30)).unwrap());
     let path = format!("/v1/businesses/{}/send/whatsapp_templated_messages", standin::BUSINESS);
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let start = Instant::now();
+    concurrently(100_000, 64, |i| {
+        let (c, p) = (client.clone(), path.clone());
+        async move {
+            let body = serde_json::json!({"number": format!("+1778{i:07}"), "templateName": "hello", "language": "en",
+                "parameters": [{"name": "body_1", "value": "P"}], "campaignName": "bench",
+                "callbackData": {"campaign": "bench", "key": "k"}});
+            let _ = c.post(&p, &serde_json::value::to_raw_value(&body).unwrap()).await;
+        }
+    });
+    let alone = 100_000.0 / start.elapsed().as_secs_f64();
+    println!("HTTP path alone     {alone:.0} messages/s (same client and stand-in, no ledger)");
+    println!("run / HTTP alone    {:.0}%", 100.0 * full / alone);
+}
+
+/// Run `task(i)` for i in 0..n, `at_once` at a time, on a 2-thread runtime.
+fn concurrently<F, Fut>(n: usize, at_once: usize, task: F)
+where
+    F: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     rt.block_on(async {
-        let slots = Arc::new(tokio::sync::Semaphore::new(64));
+        let slots = Arc::new(tokio::sync::Semaphore::new(at_once));
         let mut tasks = tokio::task::JoinSet::new();
-        for i in 0..100_000usize {
+        for i in 0..n {
             let permit = slots.clone().acquire_owned().await.unwrap();
-            let (c, p) = (client.clone(), path.clone());
+            let fut = task(i);
             tasks.spawn(async move {
-                let body = serde_json::value::to_raw_value(&serde_json::json!({"number": format!("+1778{i:07}"), "templateName": "hello", "language": "en",
-                    "parameters": [{"name": "body_1", "value": "P"}], "campaignName": "bench", "callbackData": {"campaign": "bench", "key": "k"}})).unwrap();
-                let _ = c.post(&p, &body).await;
+                fut.await;
                 drop(permit);
             });
             while tasks.try_join_next().is_some() {}
         }
         while tasks.join_next().await.is_some() {}
     });
-    let alone = 100_000.0 / start.elapsed().as_secs_f64();
-    println!("HTTP path alone     {alone:.0} messages/s (same client and stand-in, no ledger)");
-    println!("run / HTTP alone    {:.0}%", 100.0 * full / alone);
 }
 
 fn main() {

@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::ops::ControlFlow;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -16,7 +16,7 @@ use jiff::Timestamp;
 use crate::error::{Error, Result};
 use crate::outcome::{Reason, Status};
 use crate::planner::{Planner, RowPlan};
-use crate::recipients::{Source, csv_error};
+use crate::recipients::{Source, csv_error_in};
 use crate::route::Route;
 
 const BATCH: usize = 512;
@@ -63,6 +63,7 @@ pub fn run(
     let (done_tx, done_rx) = sync_channel::<Batch>(pool);
     let (back_tx, back_rx) = sync_channel::<Batch>(pool);
     let csv_path = planner.campaign.recipients.csv.clone();
+    let headers = source.headers.clone();
 
     let reader = {
         let stop = stop.clone();
@@ -90,7 +91,7 @@ pub fn run(
                         match source.reader.read_record(&mut batch.records[n]) {
                             Ok(true) => n += 1,
                             Ok(false) => break,
-                            Err(e) => return Err(csv_error(&csv_path, e)),
+                            Err(e) => return Err(csv_error_in(&csv_path, e, Some(&headers))),
                         }
                     }
                     if n == 0 || stop.load(Ordering::Relaxed) {
@@ -185,6 +186,26 @@ fn worker(planner: &Planner, rx: &Mutex<Receiver<Batch>>, tx: &std::sync::mpsc::
     }
 }
 
+/// Template sends still allowed in the rolling 24 hours (`limits.templates_per_day`),
+/// shared by the sequencer (rows planned as templates) and the dispatcher
+/// (sessions that become templates as they leave).
+#[derive(Debug, Default)]
+pub struct TemplateQuota(Option<AtomicU64>);
+
+impl TemplateQuota {
+    pub fn new(left: Option<u64>) -> Arc<TemplateQuota> {
+        Arc::new(TemplateQuota(left.map(AtomicU64::new)))
+    }
+
+    /// Take one template send; `false` when the cap is reached.
+    pub fn try_take(&self) -> bool {
+        match &self.0 {
+            None => true,
+            Some(left) => left.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok(),
+        }
+    }
+}
+
 /// Keys are already xxh3-128 hashes: the set uses their bits as they are.
 #[derive(Default, Clone, Copy)]
 pub struct KeyHashed;
@@ -220,13 +241,13 @@ pub struct Sequencer {
     limit: Option<u64>,
     pub planned: u64,
     /// Template sends still allowed today, when capped.
-    pub template_quota: Option<u64>,
+    pub template_quota: Arc<TemplateQuota>,
 }
 
 impl Sequencer {
     /// `rows` is an estimate of the rows to come: the key set is sized for
     /// it once instead of doubling (and briefly holding two tables) as it grows.
-    pub fn new(limit: Option<u64>, template_quota: Option<u64>, rows: usize) -> Self {
+    pub fn new(limit: Option<u64>, template_quota: Arc<TemplateQuota>, rows: usize) -> Self {
         Sequencer { seen: HashSet::with_capacity_and_hasher(rows, KeyHashed), limit, planned: 0, template_quota }
     }
 
@@ -252,19 +273,14 @@ impl Sequencer {
         if self.limit.is_some_and(|l| self.planned >= l) {
             return ControlFlow::Break(());
         }
-        if plan.outcome.route == Some(Route::Template)
-            && let Some(q) = &mut self.template_quota
-        {
-            if *q == 0 {
-                let o = &mut plan.outcome;
-                o.status = Status::Deferred;
-                o.reason = Some(Reason::DailyLimit);
-                o.request = None;
-                plan.send = None;
-                plan.rewritten = true;
-                return ControlFlow::Continue(());
-            }
-            *q -= 1;
+        if plan.outcome.route == Some(Route::Template) && !self.template_quota.try_take() {
+            let o = &mut plan.outcome;
+            o.status = Status::Deferred;
+            o.reason = Some(Reason::DailyLimit);
+            o.request = None;
+            plan.send = None;
+            plan.rewritten = true;
+            return ControlFlow::Continue(());
         }
         self.planned += 1;
         ControlFlow::Continue(())

@@ -94,8 +94,13 @@ impl Source {
     }
 }
 
-/// A CSV reading error, located by row and line.
+/// A CSV reading error, located by row and line (and column, when the
+/// header is known).
 pub fn csv_error(path: &Path, e: csv::Error) -> Error {
+    csv_error_in(path, e, None)
+}
+
+pub fn csv_error_in(path: &Path, e: csv::Error, headers: Option<&Headers>) -> Error {
     let row_of = |pos: &csv::Position| pos.record().max(1);
     match e.kind() {
         csv::ErrorKind::UnequalLengths { pos: Some(pos), expected_len, len } => Error::input(
@@ -106,7 +111,12 @@ pub fn csv_error(path: &Path, e: csv::Error) -> Error {
         ),
         csv::ErrorKind::Utf8 { pos: Some(pos), err } => Error::input(
             path,
-            Location { line: Some(pos.line() as usize), row: Some(row_of(pos)), ..Default::default() },
+            Location {
+                line: Some(pos.line() as usize),
+                row: Some(row_of(pos)),
+                field: headers.and_then(|h| h.names.get(err.field()).cloned()),
+                ..Default::default()
+            },
             format!("field {} is not valid UTF-8", err.field() + 1),
             "save the file as UTF-8",
         ),
@@ -140,7 +150,7 @@ pub fn load_suppressions(c: &Campaign) -> Result<HashSet<String>> {
     let mut set = HashSet::new();
     let mut rec = StringRecord::new();
     let mut row = 0u64;
-    while reader.read_record(&mut rec).map_err(|e| csv_error(path, e))? {
+    while reader.read_record(&mut rec).map_err(|e| csv_error_in(path, e, Some(&headers)))? {
         row += 1;
         let raw = rec.get(col).unwrap_or("");
         if raw.trim().is_empty() {

@@ -14,7 +14,7 @@ use crate::cli::{RunArgs, RunFormat};
 use crate::error::{Error, ExitCode, Result};
 use crate::ledger::{Ledger, Snapshot};
 use crate::outcome::{Outcome, Reason, Status};
-use crate::pipeline::{self, Mode, Sequencer};
+use crate::pipeline::{self, Mode, Sequencer, TemplateQuota};
 use crate::planner::{Planner, Retrying};
 use crate::recipients::{self, Source};
 use crate::report::text::{self, Style};
@@ -120,7 +120,7 @@ fn dry_run(opts: &Options) -> Result<ExitCode> {
     let mode = Mode { now, with_request: true, jsonl: opts.format == RunFormat::Jsonl };
     // In the HTML page --limit limits the bubbles shown, not the counts.
     let limit = if opts.format == RunFormat::Html { None } else { opts.limit };
-    let mut seq = Sequencer::new(limit, quota, recipients::estimate_rows(&c.recipients.csv));
+    let mut seq = Sequencer::new(limit, TemplateQuota::new(quota), recipients::estimate_rows(&c.recipients.csv));
     let mut tally = Tally::default();
     let stdout = std::io::stdout();
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());

@@ -20,7 +20,7 @@ use crate::error::{Error, ExitCode, Result, RowProblem};
 use crate::ledger::{Ledger, Write as LedgerWrite, Writer};
 use crate::lock;
 use crate::outcome::{Outcome, Reason, RowError, Status};
-use crate::pipeline::{self, Mode, Sequencer};
+use crate::pipeline::{self, Mode, Sequencer, TemplateQuota};
 use crate::planner::{Planner, Sendable};
 use crate::report::Tally;
 use crate::report::text::{Style, row_line};
@@ -50,7 +50,7 @@ pub fn real_run(opts: &Options) -> Result<ExitCode> {
 
     // Preflight: every row read and rendered, nothing sent.
     let (planner, source) = run::planner(&loaded, snapshot.clone(), opts.retrying)?;
-    let mut seq = Sequencer::new(None, None, crate::recipients::estimate_rows(&c.recipients.csv));
+    let mut seq = Sequencer::new(None, TemplateQuota::new(None), crate::recipients::estimate_rows(&c.recipients.csv));
     let mut problems = Vec::new();
     let mut invalid = 0usize;
     let mut owed = 0u64;
@@ -114,7 +114,7 @@ pub fn real_run(opts: &Options) -> Result<ExitCode> {
         client,
         writer: writer.clone(),
         run_id,
-        quota,
+        quota: TemplateQuota::new(quota),
         owed,
         rows,
     }))?;
@@ -208,7 +208,7 @@ struct Dispatch {
     client: Client,
     writer: Arc<Writer>,
     run_id: i64,
-    quota: Option<u64>,
+    quota: Arc<TemplateQuota>,
     owed: u64,
     /// Rows in the CSV, as counted by preflight.
     rows: u64,
@@ -234,6 +234,7 @@ struct Shared {
     streak: AtomicU32,
     requests: AtomicU32,
     stopping: AtomicBool,
+    quota: Arc<TemplateQuota>,
 }
 
 impl Shared {
@@ -282,6 +283,7 @@ async fn dispatch(d: Dispatch) -> Result<Report> {
         streak: AtomicU32::new(0),
         requests: AtomicU32::new(0),
         stopping: AtomicBool::new(false),
+        quota: d.quota.clone(),
     });
 
     // Signals: the first stops taking new recipients, the second exits at once.
@@ -314,7 +316,7 @@ async fn dispatch(d: Dispatch) -> Result<Report> {
         let planner = d.planner.clone();
         let limit = d.opts.limit;
         let rows = d.rows;
-        let quota = d.quota;
+        let quota = d.quota.clone();
         tokio::task::spawn_blocking(move || -> Result<()> {
             let source = crate::recipients::Source::open(&planner.campaign)?;
             let mut seq = Sequencer::new(limit, quota, rows as usize);
@@ -378,7 +380,7 @@ async fn dispatch(d: Dispatch) -> Result<Report> {
     let bar = (d.opts.format == RunFormat::Text && !d.opts.quiet && std::io::stderr().is_terminal()).then(|| {
         let b = indicatif::ProgressBar::new(d.owed);
         b.set_style(
-            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} sent · {per_sec} · eta {eta} {msg}")
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} · {elapsed} · eta {eta}")
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
         b
@@ -474,6 +476,8 @@ async fn send_one(sh: &Shared, mut o: Outcome, s: Box<Sendable>) -> Option<Outco
     let mut fallback = false;
     let mut recorded: Option<Route> = None;
     let mut route;
+    // The sequencer took a template send for rows planned as templates.
+    let mut counted = o.route == Some(Route::Template);
     loop {
         if !sh.pacer.ready().await {
             sh.stop("the pacing thread stopped".into());
@@ -502,6 +506,29 @@ async fn send_one(sh: &Shared, mut o: Outcome, s: Box<Sendable>) -> Option<Outco
             o.reason = Some(Reason::NoRoute);
             return Some(o);
         };
+        if route == Route::Template && !counted {
+            // A session turned template (window closed, or refused): it counts too.
+            if !sh.quota.try_take() {
+                o.status = Status::Deferred;
+                o.reason = Some(Reason::DailyLimit);
+                o.route = Some(route);
+                o.attempts = Some(attempts);
+                o.fallback = Some(fallback);
+                if recorded.is_some() {
+                    let w = LedgerWrite::Final {
+                        campaign: c.name.clone(),
+                        outcome: Box::new(o.clone()),
+                        run: sh.run_id,
+                        at: Timestamp::now(),
+                    };
+                    if let Err(e) = sh.writer.commit(w).await {
+                        sh.stop(e);
+                    }
+                }
+                return Some(o);
+            }
+            counted = true;
+        }
         if recorded != Some(route) {
             let w = LedgerWrite::InFlight {
                 campaign: c.name.clone(),

@@ -204,7 +204,7 @@ impl Campaign {
         };
         let resolve = |p: &Text| -> PathBuf {
             let p = Path::new(&p.0);
-            if p.is_absolute() { p.to_path_buf() } else { dir.join(p) }
+            if p.is_absolute() || dir == Path::new(".") { p.to_path_buf() } else { dir.join(p) }
         };
         let name = self.name.0;
         if !is_campaign_name(&name) {

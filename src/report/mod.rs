@@ -18,6 +18,8 @@ pub struct Tally {
     pub by_route: BTreeMap<&'static str, u64>,
     pub by_reason: BTreeMap<Reason, u64>,
     pub fallbacks: u64,
+    /// Failed recipients by error code (or HTTP status, or "network").
+    pub errors: BTreeMap<String, u64>,
     pub first_failures: Vec<Outcome>,
     pub first_invalid: Vec<Outcome>,
 }
@@ -37,8 +39,18 @@ impl Tally {
         if o.fallback == Some(true) {
             self.fallbacks += 1;
         }
-        if matches!(o.status, Status::Failed | Status::Unknown) && self.first_failures.len() < 10 {
-            self.first_failures.push(o.clone());
+        if matches!(o.status, Status::Failed | Status::Unknown) {
+            if let Some(e) = &o.error {
+                let key = match (&e.code, e.http) {
+                    (Some(c), _) if !c.is_empty() => c.clone(),
+                    (_, Some(h)) => format!("HTTP {h}"),
+                    _ => "network".to_string(),
+                };
+                *self.errors.entry(key).or_default() += 1;
+            }
+            if self.first_failures.len() < 5 {
+                self.first_failures.push(o.clone());
+            }
         }
         if o.reason == Some(Reason::Invalid) && self.first_invalid.len() < 20 {
             self.first_invalid.push(o.clone());
@@ -79,6 +91,7 @@ impl Tally {
                     .filter(|(r, _)| reason_status(**r) == *s)
                     .map(|(r, n)| format!("{} {n}", r.as_str()))
                     .collect(),
+                Status::Failed => self.errors.iter().map(|(c, n)| format!("{c} {n}")).collect(),
                 _ => Vec::new(),
             };
             if !detail.is_empty() {

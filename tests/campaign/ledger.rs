@@ -213,6 +213,29 @@ fn templates_per_day_is_shared_by_campaigns_in_one_ledger() {
 }
 
 #[test]
+fn a_fallback_counts_against_templates_per_day() {
+    let env = Env::new();
+    let s = StandIn::start();
+    // The CSV says both wrote a minute ago; Connectly never heard from them.
+    let last = crate::send::ago(60);
+    campaign(
+        &env,
+        &format!("phone,name,last\n+16044441111,Ana,{last}\n+16044441112,Bo,{last}\n"),
+        "limits:\n  templates_per_day: 1\n",
+    );
+    let c = std::fs::read_to_string(env.path("c.yaml"))
+        .unwrap()
+        .replace("  burst: 10\n", "  burst: 10\n  concurrency: 1\n");
+    env.write("c.yaml", &c);
+    let rows = env.send(&s, &["run", "c.yaml", "--format", "jsonl"]).expect(0).rows();
+    assert_eq!((rows[0]["status"].as_str(), rows[0]["fallback"].as_bool()), (Some("sent"), Some(true)));
+    assert_eq!((rows[1]["status"].as_str(), rows[1]["reason"].as_str()), (Some("deferred"), Some("daily_limit")));
+    assert_eq!(s.received().iter().filter(|r| r.kind == "template").count(), 1);
+    // Deferred, not failed: it is still owed.
+    assert_eq!(status(&env)["counts"]["failed"], 0);
+}
+
+#[test]
 fn status_without_a_ledger_says_nothing_was_sent() {
     let env = Env::new();
     campaign(&env, &people(1), "");
