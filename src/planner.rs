@@ -62,6 +62,8 @@ pub struct RowPlan {
 /// The rendered requests for one recipient; the route is picked at sending time.
 pub struct Sendable {
     pub last_inbound: Option<Timestamp>,
+    /// The recipient's own time zone, when the CSV gives one (quiet hours).
+    pub tz: Option<TimeZone>,
     pub session: Option<Box<RawValue>>,
     pub template: Option<Box<RawValue>>,
 }
@@ -274,7 +276,7 @@ impl Planner {
         let open = matches!(slot, Slot::Open);
         let wanted = |r: Route| if request { open && route == Some(r) } else { true };
         let sendable = match self.render(&ctx, &phone, out.key.as_deref().unwrap_or(""), &wanted) {
-            Ok(s) => Sendable { last_inbound, ..s },
+            Ok(s) => Sendable { last_inbound, tz: tz.clone(), ..s },
             Err((field, reason)) => return RowPlan::done(invalid(out, &field, reason), Some(hash)),
         };
         match slot {
@@ -360,7 +362,7 @@ impl Planner {
                 })
             }
         };
-        Ok(Sendable { last_inbound: None, session, template })
+        Ok(Sendable { last_inbound: None, tz: None, session, template })
     }
 }
 

@@ -14,6 +14,7 @@ use jiff::Timestamp;
 use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 
 use crate::campaign::Campaign;
+use crate::campaign::schedule::Slot;
 use crate::cli::RunFormat;
 use crate::connectly::{self, Answer, Client};
 use crate::error::{Error, ExitCode, Result, RowProblem};
@@ -484,6 +485,23 @@ async fn send_one(sh: &Shared, mut o: Outcome, s: Box<Sendable>) -> Option<Outco
         }
         if sh.stopped() && recorded.is_none() {
             return None;
+        }
+        // The schedule, like the route, is decided as the request leaves: a
+        // long run may cross into quiet hours or past not_after.
+        if recorded.is_none() {
+            let reason = match c.schedule.slot(Timestamp::now(), s.tz.as_ref()) {
+                Slot::Open => None,
+                Slot::NotBefore => Some((Status::Deferred, Reason::NotBefore)),
+                Slot::QuietHours => Some((Status::Deferred, Reason::QuietHours)),
+                Slot::Expired => Some((Status::Skipped, Reason::Expired)),
+            };
+            if let Some((status, reason)) = reason {
+                o.status = status;
+                o.reason = Some(reason);
+                o.route = None;
+                record_skip(sh, &o);
+                return Some(o);
+            }
         }
         if !fallback {
             let (r, note) = sh.planner.route(s.last_inbound, Timestamp::now());
