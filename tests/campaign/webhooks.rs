@@ -129,6 +129,37 @@ fn signed_payloads_are_recorded_and_forgeries_refused() {
 }
 
 #[test]
+fn the_receiver_writes_beside_a_running_campaign() {
+    let env = Env::new();
+    let s = StandIn::start();
+    let csv: String = std::iter::once("phone,name,last\n".to_string())
+        .chain((0..60).map(|i| format!("+1604555{i:04},P{i},\n")))
+        .collect();
+    campaign(&env, &csv, "");
+    let c = std::fs::read_to_string(env.path("c.yaml"))
+        .unwrap()
+        .replace("  per_second: 200\n  burst: 10\n", "  per_second: 30\n  burst: 1\n");
+    env.write("c.yaml", &c);
+    let server = Server::start(&env, ".campaign/state.db");
+    let run = env.spawn(env.sending(&s, &["run", "c.yaml"]));
+    // Webhooks arrive while the run writes its own records.
+    for i in 0..200 {
+        let code = if i % 2 == 0 {
+            server.signed(&inbound(&format!("+1778555{i:04}"), now_unix() - 60))
+        } else {
+            server.signed(&delivery(&format!("01FRRX{i:08}"), "delivered", "test-campaign"))
+        };
+        assert_eq!(code, 200, "webhook {i}");
+    }
+    let run = finish(run);
+    run.expect(0);
+    assert_eq!(server.stop().0, 0);
+    assert_eq!(s.received().len(), 60);
+    let st: Value = serde_json::from_str(&env.run(&["status", "c.yaml", "--format", "json"]).stdout).unwrap();
+    assert_eq!(st["counts"]["sent"], 60);
+}
+
+#[test]
 fn a_secret_is_required() {
     let env = Env::new();
     env.run(&["inbound", "serve", "--listen", "127.0.0.1:0"]).expect(2).stderr_has("CONNECTLY_WEBHOOK_SECRET");
