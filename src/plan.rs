@@ -30,10 +30,14 @@ struct SessionBody<'a> {
     message: &'a Message<String>,
 }
 
-/// One template parameter as sent.
+/// One template parameter as sent. The name is a campaign constant,
+/// escaped once (`name_json`); `name` is kept for the checks.
 #[derive(Debug, Clone, Serialize)]
 pub struct Param<'a> {
+    #[serde(skip)]
     pub name: &'a str,
+    #[serde(rename = "name")]
+    pub name_json: &'a RawValue,
     pub value: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub filename: Option<String>,
@@ -43,20 +47,46 @@ pub struct Param<'a> {
 #[serde(rename_all = "camelCase")]
 struct TemplateBody<'a> {
     number: &'a str,
-    template_name: &'a str,
-    language: &'a str,
+    template_name: &'a RawValue,
+    language: &'a RawValue,
     #[serde(skip_serializing_if = "<[Param]>::is_empty")]
     parameters: &'a [Param<'a>],
     #[serde(skip_serializing_if = "Option::is_none")]
-    sender: Option<&'a str>,
-    campaign_name: &'a str,
-    callback_data: Callback<'a>,
+    sender: Option<&'a RawValue>,
+    campaign_name: &'a RawValue,
+    callback_data: Callback<'a, &'a RawValue>,
 }
 
 #[derive(Serialize)]
-struct Callback<'a> {
-    campaign: &'a str,
+struct Callback<'a, C> {
+    campaign: C,
     key: &'a str,
+}
+
+/// A string as JSON, escaped once.
+pub fn json_str(s: &str) -> Box<RawValue> {
+    raw(&s)
+}
+
+/// What every template request of a campaign shares, escaped once per run
+/// rather than once per row.
+#[derive(Debug)]
+pub struct TemplateConsts {
+    name: Box<RawValue>,
+    language: Box<RawValue>,
+    campaign: Box<RawValue>,
+    sender: Option<Box<RawValue>>,
+}
+
+impl TemplateConsts {
+    pub fn new(name: &str, language: &str, campaign: &str, sender: Option<&str>) -> Self {
+        TemplateConsts {
+            name: json_str(name),
+            language: json_str(language),
+            campaign: json_str(campaign),
+            sender: sender.map(json_str),
+        }
+    }
 }
 
 fn raw<T: Serialize>(v: &T) -> Box<RawValue> {
@@ -70,16 +100,6 @@ pub fn session_body(sender: Option<&str>, recipient: &str, message: &Message<Str
         recipient: Party { id: recipient, channel_type: "whatsapp" },
         message,
     })
-}
-
-pub struct TemplateRequest<'a> {
-    pub number: &'a str,
-    pub name: &'a str,
-    pub language: &'a str,
-    pub parameters: &'a [Param<'a>],
-    pub sender: Option<&'a str>,
-    pub campaign: &'a str,
-    pub key: &'a str,
 }
 
 /// `callbackData` must stay within Connectly's 1024 bytes.
@@ -98,16 +118,15 @@ pub fn check_callback(campaign: &str, key: &str) -> Result<(), Problem> {
     Ok(())
 }
 
-pub fn template_body(t: &TemplateRequest<'_>) -> Box<RawValue> {
-    let callback = Callback { campaign: t.campaign, key: t.key };
+pub fn template_body(c: &TemplateConsts, number: &str, parameters: &[Param<'_>], key: &str) -> Box<RawValue> {
     raw(&TemplateBody {
-        number: t.number,
-        template_name: t.name,
-        language: t.language,
-        parameters: t.parameters,
-        sender: t.sender,
-        campaign_name: t.campaign,
-        callback_data: callback,
+        number,
+        template_name: &c.name,
+        language: &c.language,
+        parameters,
+        sender: c.sender.as_deref(),
+        campaign_name: &c.campaign,
+        callback_data: Callback { campaign: &c.campaign, key },
     })
 }
 
@@ -274,19 +293,18 @@ mod tests {
 
     #[test]
     fn template_body_keeps_parameter_order_and_plain_sender() {
+        let (b1, hi) = (json_str("body_1"), json_str("header_image"));
         let params = vec![
-            Param { name: "body_1", value: "Ana".into(), filename: None },
-            Param { name: "header_image", value: "https://cdn.example.com/a.jpg".into(), filename: None },
+            Param { name: "body_1", name_json: &b1, value: "Ana".into(), filename: None },
+            Param {
+                name: "header_image",
+                name_json: &hi,
+                value: "https://cdn.example.com/a.jpg".into(),
+                filename: None,
+            },
         ];
-        let body = template_body(&TemplateRequest {
-            number: "+16044441111",
-            name: "spring_sale",
-            language: "en",
-            parameters: &params,
-            sender: Some("+14151111234"),
-            campaign: "spring-sale",
-            key: "+16044441111",
-        });
+        let consts = TemplateConsts::new("spring_sale", "en", "spring-sale", Some("+14151111234"));
+        let body = template_body(&consts, "+16044441111", &params, "+16044441111");
         assert_eq!(
             body.get(),
             r#"{"number":"+16044441111","templateName":"spring_sale","language":"en","parameters":[{"name":"body_1","value":"Ana"},{"name":"header_image","value":"https://cdn.example.com/a.jpg"}],"sender":"+14151111234","campaignName":"spring-sale","callbackData":{"campaign":"spring-sale","key":"+16044441111"}}"#
@@ -304,7 +322,8 @@ mod tests {
             buttons: vec![Button { id: "a".into(), text: "A button title too long".into() }],
         });
         assert_eq!(check_session(&mut m).unwrap_err().field, "replyButtonMessage.buttons[0].text");
-        let p = |name: &'static str, value: &str| Param { name, value: value.into(), filename: None };
+        let n = json_str("n");
+        let p = |name: &'static str, value: &str| Param { name, name_json: &n, value: value.into(), filename: None };
         assert!(check_param(&p("body_1", "")).is_err());
         assert!(check_param(&p("body_1", "two\nlines")).is_err());
         assert!(check_param(&p("header_image", "cdn/a.jpg")).is_err());

@@ -41,7 +41,8 @@ pub struct Planner {
     once_per: Tid,
     body: Option<Tid>,
     message: Option<Message<Tid>>,
-    params: Vec<(String, Tid, Option<Tid>)>,
+    params: Vec<(String, Box<RawValue>, Tid, Option<Tid>)>,
+    template_consts: Option<plan::TemplateConsts>,
     pub session_path: Arc<str>,
     pub template_path: Arc<str>,
 }
@@ -154,9 +155,11 @@ impl Planner {
                     .map(|f| renderer.compile(&format!("{yaml}: {field}.filename"), &format!("{field}.filename"), f))
                     .transpose()
                     .map_err(|e| compile_error(&keys, e))?;
-                params.push((p.name.clone(), v, f));
+                params.push((p.name.clone(), plan::json_str(&p.name), v, f));
             }
         }
+        let template_consts =
+            c.template.as_ref().map(|t| plan::TemplateConsts::new(&t.name, &t.language, &c.name, c.sender.as_deref()));
         Ok(Planner {
             session_path: plan::session_path(&c.business_id).into(),
             template_path: plan::template_path(&c.business_id).into(),
@@ -167,6 +170,7 @@ impl Planner {
             suppress,
             ledger,
             retrying,
+            template_consts,
             once_per,
             body,
             message,
@@ -335,13 +339,14 @@ impl Planner {
                 wanted(Route::Session).then(|| plan::session_body(c.sender.as_deref(), phone, &msg))
             }
         };
-        let template = match &c.template {
+        let template = match &self.template_consts {
             None => None,
-            Some(t) => {
+            Some(consts) => {
                 let mut params = Vec::with_capacity(self.params.len());
-                for (name, v, f) in &self.params {
+                for (name, name_json, v, f) in &self.params {
                     let p = Param {
                         name,
+                        name_json,
                         value: self.renderer.render(*v, ctx).map_err(fail)?,
                         filename: f.map(|f| self.renderer.render(f, ctx)).transpose().map_err(fail)?,
                     };
@@ -349,17 +354,7 @@ impl Planner {
                     params.push(p);
                 }
                 plan::check_callback(&c.name, key).map_err(|p| (p.field, p.reason))?;
-                wanted(Route::Template).then(|| {
-                    plan::template_body(&plan::TemplateRequest {
-                        number: phone,
-                        name: &t.name,
-                        language: &t.language,
-                        parameters: &params,
-                        sender: c.sender.as_deref(),
-                        campaign: &c.name,
-                        key,
-                    })
-                })
+                wanted(Route::Template).then(|| plan::template_body(consts, phone, &params, key))
             }
         };
         Ok(Sendable { last_inbound: None, tz: None, session, template })
