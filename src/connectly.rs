@@ -75,7 +75,8 @@ impl Client {
                     error: RowError {
                         http: None,
                         code: None,
-                        message: format!("{what}: {}", without_url(&e)),
+                        // The URL is ours and known; the cause is what matters.
+                        message: format!("{what}: {}", describe(&e.without_url())),
                         field: None,
                     },
                     after: None,
@@ -90,29 +91,15 @@ impl Client {
     }
 }
 
-/// reqwest errors name the URL; keep only the cause.
-fn without_url(e: &reqwest::Error) -> String {
-    let mut msg = e.without_url_ref().to_string();
-    let mut src = std::error::Error::source(e);
+/// The error and its causes, one after another.
+fn describe(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut msg = e.to_string();
+    let mut src = e.source();
     while let Some(s) = src {
         msg = format!("{msg}: {s}");
         src = s.source();
     }
     msg
-}
-
-trait WithoutUrl {
-    fn without_url_ref(&self) -> String;
-}
-
-impl WithoutUrl for reqwest::Error {
-    fn without_url_ref(&self) -> String {
-        let s = self.to_string();
-        match s.find(" for url (") {
-            Some(i) => s[..i].to_string(),
-            None => s,
-        }
-    }
 }
 
 #[derive(serde::Deserialize, Default)]

@@ -146,7 +146,7 @@ fn dry_run(opts: &Options) -> Result<ExitCode> {
             },
             RunFormat::Text => preview.text(o, &style, &mut out),
             RunFormat::Html => {
-                preview.keep(plan.outcome.clone());
+                preview.keep(std::mem::replace(&mut plan.outcome, Outcome::new(0)));
                 Ok(())
             }
         };
