@@ -85,9 +85,11 @@ mod tests {
             }
             t
         });
-        // 101 releases at 200/s span 500 ms: never less, and not much more.
+        // 101 releases at 200/s span 500 ms: never less. (How close to 500 ms
+        // it stays is measured by `cargo bench --bench send`, not here: a
+        // busy machine may deschedule the pacer.)
         let span = times[100] - times[0];
         assert!(span >= Duration::from_millis(499), "{span:?}");
-        assert!(span < Duration::from_millis(600), "{span:?}");
+        assert!(span < Duration::from_millis(2000), "{span:?}");
     }
 }

@@ -173,12 +173,17 @@ fn a_bad_key_aborts_at_once() {
         .chain((0..200).map(|i| format!("+1604555{i:04},P{i},\n")))
         .collect();
     campaign(&env, &csv, "");
+    // 20 a second: the first 401 comes back long before the next request is due.
+    let c = std::fs::read_to_string(env.path("c.yaml"))
+        .unwrap()
+        .replace("  per_second: 200\n  burst: 10\n", "  per_second: 20\n  burst: 1\n");
+    env.write("c.yaml", &c);
     let run = crate::support::Run::from_output(
         env.sending(&s, &["run", "c.yaml"]).env("CONNECTLY_API_KEY", "wrong-key").output().unwrap(),
     );
     run.expect(3).stderr_has("run aborted").stderr_has("HTTP 401");
     assert!(!run.stderr.contains("wrong-key"), "the key is never printed");
-    assert!(s.received().len() <= 16, "stopped after {} requests", s.received().len());
+    assert!(s.received().len() <= 3, "stopped after {} requests", s.received().len());
 }
 
 #[test]
@@ -195,7 +200,7 @@ fn business_limits_abort_the_run() {
     }
     env.write("people.csv", &csv);
     env.send(&s, &["run", "c.yaml"]).expect(3).stderr_has("ERROR_CODE_BUSINESS_REACHED_LIMITS");
-    assert!(s.received().len() <= 2, "{} requests after the business was limited", s.received().len());
+    assert!(s.received().len() <= 3, "{} requests after the business was limited", s.received().len());
 }
 
 #[test]
