@@ -235,14 +235,10 @@ impl Preview {
         }
         let planned = tally.status(Status::Planned) as usize;
         if planned > self.shown {
-            writeln!(
-                out,
-                "{}\n",
-                style.dim(&format!(
-                    "… and {} more planned messages (--format jsonl lists every one)",
-                    planned - self.shown
-                ))
-            )?;
+            let more = planned - self.shown;
+            let s = if more == 1 { "" } else { "s" };
+            let line = format!("… and {more} more planned message{s} (--format jsonl lists every one)");
+            writeln!(out, "{}\n", style.dim(&line))?;
         }
         if !self.others.is_empty() {
             writeln!(out, "{}", style.bold("Not sent now:"))?;

@@ -111,7 +111,9 @@ pub fn page(c: &Campaign, at: Timestamp, tally: &Tally, outcomes: &[Outcome], li
         bubble(&mut h, o);
     }
     if planned > bubbles {
-        let _ = write!(h, "<p class=\"more\">… {} more planned messages not shown</p>", planned - bubbles);
+        let more = planned - bubbles;
+        let s = if more == 1 { "" } else { "s" };
+        let _ = write!(h, "<p class=\"more\">… {more} more planned message{s} not shown</p>");
     }
     let rest: Vec<&Outcome> = outcomes.iter().filter(|o| o.status != Status::Planned).collect();
     if !rest.is_empty() {
