@@ -429,8 +429,12 @@ async fn dispatch(d: Dispatch) -> Result<Report> {
     }
     let produced = producer.await.map_err(|e| Error::Aborted(format!("the row reader stopped: {e}")))?;
     let _ = dispatcher.await;
-    produced?;
-    let abort = shared.abort.lock().ok().and_then(|a| a.clone());
+    let mut abort = shared.abort.lock().ok().and_then(|a| a.clone());
+    if let Err(e) = produced {
+        // Preflight read the file whole; failing now means it changed under
+        // the run. What was sent is recorded: an abort, not invalid input.
+        abort.get_or_insert(format!("reading the recipients again failed (did the file change during the run?): {e}"));
+    }
     Ok(Report { tally, abort, requests: u64::from(shared.requests.load(Ordering::SeqCst)), not_attempted })
 }
 
