@@ -537,15 +537,7 @@ async fn send_one(sh: &Shared, mut o: Outcome, s: Box<Sendable>) -> Option<Outco
                 o.attempts = Some(attempts);
                 o.fallback = Some(fallback);
                 if recorded.is_some() {
-                    let w = LedgerWrite::Final {
-                        campaign: c.name.clone(),
-                        outcome: Box::new(o.clone()),
-                        run: sh.run_id,
-                        at: Timestamp::now(),
-                    };
-                    if let Err(e) = sh.writer.commit(w).await {
-                        sh.stop(e);
-                    }
+                    commit_outcome(sh, &o).await;
                 }
                 return Some(o);
             }
@@ -642,8 +634,15 @@ async fn send_one(sh: &Shared, mut o: Outcome, s: Box<Sendable>) -> Option<Outco
     o.route = Some(route);
     o.attempts = Some(attempts);
     o.fallback = Some(fallback);
+    commit_outcome(sh, &o).await;
+    Some(o)
+}
+
+/// Record an answered (or released) recipient and wait for the commit; a
+/// ledger that cannot be written stops the run.
+async fn commit_outcome(sh: &Shared, o: &Outcome) {
     let w = LedgerWrite::Final {
-        campaign: c.name.clone(),
+        campaign: sh.campaign.name.clone(),
         outcome: Box::new(o.clone()),
         run: sh.run_id,
         at: Timestamp::now(),
@@ -651,7 +650,6 @@ async fn send_one(sh: &Shared, mut o: Outcome, s: Box<Sendable>) -> Option<Outco
     if let Err(e) = sh.writer.commit(w).await {
         sh.stop(e);
     }
-    Some(o)
 }
 
 fn failure_streak(sh: &Shared, o: &Outcome) {

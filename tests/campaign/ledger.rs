@@ -7,11 +7,7 @@ use serde_json::Value;
 
 use crate::send::campaign;
 use crate::support::standin::Config;
-use crate::support::{Env, Fault, Run, StandIn, finish};
-
-fn people(n: usize) -> String {
-    std::iter::once("phone,name,last\n".to_string()).chain((0..n).map(|i| format!("+1604555{i:04},P{i},\n"))).collect()
-}
+use crate::support::{Env, Fault, Run, StandIn, finish, pace, people};
 
 fn status(env: &Env) -> Value {
     let run = env.run(&["status", "c.yaml", "--format", "json"]);
@@ -21,11 +17,7 @@ fn status(env: &Env) -> Value {
 
 fn slow(env: &Env, n: usize, per_second: u32) {
     campaign(env, &people(n), "");
-    let c = std::fs::read_to_string(env.path("c.yaml")).unwrap().replace(
-        "  per_second: 200\n  burst: 10\n",
-        &format!("  per_second: {per_second}\n  burst: 1\n  concurrency: 8\n"),
-    );
-    env.write("c.yaml", &c);
+    pace(env, per_second, 1, Some(8));
 }
 
 fn signal(child: &std::process::Child, sig: &str) {

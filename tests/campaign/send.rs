@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::support::standin::{Config, now_unix};
-use crate::support::{Env, Fault, StandIn, yaml};
+use crate::support::{Env, Fault, StandIn, pace, people, yaml};
 
 /// RFC 3339 for `secs_ago` seconds before now.
 pub fn ago(secs_ago: i64) -> String {
@@ -169,15 +169,10 @@ fn an_unknown_template_is_a_final_error() {
 fn a_bad_key_aborts_at_once() {
     let env = Env::new();
     let s = StandIn::start();
-    let csv: String = std::iter::once("phone,name,last\n".to_string())
-        .chain((0..200).map(|i| format!("+1604555{i:04},P{i},\n")))
-        .collect();
+    let csv = people(200);
     campaign(&env, &csv, "");
     // 20 a second: the first 401 comes back long before the next request is due.
-    let c = std::fs::read_to_string(env.path("c.yaml"))
-        .unwrap()
-        .replace("  per_second: 200\n  burst: 10\n", "  per_second: 20\n  burst: 1\n");
-    env.write("c.yaml", &c);
+    pace(&env, 20, 1, None);
     let run = crate::support::Run::from_output(
         env.sending(&s, &["run", "c.yaml"]).env("CONNECTLY_API_KEY", "wrong-key").output().unwrap(),
     );
@@ -208,13 +203,9 @@ fn a_streak_of_failures_aborts() {
     let env = Env::new();
     let s = StandIn::start();
     s.templates(&["missing"]);
-    let csv: String = std::iter::once("phone,name,last\n".to_string())
-        .chain((0..50).map(|i| format!("+1604555{i:04},P{i},\n")))
-        .collect();
+    let csv = people(50);
     campaign(&env, &csv, "  abort_after: 5\n");
-    let c =
-        std::fs::read_to_string(env.path("c.yaml")).unwrap().replace("  burst: 10\n", "  burst: 1\n  concurrency: 1\n");
-    env.write("c.yaml", &c);
+    pace(&env, 200, 1, Some(1));
     env.send(&s, &["run", "c.yaml"]).expect(3).stderr_has("5 failures in a row");
     assert_eq!(s.received().len(), 5);
 }
@@ -270,14 +261,9 @@ fn limit_sends_at_most_n() {
 fn the_rate_limit_keeps_the_stand_in_from_throttling() {
     let env = Env::new();
     let s = StandIn::with(Config { per_second: 25, ..Config::default() });
-    let csv: String = std::iter::once("phone,name,last\n".to_string())
-        .chain((0..60).map(|i| format!("+1604555{i:04},P{i},\n")))
-        .collect();
+    let csv = people(60);
     campaign(&env, &csv, "");
-    let c = std::fs::read_to_string(env.path("c.yaml"))
-        .unwrap()
-        .replace("  per_second: 200\n  burst: 10\n", "  per_second: 20\n  burst: 1\n");
-    env.write("c.yaml", &c);
+    pace(&env, 20, 1, None);
     env.send(&s, &["run", "c.yaml"]).expect(0);
     let got = s.received();
     assert_eq!(got.len(), 60);

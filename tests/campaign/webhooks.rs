@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::send::campaign;
 use crate::support::standin::now_unix;
-use crate::support::{Env, StandIn, finish};
+use crate::support::{Env, StandIn, finish, pace, people};
 
 const SECRET: &str = "whsec-test";
 
@@ -132,14 +132,9 @@ fn signed_payloads_are_recorded_and_forgeries_refused() {
 fn the_receiver_writes_beside_a_running_campaign() {
     let env = Env::new();
     let s = StandIn::start();
-    let csv: String = std::iter::once("phone,name,last\n".to_string())
-        .chain((0..60).map(|i| format!("+1604555{i:04},P{i},\n")))
-        .collect();
+    let csv = people(60);
     campaign(&env, &csv, "");
-    let c = std::fs::read_to_string(env.path("c.yaml"))
-        .unwrap()
-        .replace("  per_second: 200\n  burst: 10\n", "  per_second: 30\n  burst: 1\n");
-    env.write("c.yaml", &c);
+    pace(&env, 30, 1, None);
     let server = Server::start(&env, ".campaign/state.db");
     let run = env.spawn(env.sending(&s, &["run", "c.yaml"]));
     // Webhooks arrive while the run writes its own records.
