@@ -192,6 +192,11 @@ impl Planner {
         }
     }
 
+    /// Every template minijinja has loaded so far, by name (see `Renderer::sources`).
+    pub fn template_sources(&self) -> Vec<(String, String)> {
+        self.renderer.sources()
+    }
+
     /// Plan one data row (numbered from 1) as of `now`. With `request`, the
     /// outcome carries the request body that would be sent (dry runs).
     pub fn plan_row(&self, row: u64, rec: &StringRecord, now: Timestamp, request: bool) -> RowPlan {

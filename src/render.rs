@@ -186,8 +186,13 @@ impl Renderer {
         Some(segs)
     }
 
-    pub fn field(&self, id: Tid) -> &str {
-        &self.fields[id.0]
+    /// The templates minijinja holds, sorted by name: those compiled up
+    /// front, and those loaded by `include`/`import` while rows rendered.
+    pub fn sources(&self) -> Vec<(String, String)> {
+        let mut all: Vec<(String, String)> =
+            self.env.templates().map(|(name, t)| (name.to_string(), t.source().to_string())).collect();
+        all.sort();
+        all
     }
 
     /// Render one template for one row.
@@ -378,6 +383,19 @@ mod tests {
             assert!(matches!(r.compiled[id.0], Compiled::Jinja(_)) || src.starts_with('<'));
             assert_eq!(r.render(id, &ctx).unwrap(), want);
         }
+    }
+
+    #[test]
+    fn included_templates_are_listed_once_loaded() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("sig.j2"), "-- {{ first_name }}").unwrap();
+        let h = Headers::new(vec!["phone".into(), "first_name".into()]).unwrap();
+        let mut r = Renderer::new(Arc::new(h), "c", Some(dir.path()));
+        let id = r.compile("body.j2", "text", "Hi {% include \"sig.j2\" %}").unwrap();
+        let rec = StringRecord::from(vec!["+16044441111", "Ana"]);
+        assert_eq!(r.render(id, &RowContext::new(&rec, None)).unwrap(), "Hi -- Ana");
+        let names: Vec<String> = r.sources().into_iter().map(|(n, _)| n).collect();
+        assert_eq!(names, ["body.j2", "sig.j2"]);
     }
 
     #[test]

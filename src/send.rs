@@ -79,7 +79,7 @@ pub fn real_run(opts: &Options) -> Result<ExitCode> {
     }
     let owed = opts.limit.map_or(owed, |l| owed.min(l));
 
-    let fingerprint = fingerprint(&c)?;
+    let fingerprint = fingerprint(&c, &planner)?;
     let (run_id, changed) = ledger.begin_run(&c.name, &fingerprint, now, &lock::hostname())?;
     let estyle = Style::stderr();
     if changed.is_some() && !opts.quiet {
@@ -173,7 +173,7 @@ pub fn real_run(opts: &Options) -> Result<ExitCode> {
 }
 
 /// A fingerprint of everything the run reads, part by part, so a change can be named.
-fn fingerprint(c: &Campaign) -> Result<String> {
+fn fingerprint(c: &Campaign, planner: &Planner) -> Result<String> {
     let hash = |p: &std::path::Path| -> Result<String> {
         use std::io::Read;
         let mut f = std::fs::File::open(p).map_err(|e| Error::io(p, e))?;
@@ -192,10 +192,19 @@ fn fingerprint(c: &Campaign) -> Result<String> {
         format!("campaign file={:016x}", xxhash_rust::xxh3::xxh3_64(c.source.as_bytes())),
         format!("recipients CSV={}", hash(&c.recipients.csv)?),
     ];
-    if let Some((p, src)) = c.session.as_ref().and_then(|s| s.body.as_ref()) {
-        let _ = p;
-        parts.push(format!("body template={:016x}", xxhash_rust::xxh3::xxh3_64(src.as_bytes())));
+    // The body file, and every template file it pulled in with include or
+    // import while preflight rendered the rows.
+    let mut templates = xxhash_rust::xxh3::Xxh3::new();
+    if let Some((_, src)) = c.session.as_ref().and_then(|s| s.body.as_ref()) {
+        templates.update(src.as_bytes());
     }
+    for (name, src) in planner.template_sources() {
+        templates.update(name.as_bytes());
+        templates.update(&[0]);
+        templates.update(src.as_bytes());
+        templates.update(&[0]);
+    }
+    parts.push(format!("templates={:016x}", templates.digest()));
     if let Some(p) = &c.recipients.suppress {
         parts.push(format!("suppression list={}", hash(p)?));
     }

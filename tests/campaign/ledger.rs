@@ -61,6 +61,22 @@ fn a_second_run_sends_only_what_is_owed() {
 }
 
 #[test]
+fn a_changed_included_template_is_noticed() {
+    let env = Env::new();
+    let s = StandIn::start();
+    let last = crate::send::ago(60);
+    s.inbound("+16045550000", crate::support::standin::now_unix() - 60);
+    campaign(&env, &format!("phone,name,last\n+16045550000,Ana,{last}\n"), "");
+    env.write("hello.j2", "Hi {{ name }}! {% include \"sig.j2\" %}");
+    env.write("sig.j2", "— the shop");
+    env.send(&s, &["run", "c.yaml"]).expect(0);
+    env.write("sig.j2", "— the new shop");
+    let run = env.send(&s, &["run", "c.yaml"]);
+    run.expect(0).stderr_has("templates changed since the last run");
+    assert_eq!(s.received().len(), 1, "still sends only what is owed");
+}
+
+#[test]
 fn failed_recipients_are_retried_only_when_asked() {
     let env = Env::new();
     let s = StandIn::start();
