@@ -257,14 +257,10 @@ impl Sequencer {
         if let Some(h) = plan.key_hash
             && !self.seen.insert(h)
         {
-            let o = &mut plan.outcome;
-            o.status = Status::Skipped;
-            o.reason = Some(Reason::Duplicate);
-            o.route = None;
-            o.request = None;
-            o.error = None;
-            plan.send = None;
-            plan.rewritten = true;
+            // The key belongs to the earlier row: this one has no route or error of its own.
+            plan.withdraw(Status::Skipped, Reason::Duplicate);
+            plan.outcome.route = None;
+            plan.outcome.error = None;
             return ControlFlow::Continue(());
         }
         if plan.send.is_none() {
@@ -274,12 +270,7 @@ impl Sequencer {
             return ControlFlow::Break(());
         }
         if plan.outcome.route == Some(Route::Template) && !self.template_quota.try_take() {
-            let o = &mut plan.outcome;
-            o.status = Status::Deferred;
-            o.reason = Some(Reason::DailyLimit);
-            o.request = None;
-            plan.send = None;
-            plan.rewritten = true;
+            plan.withdraw(Status::Deferred, Reason::DailyLimit);
             return ControlFlow::Continue(());
         }
         self.planned += 1;

@@ -264,9 +264,9 @@ impl Planner {
                 }
             },
         };
-        let slot = c.schedule.slot(now, tz.as_ref());
-        if slot == Slot::Expired {
-            return skip(out, Reason::Expired);
+        let held = schedule_verdict(c.schedule.slot(now, tz.as_ref()));
+        if let Some((Status::Skipped, reason)) = held {
+            return skip(out, reason);
         }
         // 4. last inbound: the later of the CSV and the ledger
         let csv_inbound = match self.columns.last_inbound.map(|i| recipients::parse_instant(rec.get(i).unwrap_or(""))) {
@@ -282,19 +282,16 @@ impl Planner {
         // for a real run (the route is decided again as the request leaves),
         // the chosen one for a dry run's report.
         let (route, note) = self.route(last_inbound, now);
-        let open = matches!(slot, Slot::Open);
+        let open = held.is_none();
         let wanted = |r: Route| if request { open && route == Some(r) } else { true };
         let sendable = match self.render(&ctx, &phone, out.key.as_deref().unwrap_or(""), &wanted) {
             Ok(s) => Sendable { last_inbound, tz: tz.clone(), ..s },
             Err((field, reason)) => return RowPlan::done(invalid(out, &field, reason), Some(hash)),
         };
-        match slot {
-            Slot::NotBefore | Slot::QuietHours => {
-                out.status = Status::Deferred;
-                out.reason = Some(if slot == Slot::NotBefore { Reason::NotBefore } else { Reason::QuietHours });
-                return RowPlan::done(out, Some(hash));
-            }
-            Slot::Open | Slot::Expired => {}
+        if let Some((status, reason)) = held {
+            out.status = status;
+            out.reason = Some(reason);
+            return RowPlan::done(out, Some(hash));
         }
         out.note = note;
         let Some(route) = route else {
@@ -366,8 +363,30 @@ impl Planner {
     }
 }
 
+/// What the schedule says of a row now: nothing (send it), deferred
+/// (`not_before`, `quiet_hours`) or skipped (`expired`). Planning and the
+/// dispatcher, which asks again as each request leaves, share it.
+pub fn schedule_verdict(slot: Slot) -> Option<(Status, Reason)> {
+    match slot {
+        Slot::Open => None,
+        Slot::NotBefore => Some((Status::Deferred, Reason::NotBefore)),
+        Slot::QuietHours => Some((Status::Deferred, Reason::QuietHours)),
+        Slot::Expired => Some((Status::Skipped, Reason::Expired)),
+    }
+}
+
 impl RowPlan {
     fn done(outcome: Outcome, key_hash: Option<u128>) -> RowPlan {
         RowPlan { outcome, key_hash, send: None, line: None, rewritten: false }
+    }
+
+    /// A later stage takes the row out of the send: it gets this status and
+    /// reason, no request, and its prepared JSON line no longer applies.
+    pub fn withdraw(&mut self, status: Status, reason: Reason) {
+        self.outcome.status = status;
+        self.outcome.reason = Some(reason);
+        self.outcome.request = None;
+        self.send = None;
+        self.rewritten = true;
     }
 }

@@ -14,7 +14,6 @@ use jiff::Timestamp;
 use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 
 use crate::campaign::Campaign;
-use crate::campaign::schedule::Slot;
 use crate::cli::RunFormat;
 use crate::connectly::{self, Answer, Client};
 use crate::error::{Error, ExitCode, Result, RowProblem};
@@ -22,7 +21,7 @@ use crate::ledger::{Ledger, Write as LedgerWrite, Writer};
 use crate::lock;
 use crate::outcome::{Outcome, Reason, RowError, Status};
 use crate::pipeline::{self, Mode, Sequencer, TemplateQuota};
-use crate::planner::{Planner, Sendable};
+use crate::planner::{Planner, Sendable, schedule_verdict};
 use crate::report::Tally;
 use crate::report::text::{Style, row_line};
 use crate::route::Route;
@@ -501,20 +500,14 @@ async fn send_one(sh: &Shared, mut o: Outcome, s: Box<Sendable>) -> Option<Outco
         }
         // The schedule, like the route, is decided as the request leaves: a
         // long run may cross into quiet hours or past not_after.
-        if recorded.is_none() {
-            let reason = match c.schedule.slot(Timestamp::now(), s.tz.as_ref()) {
-                Slot::Open => None,
-                Slot::NotBefore => Some((Status::Deferred, Reason::NotBefore)),
-                Slot::QuietHours => Some((Status::Deferred, Reason::QuietHours)),
-                Slot::Expired => Some((Status::Skipped, Reason::Expired)),
-            };
-            if let Some((status, reason)) = reason {
-                o.status = status;
-                o.reason = Some(reason);
-                o.route = None;
-                record_skip(sh, &o);
-                return Some(o);
-            }
+        if recorded.is_none()
+            && let Some((status, reason)) = schedule_verdict(c.schedule.slot(Timestamp::now(), s.tz.as_ref()))
+        {
+            o.status = status;
+            o.reason = Some(reason);
+            o.route = None;
+            record_skip(sh, &o);
+            return Some(o);
         }
         if !fallback {
             let (r, note) = sh.planner.route(s.last_inbound, Timestamp::now());
