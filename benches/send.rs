@@ -107,9 +107,9 @@ fn ceiling() {
 /// The ledger alone: an in-flight record committed before each message and
 /// the outcome after it, 64 messages at a time, as a run does.
 fn ledger() {
-    use campaign::ledger::{Ledger, Write};
-    use campaign::outcome::{Outcome, Status};
-    use campaign::route::Route;
+    use campaign::bench::Route;
+    use campaign::bench::{Ledger, Write};
+    use campaign::bench::{Outcome, Status};
     println!("\n## Ledger: 100,000 messages, in_flight + outcome each, 64 at a time");
     let dir = tempfile::tempdir().unwrap();
     let writer = Arc::new(Ledger::open(&dir.path().join("state.db")).unwrap().into_writer());
@@ -160,7 +160,7 @@ fn ledger_in_a_real_run() {
     let full = 100_000.0 / wall.as_secs_f64();
     println!("campaign run        {full:.0} messages/s (ledger, planning, pacing, HTTP)");
     let client =
-        Arc::new(campaign::connectly::Client::new(&s.url(), standin::KEY.into(), Duration::from_secs(30)).unwrap());
+        Arc::new(campaign::bench::Client::new(&s.url(), standin::KEY.into(), Duration::from_secs(30)).unwrap());
     let path = format!("/v1/businesses/{}/send/whatsapp_templated_messages", standin::BUSINESS);
     let start = Instant::now();
     concurrently(100_000, 64, |i| {

@@ -43,7 +43,7 @@ fn main() {
                 } else {
                     format!(r#"{{"topic":"delivery_status","timestamp":"{now}","statusUpdate":{{"id":"01FRR{:010}","status":"delivered","error":null}},"metadata":{{"campaign_name":"bench"}}}}"#, i)
                 };
-                let sig = campaign::inbound::sign(SECRET.as_bytes(), body.as_bytes());
+                let sig = campaign::bench::sign(SECRET.as_bytes(), body.as_bytes());
                 (body, sig)
             })
             .collect(),

@@ -78,7 +78,7 @@ pub enum Error {
 
     /// Preflight found invalid rows; nothing was sent.
     #[error("{}", preflight_message(.csv, .problems, *.total))]
-    Preflight { csv: PathBuf, problems: Box<Vec<RowProblem>>, total: usize },
+    Preflight { csv: PathBuf, problems: Vec<RowProblem>, total: usize },
 
     /// Another run of this campaign holds the lock.
     #[error(

@@ -1,25 +1,15 @@
-//! Webhooks (SPEC §7): inbound messages tell the 24-hour rule who wrote
-//! last; delivery statuses tell `status` how far each message got.
-//! `serve` receives them over HTTP, verifying Connectly's signature;
-//! `import` reads the same payloads from a file.
+//! Webhook payloads (SPEC §7): inbound messages tell the 24-hour rule who
+//! wrote last; delivery statuses tell `status` how far each message got.
+//! Parsing, signature checks and recording; the server and the importer
+//! are commands (`commands/inbound.rs`).
 
-use std::io::BufRead;
-use std::net::SocketAddr;
-use std::path::Path;
-use std::sync::{Arc, Mutex};
-
-use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use jiff::Timestamp;
 use serde_json::Value;
 use sha2::Sha256;
 
-use crate::error::{Error, ExitCode, Result};
+use crate::error::Result;
 use crate::ledger::{Ledger, StatusUpdate};
 
 /// Webhook bodies larger than this are refused with 413.
@@ -70,7 +60,7 @@ pub fn parse(v: &Value) -> Result<Event, String> {
         };
         let at = Timestamp::from_second(at).map_err(|e| format!("timestamp out of range: {e}"))?;
         // Customers are keyed like recipients: E.164. Other ids (BSUIDs) are kept as given.
-        let phone = crate::phone::normalize(sender, None).unwrap_or_else(|_| sender.to_string());
+        let phone = crate::plan::phone::normalize(sender, None).unwrap_or_else(|_| sender.to_string());
         return Ok(Event::Inbound { phone, at });
     }
     if v.is_object() {
@@ -102,165 +92,6 @@ pub fn sign(secret: &[u8], body: &[u8]) -> String {
     let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret) else { return String::new() };
     mac.update(body);
     base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
-}
-
-fn secret() -> Result<Vec<u8>> {
-    std::env::var("CONNECTLY_WEBHOOK_SECRET").ok().filter(|s| !s.is_empty()).map(String::into_bytes).ok_or_else(|| {
-        Error::Usage(
-            "CONNECTLY_WEBHOOK_SECRET is not set; webhooks cannot be verified without it\n  hint: export CONNECTLY_WEBHOOK_SECRET=<the secret shown when the webhook was registered with Connectly>".into(),
-        )
-    })
-}
-
-struct Shared {
-    secret: Vec<u8>,
-    ledger: Mutex<Ledger>,
-}
-
-fn log(topic: &str, outcome: &str) {
-    eprintln!("{} {topic} {outcome}", Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ"));
-}
-
-async fn receive(State(sh): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> (StatusCode, &'static str) {
-    let sig = headers.get("x-connectly-hmac-sha256").and_then(|v| v.to_str().ok());
-    if !verify(&sh.secret, &body, sig) {
-        log("-", "rejected: bad or missing signature (401)");
-        return (StatusCode::UNAUTHORIZED, "bad signature\n");
-    }
-    let value: Value = match serde_json::from_slice(&body) {
-        Ok(v) => v,
-        Err(e) => {
-            log("-", &format!("rejected: malformed JSON: {e} (400)"));
-            return (StatusCode::BAD_REQUEST, "malformed JSON\n");
-        }
-    };
-    let event = match parse(&value) {
-        Ok(e) => e,
-        Err(e) => {
-            log("-", &format!("rejected: {e} (400)"));
-            return (StatusCode::BAD_REQUEST, "unrecognised payload\n");
-        }
-    };
-    let topic = match &event {
-        Event::Inbound { .. } => "messages",
-        Event::Status(_) => "delivery_status",
-        Event::Other => "other",
-    };
-    let sh2 = sh.clone();
-    let e2 = event.clone();
-    let result = tokio::task::spawn_blocking(move || {
-        let ledger = sh2.ledger.lock().map_err(|_| "ledger lock poisoned".to_string())?;
-        record(&ledger, &e2).map_err(|e| e.to_string())
-    })
-    .await;
-    match result {
-        Ok(Ok(changed)) => {
-            log(topic, if changed { "recorded" } else { "unchanged (replay or older state)" });
-            (StatusCode::OK, "ok\n")
-        }
-        Ok(Err(e)) => {
-            // 503 makes Connectly retry later.
-            log(topic, &format!("not recorded: {e} (503)"));
-            (StatusCode::SERVICE_UNAVAILABLE, "ledger busy, retry\n")
-        }
-        Err(e) => {
-            log(topic, &format!("not recorded: {e} (503)"));
-            (StatusCode::SERVICE_UNAVAILABLE, "ledger busy, retry\n")
-        }
-    }
-}
-
-pub fn serve(listen: &str, state: &Path) -> Result<ExitCode> {
-    let secret = secret()?;
-    let addr: SocketAddr = listen.parse().map_err(|_| {
-        Error::Usage(format!("--listen `{listen}` is not an address\n  hint: write host:port, e.g. 127.0.0.1:8080"))
-    })?;
-    let ledger = Ledger::open(state)?;
-    let shared = Arc::new(Shared { secret, ledger: Mutex::new(ledger) });
-    let app = Router::new()
-        .route("/", post(receive))
-        .route("/{*path}", post(receive))
-        .layer(DefaultBodyLimit::max(MAX_BODY))
-        .with_state(shared);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Aborted(format!("cannot start the async runtime: {e}")))?;
-    runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
-            Error::Usage(format!("cannot listen on {addr}: {e}\n  hint: pick a free port, or stop what holds this one"))
-        })?;
-        let bound = listener.local_addr().map(|a| a.to_string()).unwrap_or_else(|_| addr.to_string());
-        eprintln!("listening on http://{bound} (ledger {})", state.display());
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown())
-            .await
-            .map_err(|e| Error::Aborted(format!("the webhook server stopped: {e}")))
-    })?;
-    eprintln!("stopped");
-    Ok(ExitCode::Done)
-}
-
-async fn shutdown() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        if let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
-            tokio::select! { _ = term.recv() => {}, _ = int.recv() => {} }
-            eprintln!("signal: finishing requests in flight");
-            return;
-        }
-    }
-    let _ = tokio::signal::ctrl_c().await;
-}
-
-/// Record payloads from a file, one JSON object per line.
-pub fn import(file: &Path, state: &Path) -> Result<ExitCode> {
-    let f = std::fs::File::open(file).map_err(|e| {
-        Error::input(
-            file,
-            Default::default(),
-            format!("cannot read: {e}"),
-            "give a file of webhook payloads, one JSON object per line",
-        )
-    })?;
-    let ledger = Ledger::open(state)?;
-    let (mut recorded, mut unchanged, mut ignored) = (0u64, 0u64, 0u64);
-    let mut rejected: Vec<(usize, String)> = Vec::new();
-    ledger.begin()?;
-    for (i, line) in std::io::BufReader::new(f).lines().enumerate() {
-        let line = line.map_err(|e| Error::io(file, e))?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let event =
-            serde_json::from_str::<Value>(&line).map_err(|e| format!("malformed JSON: {e}")).and_then(|v| parse(&v));
-        match event {
-            Ok(Event::Other) => ignored += 1,
-            Ok(e) => {
-                if record(&ledger, &e)? {
-                    recorded += 1
-                } else {
-                    unchanged += 1
-                }
-            }
-            Err(e) => rejected.push((i + 1, e)),
-        }
-    }
-    ledger.commit()?;
-    eprintln!(
-        "{}: {recorded} recorded, {unchanged} unchanged (replays or older states), {ignored} ignored (other topics), {} rejected",
-        file.display(),
-        rejected.len()
-    );
-    for (line, why) in rejected.iter().take(50) {
-        eprintln!("  line {line}: {why}");
-    }
-    if rejected.len() > 50 {
-        eprintln!("  … and {} more", rejected.len() - 50);
-    }
-    Ok(if rejected.is_empty() { ExitCode::Done } else { ExitCode::SomeFailed })
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-use crate::route::{Note, Route};
+use jiff::Timestamp;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
 #[serde(rename_all = "snake_case")]
@@ -136,4 +136,69 @@ impl Outcome {
             out.push(b'\n');
         }
     }
+}
+
+/// How a message is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Route {
+    Session,
+    Template,
+}
+
+impl Route {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Route::Session => "session",
+            Route::Template => "template",
+        }
+    }
+}
+
+/// The customer service window as of an instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Window {
+    /// Open; it closes (for WhatsApp) at `closes`.
+    Open { closes: Timestamp },
+    /// Closed since `closed` (or closing within the margin).
+    Closed { closes: Timestamp },
+    /// No inbound message known.
+    Unknown,
+}
+
+/// Why a route was chosen, for people. Kept as data and formatted only
+/// when shown: a dry run of a million rows shows a handful.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Note {
+    #[default]
+    None,
+    Window(Window, &'static str),
+    Text(String),
+}
+
+impl std::fmt::Display for Note {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Note::None => Ok(()),
+            Note::Window(w, suffix) => {
+                match w {
+                    Window::Open { closes } => write!(f, "window open until {}", short(*closes))?,
+                    Window::Closed { closes } => write!(f, "window closed at {}", short(*closes))?,
+                    Window::Unknown => f.write_str("no inbound message known")?,
+                }
+                f.write_str(suffix)
+            }
+            Note::Text(t) => f.write_str(t),
+        }
+    }
+}
+
+/// `2026-11-20 14:02Z`: minutes are what a person reads.
+pub fn short(t: Timestamp) -> String {
+    t.strftime("%Y-%m-%d %H:%MZ").to_string()
+}
+
+/// The ledger's and the sequencer's handle on a `once_per` key.
+pub fn key_hash(key: &str) -> u128 {
+    xxhash_rust::xxh3::xxh3_128(key.as_bytes())
 }

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::error::{Error, Location, Result};
-use crate::message::{Message, Text};
-use crate::phone;
+use crate::plan::phone;
+use crate::wire::message::{Message, Text};
 pub use schedule::{QuietHours, Schedule};
 
 /// A validated campaign.
@@ -108,18 +108,6 @@ impl Campaign {
         let dir = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir };
         raw.validate(path, &dir, source)
     }
-
-    /// An error about a field of this campaign file, located by its key path.
-    pub fn field_error(&self, keys: &[&str], what: impl Into<String>, fix: impl Into<String>) -> Error {
-        let line = locate(&self.source, keys);
-        let at = Location { line, ..Location::field(keys.join(".")) };
-        Error::input(&self.path, at, what, fix)
-    }
-
-    /// The folder the campaign file's relative paths start from.
-    pub fn dir(&self) -> &Path {
-        self.path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."))
-    }
 }
 
 /// yaml errors end with "at line X column Y", which the location already says.
@@ -156,7 +144,7 @@ pub fn locate(source: &str, keys: &[&str]) -> Option<usize> {
 
 /// Template sources of the session message, for compiling.
 pub fn message_sources(m: &Message<Text>) -> Message<String> {
-    match crate::message::map_message(m, &mut |t: &Text, _| Ok::<_, std::convert::Infallible>(t.0.clone())) {
+    match crate::wire::message::map_message(m, &mut |t: &Text, _| Ok::<_, std::convert::Infallible>(t.0.clone())) {
         Ok(m) => m,
         Err(never) => match never {},
     }

@@ -8,8 +8,8 @@ use serde::Deserialize;
 use super::duration::Span;
 use super::{Parameter, QuietHours, Rate, Recipients, Retry, Schedule, Session, Template};
 use crate::error::{Error, Location, Result};
-use crate::message::{Message, Text};
-use crate::phone::Region;
+use crate::plan::phone::Region;
+use crate::wire::message::{Message, Text};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -442,7 +442,7 @@ impl Campaign {
                                 "give a window such as start: \"21:00\", end: \"08:00\"",
                             ));
                         }
-                        Some(QuietHours { start, end, timezone, timezone_name: q.timezone.0 })
+                        Some(QuietHours { start, end, timezone })
                     }
                 };
                 Schedule { not_before, not_after, quiet_hours }
@@ -510,7 +510,7 @@ fn check_message_shape(m: &Message<String>, has_body: bool) -> Result<(), ShapeE
                 "with an attachment the body file becomes its caption; remove one",
             ));
         }
-        if a[0].filename.is_some() && a[0].kind != crate::message::MediaType::Document {
+        if a[0].filename.is_some() && a[0].kind != crate::wire::message::MediaType::Document {
             return Err((
                 vec!["attachments", "filename"],
                 "only documents have a filename".into(),

@@ -17,7 +17,6 @@ pub struct QuietHours {
     pub start: Time,
     pub end: Time,
     pub timezone: TimeZone,
-    pub timezone_name: String,
 }
 
 /// The schedule's verdict for one recipient at one instant.
@@ -63,12 +62,7 @@ mod tests {
     use super::*;
 
     fn quiet(start: &str, end: &str, zone: &str) -> QuietHours {
-        QuietHours {
-            start: start.parse().unwrap(),
-            end: end.parse().unwrap(),
-            timezone: TimeZone::get(zone).unwrap(),
-            timezone_name: zone.into(),
-        }
+        QuietHours { start: start.parse().unwrap(), end: end.parse().unwrap(), timezone: TimeZone::get(zone).unwrap() }
     }
 
     #[test]

@@ -8,9 +8,9 @@ use jiff::Timestamp;
 use serde_json::Value;
 
 use crate::campaign::Campaign;
+use crate::outcome::Route;
 use crate::outcome::{Outcome, Status};
 use crate::report::Tally;
-use crate::route::Route;
 
 /// HTML-escape text for element content and attribute values.
 pub fn esc(s: &str) -> String {
@@ -88,7 +88,7 @@ pub fn page(c: &Campaign, at: Timestamp, tally: &Tally, outcomes: &[Outcome], li
          <header><h1>{}</h1><p>Preview as of {} · nothing has been sent</p></header><div class=\"counts\">",
         esc(&c.name),
         esc(&c.name),
-        esc(&crate::route::short(at)),
+        esc(&crate::outcome::short(at)),
     );
     let _ = write!(h, "<span class=\"count\">rows<b>{}</b></span>", tally.rows);
     for (s, n) in &tally.by_status {

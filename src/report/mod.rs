@@ -2,13 +2,11 @@
 //! their own files.
 
 pub mod html;
-pub mod status;
 pub mod text;
 
 use std::collections::BTreeMap;
 
 use crate::outcome::{Outcome, Reason, Status};
-use crate::route::Route;
 
 /// Counts by status, route and reason, and the first failures.
 #[derive(Debug, Default, Clone)]
@@ -21,7 +19,6 @@ pub struct Tally {
     /// Failed recipients by error code (or HTTP status, or "network").
     pub errors: BTreeMap<String, u64>,
     pub first_failures: Vec<Outcome>,
-    pub first_invalid: Vec<Outcome>,
 }
 
 impl Tally {
@@ -52,17 +49,10 @@ impl Tally {
                 self.first_failures.push(o.clone());
             }
         }
-        if o.reason == Some(Reason::Invalid) && self.first_invalid.len() < 20 {
-            self.first_invalid.push(o.clone());
-        }
     }
 
     pub fn status(&self, s: Status) -> u64 {
         self.by_status.get(&s).copied().unwrap_or(0)
-    }
-
-    pub fn route(&self, r: Route) -> u64 {
-        self.by_route.get(r.as_str()).copied().unwrap_or(0)
     }
 
     pub fn reason(&self, r: Reason) -> u64 {

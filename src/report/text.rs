@@ -3,8 +3,8 @@
 
 use std::io::IsTerminal;
 
+use crate::outcome::Route;
 use crate::outcome::{Outcome, Status};
-use crate::route::Route;
 
 pub struct Style {
     pub color: bool,

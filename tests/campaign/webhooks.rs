@@ -63,7 +63,7 @@ impl Server {
 
     fn signed(&self, v: &Value) -> u16 {
         let body = v.to_string();
-        self.post(body.as_bytes(), Some(campaign::inbound::sign(SECRET.as_bytes(), body.as_bytes())))
+        self.post(body.as_bytes(), Some(campaign::bench::sign(SECRET.as_bytes(), body.as_bytes())))
     }
 
     fn stop(mut self) -> (i32, String) {
@@ -109,13 +109,13 @@ fn signed_payloads_are_recorded_and_forgeries_refused() {
     // Forged, unsigned, signed with another secret: refused, nothing recorded.
     let forged = inbound("+16044441112", now_unix());
     let body = forged.to_string();
-    assert_eq!(server.post(body.as_bytes(), Some(campaign::inbound::sign(b"not-the-secret", body.as_bytes()))), 401);
+    assert_eq!(server.post(body.as_bytes(), Some(campaign::bench::sign(b"not-the-secret", body.as_bytes()))), 401);
     assert_eq!(server.post(body.as_bytes(), None), 401);
     assert_eq!(server.post(body.as_bytes(), Some("bm9wZQ==".into())), 401);
     let bad = b"{not json";
-    assert_eq!(server.post(bad, Some(campaign::inbound::sign(SECRET.as_bytes(), bad))), 400);
-    let huge = vec![b' '; campaign::inbound::MAX_BODY + 10];
-    assert_eq!(server.post(&huge, Some(campaign::inbound::sign(SECRET.as_bytes(), &huge))), 413);
+    assert_eq!(server.post(bad, Some(campaign::bench::sign(SECRET.as_bytes(), bad))), 400);
+    let huge = vec![b' '; campaign::bench::MAX_BODY + 10];
+    assert_eq!(server.post(&huge, Some(campaign::bench::sign(SECRET.as_bytes(), &huge))), 413);
     let (code, log) = server.stop();
     assert_eq!(code, 0, "{log}");
     assert!(log.contains("messages recorded") && log.contains("unchanged") && log.contains("401"), "{log}");

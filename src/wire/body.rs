@@ -5,7 +5,7 @@
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-use crate::message::{Coord, Message};
+use crate::wire::message::{Coord, Message};
 
 pub fn session_path(business_id: &str) -> String {
     format!("/v1/businesses/{business_id}/send/messages")
@@ -195,7 +195,7 @@ pub fn check_session(m: &mut Message<String>) -> Result<(), Problem> {
             *c = Coord::Number(n);
         }
     }
-    let header = |p: &str, h: &Option<crate::message::Header<String>>| -> Result<(), Problem> {
+    let header = |p: &str, h: &Option<crate::wire::message::Header<String>>| -> Result<(), Problem> {
         if let Some(h) = h {
             if let Some(t) = &h.text {
                 required(&format!("{p}.header.text"), t)?;
@@ -270,7 +270,7 @@ fn no_newline(field: &str, s: &str) -> Result<(), Problem> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::message::{Button, ReplyButtonMessage};
+    use crate::wire::message::{Button, ReplyButtonMessage};
 
     fn text(s: &str) -> Message<String> {
         Message {

@@ -10,8 +10,8 @@ use csv::StringRecord;
 
 use crate::campaign::Campaign;
 use crate::error::{Error, Location, Result};
-use crate::phone;
-use crate::render::Headers;
+use crate::plan::phone;
+use crate::plan::render::Headers;
 
 /// Positions of the columns the campaign names.
 #[derive(Debug, Clone, Copy)]

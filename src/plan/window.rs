@@ -1,39 +1,13 @@
-//! The 24-hour rule (SPEC §3 step 4): which kind of message may go now.
+//! The 24-hour rule (SPEC §3 step 4): whether the window is open, and so
+//! which kind of message may go now.
 
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
-use serde::Serialize;
 
-/// How a message is sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Route {
-    Session,
-    Template,
-}
-
-impl Route {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Route::Session => "session",
-            Route::Template => "template",
-        }
-    }
-}
+use crate::outcome::{Note, Route, Window};
 
 const DAY: SignedDuration = SignedDuration::from_hours(24);
-
-/// The customer service window as of an instant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Window {
-    /// Open; it closes (for WhatsApp) at `closes`.
-    Open { closes: Timestamp },
-    /// Closed since `closed` (or closing within the margin).
-    Closed { closes: Timestamp },
-    /// No inbound message known.
-    Unknown,
-}
 
 /// Open when `now - last_inbound < 24h - margin`.
 pub fn window(last_inbound: Option<Timestamp>, now: Timestamp, margin: Duration) -> Window {
@@ -43,33 +17,6 @@ pub fn window(last_inbound: Option<Timestamp>, now: Timestamp, margin: Duration)
     let closes = last.saturating_add(DAY).unwrap_or(last);
     let margin = SignedDuration::try_from(margin).unwrap_or(SignedDuration::ZERO);
     if now.duration_since(last) < DAY - margin { Window::Open { closes } } else { Window::Closed { closes } }
-}
-
-/// Why a route was chosen, for people. Kept as data and formatted only
-/// when shown: a dry run of a million rows shows a handful.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub enum Note {
-    #[default]
-    None,
-    Window(Window, &'static str),
-    Text(String),
-}
-
-impl std::fmt::Display for Note {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Note::None => Ok(()),
-            Note::Window(w, suffix) => {
-                match w {
-                    Window::Open { closes } => write!(f, "window open until {}", short(*closes))?,
-                    Window::Closed { closes } => write!(f, "window closed at {}", short(*closes))?,
-                    Window::Unknown => f.write_str("no inbound message known")?,
-                }
-                f.write_str(suffix)
-            }
-            Note::Text(t) => f.write_str(t),
-        }
-    }
 }
 
 /// The route for a recipient, and why.
@@ -82,11 +29,6 @@ pub fn choose(w: Window, has_session: bool, has_template: bool) -> (Option<Route
         _ if has_template => (Some(Route::Template), Note::Window(w, "")),
         _ => (None, Note::Window(w, "; no template configured")),
     }
-}
-
-/// `2026-11-20 14:02Z`: minutes are what a person reads.
-pub fn short(t: Timestamp) -> String {
-    t.strftime("%Y-%m-%d %H:%MZ").to_string()
 }
 
 #[cfg(test)]

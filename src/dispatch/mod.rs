@@ -1,233 +1,52 @@
-//! The real run: preflight, then dispatch. Pacing by one governor limiter,
-//! at most `concurrency` requests in flight, retries with capped full-jitter
-//! backoff (Retry-After wins), the route decided as each request leaves,
-//! template fallback, abort on auth/business limits/failure streaks, and a
-//! ledger write before every request and after every answer.
+//! The send loop of a real run: plans stream in row order, at most
+//! `concurrency` requests are in flight, each paced, classified once,
+//! retried or fallen back, and recorded in the ledger before it leaves and
+//! after its answer. Outcomes come back in row order for the reporters.
+
+pub mod pacer;
 
 use std::io::{IsTerminal, Write};
 use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use jiff::Timestamp;
 use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 
 use crate::campaign::Campaign;
-use crate::cli::RunFormat;
-use crate::connectly::{self, Answer, Client};
-use crate::error::{Error, ExitCode, Result, RowProblem};
-use crate::ledger::{Ledger, Write as LedgerWrite, Writer};
-use crate::lock;
-use crate::outcome::{Outcome, Reason, RowError, Status};
-use crate::pipeline::{self, Mode, Sequencer, TemplateQuota};
-use crate::planner::{Planner, Sendable, schedule_verdict};
+use crate::error::{Error, ExitCode, Result};
+use crate::ledger::{Write as LedgerWrite, Writer};
+use crate::outcome::{Outcome, Reason, Route, RowError, Status};
+use crate::plan::row::{Planner, Sendable, schedule_verdict};
+use crate::plan::stream::{self as stream, Mode, Sequencer, TemplateQuota};
 use crate::report::Tally;
-use crate::report::text::{Style, row_line};
-use crate::route::Route;
-use crate::run::{self, Options};
+use crate::wire::client::{self as connectly, Answer, Client};
 
-/// How many invalid rows preflight lists in full.
-const PROBLEMS_LISTED: usize = 200;
-
-pub fn real_run(opts: &Options) -> Result<ExitCode> {
-    let key = std::env::var("CONNECTLY_API_KEY").ok().filter(|k| !k.trim().is_empty()).ok_or_else(|| {
-        Error::Usage(
-            "CONNECTLY_API_KEY is not set; a real run needs it (a --dry-run does not). Nothing was sent.\n  hint: export CONNECTLY_API_KEY=<key from the Connectly dashboard>; it is read from the environment only".into(),
-        )
-    })?;
-    let base = std::env::var("CONNECTLY_BASE_URL")
-        .ok()
-        .filter(|b| !b.trim().is_empty())
-        .unwrap_or_else(|| connectly::DEFAULT_BASE_URL.to_string());
-    let loaded = run::load(opts)?;
-    let c = loaded.campaign.clone();
-    let _lock = lock::acquire(&loaded.state, &c.name)?;
-    let ledger = Ledger::open(&loaded.state)?;
-    let now = Timestamp::now();
-    let settled = ledger.settle_in_flight(&c.name, now)?;
-    let snapshot = Arc::new(ledger.snapshot(&c.name)?);
-
-    // Preflight: every row read and rendered, nothing sent.
-    let (planner, source) = run::planner(&loaded, snapshot.clone(), opts.retrying)?;
-    let mut seq = Sequencer::new(None, TemplateQuota::new(None), crate::recipients::estimate_rows(&c.recipients.csv));
-    let mut problems = Vec::new();
-    let mut invalid = 0usize;
-    let mut owed = 0u64;
-    let rows = pipeline::run(planner.clone(), source, Mode { now, with_request: false, jsonl: false }, |plan, _| {
-        let _ = seq.admit(plan);
-        if plan.outcome.reason == Some(Reason::Invalid) {
-            invalid += 1;
-            if problems.len() < PROBLEMS_LISTED
-                && let Some(e) = &plan.outcome.error
-            {
-                problems.push(RowProblem {
-                    row: plan.outcome.row,
-                    field: e.field.clone().unwrap_or_default(),
-                    reason: e.message.clone(),
-                });
-            }
-        }
-        if plan.send.is_some() {
-            owed += 1;
-        }
-        ControlFlow::Continue(())
-    })?;
-    if invalid > 0 && !opts.skip_invalid {
-        return Err(Error::Preflight { csv: c.recipients.csv.clone(), problems: Box::new(problems), total: invalid });
-    }
-    let owed = opts.limit.map_or(owed, |l| owed.min(l));
-
-    let fingerprint = fingerprint(&c, &planner)?;
-    let (run_id, changed) = ledger.begin_run(&c.name, &fingerprint, now, &lock::hostname())?;
-    let estyle = Style::stderr();
-    if changed.is_some() && !opts.quiet {
-        eprintln!(
-            "{} {} changed since the last run; only what is still owed is sent",
-            estyle.yellow("note:"),
-            changed.as_deref().unwrap_or("files")
-        );
-    }
-    if settled > 0 {
-        eprintln!(
-            "{} {settled} recipient{} left in flight by an interrupted run {} now `unknown`: not resent (--retry-unknown resends them; `campaign status` lists them)",
-            estyle.yellow("note:"),
-            if settled == 1 { " was" } else { "s were" },
-            if settled == 1 { "is" } else { "are" },
-        );
-    }
-    let quota = run::template_quota(&c, Some(&ledger), now)?;
-    let writer = Arc::new(ledger.into_writer());
-
-    let timeout = Duration::from_secs(30);
-    let client = Client::new(&base, key, timeout).map_err(Error::Aborted)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Aborted(format!("cannot start the async runtime: {e}")))?;
-    let started = Instant::now();
-    let report = runtime.block_on(dispatch(Dispatch {
-        opts: opts.clone(),
-        campaign: c.clone(),
-        planner,
-        client,
-        writer: writer.clone(),
-        run_id,
-        quota: TemplateQuota::new(quota),
-        owed,
-        rows,
-    }))?;
-    let elapsed = started.elapsed();
-    drop(runtime);
-
-    let ledger = Arc::try_unwrap(writer).ok().and_then(|w| w.finish());
-    let outcome = match &report.abort {
-        Some(_) => "aborted",
-        None if report.tally.status(Status::Failed) > 0 => "failed",
-        None => "done",
-    };
-    let mut counts = report.tally.to_json();
-    counts["not_attempted"] = report.not_attempted.into();
-    if let Some(l) = &ledger {
-        l.end_run(run_id, outcome, &counts, Timestamp::now())?;
-    }
-
-    let t = &report.tally;
-    let sent = t.status(Status::Sent);
-    let rate = if elapsed.as_secs_f64() > 0.0 { report.requests as f64 / elapsed.as_secs_f64() } else { 0.0 };
-    eprintln!(
-        "{}: {} — {:.1} s, {} request{}, {:.1}/s",
-        estyle.bold(&c.name),
-        t.line(),
-        elapsed.as_secs_f64(),
-        report.requests,
-        if report.requests == 1 { "" } else { "s" },
-        rate
-    );
-    if !opts.quiet && opts.format == RunFormat::Text {
-        for o in &t.first_failures {
-            eprintln!("  {}", row_line(o, &estyle));
-        }
-        if t.status(Status::Failed) > t.first_failures.len() as u64 {
-            eprintln!("  … `campaign status {} --format csv` lists every failure", opts.file.display());
-        }
-    }
-    if report.not_attempted > 0 {
-        eprintln!("{} recipients not attempted; run the same command again to send them", report.not_attempted);
-    }
-    if sent == 0 && t.status(Status::Failed) == 0 && report.abort.is_none() && !opts.quiet && owed == 0 {
-        eprintln!("nothing owed: every recipient is already sent, skipped or deferred");
-    }
-    if let Some(reason) = report.abort {
-        eprintln!(
-            "error: run aborted: {reason}\n  hint: fix the cause and run the same command again; it sends only what is still owed"
-        );
-        return Ok(ExitCode::Aborted);
-    }
-    if ledger.is_none() {
-        return Err(Error::Aborted("the ledger writer stopped; check `campaign status`".into()));
-    }
-    Ok(if t.status(Status::Failed) > 0 { ExitCode::SomeFailed } else { ExitCode::Done })
-}
-
-/// A fingerprint of everything the run reads, part by part, so a change can be named.
-fn fingerprint(c: &Campaign, planner: &Planner) -> Result<String> {
-    let hash = |p: &std::path::Path| -> Result<String> {
-        use std::io::Read;
-        let mut f = std::fs::File::open(p).map_err(|e| Error::io(p, e))?;
-        let mut h = xxhash_rust::xxh3::Xxh3::new();
-        let mut buf = vec![0u8; 1 << 16];
-        loop {
-            let n = f.read(&mut buf).map_err(|e| Error::io(p, e))?;
-            if n == 0 {
-                break;
-            }
-            h.update(&buf[..n]);
-        }
-        Ok(format!("{:016x}", h.digest()))
-    };
-    let mut parts = vec![
-        format!("campaign file={:016x}", xxhash_rust::xxh3::xxh3_64(c.source.as_bytes())),
-        format!("recipients CSV={}", hash(&c.recipients.csv)?),
-    ];
-    // The body file, and every template file it pulled in with include or
-    // import while preflight rendered the rows.
-    let mut templates = xxhash_rust::xxh3::Xxh3::new();
-    if let Some((_, src)) = c.session.as_ref().and_then(|s| s.body.as_ref()) {
-        templates.update(src.as_bytes());
-    }
-    for (name, src) in planner.template_sources() {
-        templates.update(name.as_bytes());
-        templates.update(&[0]);
-        templates.update(src.as_bytes());
-        templates.update(&[0]);
-    }
-    parts.push(format!("templates={:016x}", templates.digest()));
-    if let Some(p) = &c.recipients.suppress {
-        parts.push(format!("suppression list={}", hash(p)?));
-    }
-    Ok(parts.join(";"))
-}
-
-struct Dispatch {
-    opts: Options,
-    campaign: Arc<Campaign>,
-    planner: Arc<Planner>,
-    client: Client,
-    writer: Arc<Writer>,
-    run_id: i64,
-    quota: Arc<TemplateQuota>,
-    owed: u64,
+/// Everything a real run's send loop needs, prepared by the command.
+pub struct Dispatch {
+    pub limit: Option<u64>,
+    /// Write each outcome as a JSON line on stdout.
+    pub jsonl: bool,
+    /// Show a progress bar on stderr.
+    pub progress: bool,
+    pub campaign: Arc<Campaign>,
+    pub planner: Arc<Planner>,
+    pub client: Client,
+    pub writer: Arc<Writer>,
+    pub run_id: i64,
+    pub quota: Arc<TemplateQuota>,
+    pub owed: u64,
     /// Rows in the CSV, as counted by preflight.
-    rows: u64,
+    pub rows: u64,
 }
 
-struct Report {
-    tally: Tally,
-    abort: Option<String>,
-    requests: u64,
-    not_attempted: u64,
+/// What the send loop did.
+pub struct Report {
+    pub tally: Tally,
+    pub abort: Option<String>,
+    pub requests: u64,
+    pub not_attempted: u64,
 }
 
 /// State every send task shares.
@@ -236,7 +55,7 @@ struct Shared {
     planner: Arc<Planner>,
     client: Client,
     writer: Arc<Writer>,
-    pacer: crate::pacer::Pacer,
+    pacer: crate::dispatch::pacer::Pacer,
     run_id: i64,
     stop_tx: watch::Sender<bool>,
     abort: Mutex<Option<String>>,
@@ -277,7 +96,7 @@ struct Job {
 /// How far ahead of the oldest unfinished row the stream may run.
 const REORDER_WINDOW: usize = 32 * 1024;
 
-async fn dispatch(d: Dispatch) -> Result<Report> {
+pub async fn dispatch(d: Dispatch) -> Result<Report> {
     let rate = d.campaign.rate;
     let (stop_tx, _) = watch::channel(false);
     let shared = Arc::new(Shared {
@@ -285,7 +104,7 @@ async fn dispatch(d: Dispatch) -> Result<Report> {
         planner: d.planner.clone(),
         client: d.client,
         writer: d.writer,
-        pacer: crate::pacer::Pacer::new(rate.per_second, rate.burst),
+        pacer: crate::dispatch::pacer::Pacer::new(rate.per_second, rate.burst),
         run_id: d.run_id,
         stop_tx,
         abort: Mutex::new(None),
@@ -323,14 +142,14 @@ async fn dispatch(d: Dispatch) -> Result<Report> {
     let producer = {
         let shared = shared.clone();
         let planner = d.planner.clone();
-        let limit = d.opts.limit;
+        let limit = d.limit;
         let rows = d.rows;
         let quota = d.quota.clone();
         tokio::task::spawn_blocking(move || -> Result<()> {
-            let source = crate::recipients::Source::open(&planner.campaign)?;
+            let source = crate::plan::recipients::Source::open(&planner.campaign)?;
             let mut seq = Sequencer::new(limit, quota, rows as usize);
             let now = Timestamp::now();
-            pipeline::run(planner, source, Mode { now, with_request: false, jsonl: false }, |plan, _| {
+            stream::run(planner, source, Mode { now, with_request: false, jsonl: false }, |plan, _| {
                 if shared.stopped() {
                     return ControlFlow::Break(());
                 }
@@ -386,7 +205,7 @@ async fn dispatch(d: Dispatch) -> Result<Report> {
     };
 
     // The reporter: outcomes in row order.
-    let bar = (d.opts.format == RunFormat::Text && !d.opts.quiet && std::io::stderr().is_terminal()).then(|| {
+    let bar = (d.progress && std::io::stderr().is_terminal()).then(|| {
         let b = indicatif::ProgressBar::new(d.owed);
         b.set_style(
             indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} · {elapsed} · eta {eta}")
@@ -419,16 +238,13 @@ async fn dispatch(d: Dispatch) -> Result<Report> {
         {
             b.inc(1);
         }
-        match d.opts.format {
-            RunFormat::Jsonl => {
-                line.clear();
-                o.write_jsonl(&mut line);
-                if out.write_all(&line).is_err() {
-                    shared.stop("stdout closed".into());
-                }
+        // Text: the summary on stderr lists failures; stdout stays quiet.
+        if d.jsonl {
+            line.clear();
+            o.write_jsonl(&mut line);
+            if out.write_all(&line).is_err() {
+                shared.stop("stdout closed".into());
             }
-            // Text: the summary on stderr lists failures; stdout stays quiet.
-            RunFormat::Text | RunFormat::Html => {}
         }
     }
     let _ = out.flush();
@@ -577,7 +393,7 @@ async fn send_one(sh: &Shared, mut o: Outcome, s: Box<Sendable>) -> Option<Outco
                 if route == Route::Session && !fallback && c.template.is_some() && is_fallback_code(&e) {
                     fallback = true;
                     tries_this_route = 0;
-                    o.note = crate::route::Note::Text(format!(
+                    o.note = crate::outcome::Note::Text(format!(
                         "session refused ({}); sent as template",
                         e.code.as_deref().unwrap_or("")
                     ));

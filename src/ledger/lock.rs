@@ -10,7 +10,6 @@ use crate::error::{Error, Result};
 /// Held for the life of a run.
 pub struct RunLock {
     _file: File,
-    pub path: PathBuf,
 }
 
 pub fn hostname() -> String {
@@ -66,5 +65,5 @@ pub fn acquire(state: &Path, campaign: &str) -> Result<RunLock> {
     let _ = file.seek(SeekFrom::Start(0));
     let _ = file.write_all(who.as_bytes());
     let _ = file.flush();
-    Ok(RunLock { _file: file, path })
+    Ok(RunLock { _file: file })
 }

@@ -8,6 +8,8 @@
 //! the commit that holds their write. A request leaves only after its
 //! `in_flight` record is committed.
 
+pub mod lock;
+
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -17,9 +19,9 @@ use jiff::Timestamp;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 use crate::error::{Error, Result};
+use crate::outcome::Route;
+use crate::outcome::key_hash;
 use crate::outcome::{Outcome, RowError};
-use crate::planner::key_hash;
-use crate::route::Route;
 
 const SCHEMA_VERSION: i64 = 1;
 

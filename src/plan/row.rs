@@ -15,12 +15,13 @@ use crate::campaign::Campaign;
 use crate::campaign::schedule::Slot;
 use crate::error::{Error, Location, Result};
 use crate::ledger::{KeyState, Snapshot};
-use crate::message::{Message, map_message};
+use crate::outcome::Route;
 use crate::outcome::{Outcome, Reason, Request, RowError, Status};
-use crate::plan::{self, Param};
-use crate::recipients::{self, Columns};
-use crate::render::{Headers, Renderer, RowContext, Tid};
-use crate::route::{self, Route};
+use crate::plan::recipients::{self, Columns};
+use crate::plan::render::{Headers, Renderer, RowContext, Tid};
+use crate::plan::window;
+use crate::wire::body::{self, Param};
+use crate::wire::message::{Message, map_message};
 
 /// Flags that change what is owed.
 #[derive(Debug, Clone, Copy, Default)]
@@ -42,7 +43,7 @@ pub struct Planner {
     body: Option<Tid>,
     message: Option<Message<Tid>>,
     params: Vec<(String, Box<RawValue>, Tid, Option<Tid>)>,
-    template_consts: Option<plan::TemplateConsts>,
+    template_consts: Option<body::TemplateConsts>,
     pub session_path: Arc<str>,
     pub template_path: Arc<str>,
 }
@@ -95,9 +96,9 @@ impl Planner {
         let c = &campaign;
         let body_file = c.session.as_ref().and_then(|s| s.body.as_ref()).map(|(p, _)| p.clone());
         let mut renderer =
-            Renderer::new(headers.clone(), &c.name, crate::render::include_dir(body_file.as_ref()).as_deref());
+            Renderer::new(headers.clone(), &c.name, crate::plan::render::include_dir(body_file.as_ref()).as_deref());
         let yaml = c.path.display().to_string();
-        let compile_error = |keys: &[&str], e: crate::render::CompileError| -> Error {
+        let compile_error = |keys: &[&str], e: crate::plan::render::CompileError| -> Error {
             if e.origin == yaml || e.origin.starts_with(&format!("{yaml}: ")) {
                 let line = crate::campaign::locate(&c.source, keys);
                 Error::input(
@@ -155,14 +156,14 @@ impl Planner {
                     .map(|f| renderer.compile(&format!("{yaml}: {field}.filename"), &format!("{field}.filename"), f))
                     .transpose()
                     .map_err(|e| compile_error(&keys, e))?;
-                params.push((p.name.clone(), plan::json_str(&p.name), v, f));
+                params.push((p.name.clone(), body::json_str(&p.name), v, f));
             }
         }
         let template_consts =
-            c.template.as_ref().map(|t| plan::TemplateConsts::new(&t.name, &t.language, &c.name, c.sender.as_deref()));
+            c.template.as_ref().map(|t| body::TemplateConsts::new(&t.name, &t.language, &c.name, c.sender.as_deref()));
         Ok(Planner {
-            session_path: plan::session_path(&c.business_id).into(),
-            template_path: plan::template_path(&c.business_id).into(),
+            session_path: body::session_path(&c.business_id).into(),
+            template_path: body::template_path(&c.business_id).into(),
             phone_column: headers.names[columns.phone].clone(),
             campaign,
             renderer,
@@ -210,7 +211,7 @@ impl Planner {
         let c = &*self.campaign;
         // 1. phone
         let raw_phone = rec.get(self.columns.phone).unwrap_or("");
-        let phone = match crate::phone::normalize(raw_phone, c.recipients.default_country.as_ref()) {
+        let phone = match crate::plan::phone::normalize(raw_phone, c.recipients.default_country.as_ref()) {
             Ok(p) => p,
             Err(e) => {
                 return RowPlan::done(invalid(out, &self.phone_column, format!("`{raw_phone}`: {e}")), None);
@@ -311,9 +312,9 @@ impl Planner {
     }
 
     /// The route as of `now` for a recipient whose last inbound is known (or not).
-    pub fn route(&self, last_inbound: Option<Timestamp>, now: Timestamp) -> (Option<Route>, route::Note) {
+    pub fn route(&self, last_inbound: Option<Timestamp>, now: Timestamp) -> (Option<Route>, crate::outcome::Note) {
         let c = &self.campaign;
-        route::choose(route::window(last_inbound, now, c.window_margin), c.session.is_some(), c.template.is_some())
+        window::choose(window::window(last_inbound, now, c.window_margin), c.session.is_some(), c.template.is_some())
     }
 
     fn render(
@@ -324,8 +325,8 @@ impl Planner {
         wanted: &dyn Fn(Route) -> bool,
     ) -> Result<Sendable, (String, String)> {
         let c = &*self.campaign;
-        let fail = |e: crate::render::RenderError| (e.field, e.reason);
-        let problem = |prefix: &str, p: plan::Problem| (format!("{prefix}{}", p.field), p.reason);
+        let fail = |e: crate::plan::render::RenderError| (e.field, e.reason);
+        let problem = |prefix: &str, p: body::Problem| (format!("{prefix}{}", p.field), p.reason);
         let session = match &self.message {
             None => None,
             Some(m) => {
@@ -337,8 +338,8 @@ impl Planner {
                         None => msg.text = Some(text),
                     }
                 }
-                plan::check_session(&mut msg).map_err(|p| problem("session.message.", p))?;
-                wanted(Route::Session).then(|| plan::session_body(c.sender.as_deref(), phone, &msg))
+                body::check_session(&mut msg).map_err(|p| problem("session.message.", p))?;
+                wanted(Route::Session).then(|| body::session_body(c.sender.as_deref(), phone, &msg))
             }
         };
         let template = match &self.template_consts {
@@ -352,11 +353,11 @@ impl Planner {
                         value: self.renderer.render(*v, ctx).map_err(fail)?,
                         filename: f.map(|f| self.renderer.render(f, ctx)).transpose().map_err(fail)?,
                     };
-                    plan::check_param(&p).map_err(|p| (p.field, p.reason))?;
+                    body::check_param(&p).map_err(|p| (p.field, p.reason))?;
                     params.push(p);
                 }
-                plan::check_callback(&c.name, key).map_err(|p| (p.field, p.reason))?;
-                wanted(Route::Template).then(|| plan::template_body(consts, phone, &params, key))
+                body::check_callback(&c.name, key).map_err(|p| (p.field, p.reason))?;
+                wanted(Route::Template).then(|| body::template_body(consts, phone, &params, key))
             }
         };
         Ok(Sendable { last_inbound: None, tz: None, session, template })

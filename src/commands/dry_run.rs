@@ -1,110 +1,24 @@
-//! `campaign run`: the dry run and the real run share everything up to the
-//! wire — loading, planning, sequencing — and differ only in what consumes
-//! the plans: a reporter, or the dispatcher.
+//! `campaign run --dry-run`: every row planned as of `--at` (or now) and
+//! reported as text, JSONL or an HTML page; nothing sent, nothing written.
 
 use std::io::{BufWriter, Write};
 use std::ops::ControlFlow;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use jiff::Timestamp;
 
+use super::prepare::{Options, load, planner, template_quota};
 use crate::campaign::Campaign;
-use crate::cli::{RunArgs, RunFormat};
+use crate::cli::RunFormat;
 use crate::error::{Error, ExitCode, Result};
 use crate::ledger::{Ledger, Snapshot};
 use crate::outcome::{Outcome, Reason, Status};
-use crate::pipeline::{self, Mode, Sequencer, TemplateQuota};
-use crate::planner::{Planner, Retrying};
-use crate::recipients::{self, Source};
+use crate::plan::recipients;
+use crate::plan::stream::{self as stream, Mode, Sequencer, TemplateQuota};
 use crate::report::text::{self, Style};
 use crate::report::{Tally, html};
 
-/// Options of a run, parsed and checked once.
-#[derive(Debug, Clone)]
-pub struct Options {
-    pub file: PathBuf,
-    pub dry_run: bool,
-    pub at: Option<Timestamp>,
-    pub limit: Option<u64>,
-    pub format: RunFormat,
-    pub state: Option<PathBuf>,
-    pub skip_invalid: bool,
-    pub retrying: Retrying,
-    pub quiet: bool,
-}
-
-impl Options {
-    fn from_args(a: RunArgs) -> Result<Options> {
-        let at = match &a.at {
-            None => None,
-            Some(_) if !a.dry_run => {
-                return Err(Error::Usage(
-                    "--at only goes with --dry-run: a real run sends now\n  hint: add --dry-run to preview as of that instant".into(),
-                ));
-            }
-            Some(t) => Some(t.parse::<Timestamp>().map_err(|e| {
-                Error::Usage(format!(
-                    "--at `{t}` is not an RFC 3339 instant ({e})\n  hint: write e.g. --at 2026-12-01T09:00:00+01:00"
-                ))
-            })?),
-        };
-        if a.format == RunFormat::Html && !a.dry_run {
-            return Err(Error::Usage("--format html is a preview: use it with --dry-run".into()));
-        }
-        Ok(Options {
-            file: a.file,
-            dry_run: a.dry_run,
-            at,
-            limit: a.limit,
-            format: a.format,
-            state: a.state,
-            skip_invalid: a.skip_invalid,
-            retrying: Retrying { failed: a.retry_failed, unknown: a.retry_unknown },
-            quiet: a.quiet,
-        })
-    }
-}
-
-pub fn run(args: RunArgs) -> Result<ExitCode> {
-    let opts = Options::from_args(args)?;
-    if opts.dry_run { dry_run(&opts) } else { crate::send::real_run(&opts) }
-}
-
-/// The campaign, its compiled planner and the ledger path, ready for a pass.
-pub struct Loaded {
-    pub campaign: Arc<Campaign>,
-    pub state: PathBuf,
-}
-
-pub fn load(opts: &Options) -> Result<Loaded> {
-    let campaign = Campaign::load(&opts.file)?;
-    let state = opts.state.clone().unwrap_or_else(|| campaign.state.clone());
-    Ok(Loaded { campaign: Arc::new(campaign), state })
-}
-
-/// Open the CSV and compile the planner against its header.
-pub fn planner(loaded: &Loaded, snapshot: Arc<Snapshot>, retrying: Retrying) -> Result<(Arc<Planner>, Source)> {
-    let source = Source::open(&loaded.campaign)?;
-    let suppress = recipients::load_suppressions(&loaded.campaign)?;
-    let planner =
-        Planner::new(loaded.campaign.clone(), source.headers.clone(), source.columns, suppress, snapshot, retrying)?;
-    Ok((Arc::new(planner), source))
-}
-
-/// Template sends still allowed in the rolling 24 hours, when capped.
-pub fn template_quota(c: &Campaign, ledger: Option<&Ledger>, now: Timestamp) -> Result<Option<u64>> {
-    let Some(cap) = c.templates_per_day else {
-        return Ok(None);
-    };
-    let used = match ledger {
-        Some(l) => l.template_sends_since(now - jiff::SignedDuration::from_hours(24))?,
-        None => 0,
-    };
-    Ok(Some(u64::from(cap).saturating_sub(used)))
-}
-
-fn dry_run(opts: &Options) -> Result<ExitCode> {
+pub fn dry_run(opts: &Options) -> Result<ExitCode> {
     let loaded = load(opts)?;
     let c = loaded.campaign.clone();
     let ledger = Ledger::open_read_only(&loaded.state)?;
@@ -129,7 +43,7 @@ fn dry_run(opts: &Options) -> Result<ExitCode> {
     let mut write_error = None;
     let mut line = Vec::new();
 
-    pipeline::run(planner, source, mode, |plan, prepared| {
+    stream::run(planner, source, mode, |plan, prepared| {
         if seq.admit(plan).is_break() {
             return ControlFlow::Break(());
         }
@@ -170,7 +84,7 @@ fn dry_run(opts: &Options) -> Result<ExitCode> {
     drop(out);
 
     let estyle = Style::stderr();
-    eprintln!("{}: dry run as of {} — {}", estyle.bold(&c.name), crate::route::short(now), tally.line());
+    eprintln!("{}: dry run as of {} — {}", estyle.bold(&c.name), crate::outcome::short(now), tally.line());
     if invalid > 0 && !opts.skip_invalid {
         eprintln!(
             "{} invalid row{}: a real run would stop before sending anything (exit 2).\n  hint: fix them, or pass --skip-invalid to send the rest",
@@ -202,7 +116,7 @@ impl Preview {
             others: Vec::new(),
             kept: Vec::new(),
             quiet: opts.quiet,
-            header: Some(format!("{} — dry run as of {}\n\n", c.name, crate::route::short(now))),
+            header: Some(format!("{} — dry run as of {}\n\n", c.name, crate::outcome::short(now))),
         }
     }
 

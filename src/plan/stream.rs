@@ -14,10 +14,10 @@ use csv::StringRecord;
 use jiff::Timestamp;
 
 use crate::error::{Error, Result};
+use crate::outcome::Route;
 use crate::outcome::{Reason, Status};
-use crate::planner::{Planner, RowPlan};
-use crate::recipients::{Source, csv_error_in};
-use crate::route::Route;
+use crate::plan::recipients::{Source, csv_error_in};
+use crate::plan::row::{Planner, RowPlan};
 
 const BATCH: usize = 512;
 

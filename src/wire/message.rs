@@ -64,17 +64,6 @@ pub enum MediaType {
     Document,
 }
 
-impl MediaType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MediaType::Image => "image",
-            MediaType::Video => "video",
-            MediaType::Audio => "audio",
-            MediaType::Document => "document",
-        }
-    }
-}
-
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Attachment<S> {

@@ -1,0 +1,94 @@
+//! What the dry run and the real run share before the wire: the options
+//! of `campaign run`, the campaign loaded, the planner compiled against the
+//! CSV header, and the template quota left in the rolling 24 hours.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use jiff::Timestamp;
+
+use crate::campaign::Campaign;
+use crate::cli::{RunArgs, RunFormat};
+use crate::error::{Error, Result};
+use crate::ledger::{Ledger, Snapshot};
+use crate::plan::recipients::{self, Source};
+use crate::plan::row::{Planner, Retrying};
+
+/// Options of a run, parsed and checked once.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub file: PathBuf,
+    pub dry_run: bool,
+    pub at: Option<Timestamp>,
+    pub limit: Option<u64>,
+    pub format: RunFormat,
+    pub state: Option<PathBuf>,
+    pub skip_invalid: bool,
+    pub retrying: Retrying,
+    pub quiet: bool,
+}
+
+impl Options {
+    pub fn from_args(a: RunArgs) -> Result<Options> {
+        let at = match &a.at {
+            None => None,
+            Some(_) if !a.dry_run => {
+                return Err(Error::Usage(
+                    "--at only goes with --dry-run: a real run sends now\n  hint: add --dry-run to preview as of that instant".into(),
+                ));
+            }
+            Some(t) => Some(t.parse::<Timestamp>().map_err(|e| {
+                Error::Usage(format!(
+                    "--at `{t}` is not an RFC 3339 instant ({e})\n  hint: write e.g. --at 2026-12-01T09:00:00+01:00"
+                ))
+            })?),
+        };
+        if a.format == RunFormat::Html && !a.dry_run {
+            return Err(Error::Usage("--format html is a preview: use it with --dry-run".into()));
+        }
+        Ok(Options {
+            file: a.file,
+            dry_run: a.dry_run,
+            at,
+            limit: a.limit,
+            format: a.format,
+            state: a.state,
+            skip_invalid: a.skip_invalid,
+            retrying: Retrying { failed: a.retry_failed, unknown: a.retry_unknown },
+            quiet: a.quiet,
+        })
+    }
+}
+
+/// The campaign, its compiled planner and the ledger path, ready for a pass.
+pub struct Loaded {
+    pub campaign: Arc<Campaign>,
+    pub state: PathBuf,
+}
+
+pub fn load(opts: &Options) -> Result<Loaded> {
+    let campaign = Campaign::load(&opts.file)?;
+    let state = opts.state.clone().unwrap_or_else(|| campaign.state.clone());
+    Ok(Loaded { campaign: Arc::new(campaign), state })
+}
+
+/// Open the CSV and compile the planner against its header.
+pub fn planner(loaded: &Loaded, snapshot: Arc<Snapshot>, retrying: Retrying) -> Result<(Arc<Planner>, Source)> {
+    let source = Source::open(&loaded.campaign)?;
+    let suppress = recipients::load_suppressions(&loaded.campaign)?;
+    let planner =
+        Planner::new(loaded.campaign.clone(), source.headers.clone(), source.columns, suppress, snapshot, retrying)?;
+    Ok((Arc::new(planner), source))
+}
+
+/// Template sends still allowed in the rolling 24 hours, when capped.
+pub fn template_quota(c: &Campaign, ledger: Option<&Ledger>, now: Timestamp) -> Result<Option<u64>> {
+    let Some(cap) = c.templates_per_day else {
+        return Ok(None);
+    };
+    let used = match ledger {
+        Some(l) => l.template_sends_since(now - jiff::SignedDuration::from_hours(24))?,
+        None => 0,
+    };
+    Ok(Some(u64::from(cap).saturating_sub(used)))
+}
