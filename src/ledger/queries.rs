@@ -1,0 +1,141 @@
+//! What `campaign status` reads.
+
+use std::collections::HashMap;
+
+use jiff::Timestamp;
+
+use super::Ledger;
+use crate::error::Result;
+
+/// A run as listed by `status`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RunRecord {
+    pub id: i64,
+    pub started_at: String,
+    pub ended_at: Option<String>,
+    pub outcome: Option<String>,
+    pub files_changed: bool,
+    pub counts: Option<serde_json::Value>,
+}
+
+/// A failed or unknown recipient as listed by `status`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FailureRecord {
+    pub row: Option<i64>,
+    pub recipient: Option<String>,
+    pub key: String,
+    pub route: Option<String>,
+    pub status: String,
+    pub error_http: Option<i64>,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+}
+
+fn ts(t: i64) -> String {
+    Timestamp::from_second(t).map(|t| t.to_string()).unwrap_or_default()
+}
+
+impl Ledger {
+    pub fn runs(&self, campaign: &str) -> Result<Vec<RunRecord>> {
+        let mut q = self
+            .conn
+            .prepare("SELECT id, started_at, ended_at, outcome, files_changed, counts FROM runs WHERE campaign = ?1 ORDER BY id")
+            .map_err(self.err())?;
+        let rows = q
+            .query_map([campaign], |r| {
+                Ok(RunRecord {
+                    id: r.get(0)?,
+                    started_at: ts(r.get(1)?),
+                    ended_at: r.get::<_, Option<i64>>(2)?.map(ts),
+                    outcome: r.get(3)?,
+                    files_changed: r.get(4)?,
+                    counts: r.get::<_, Option<String>>(5)?.and_then(|c| serde_json::from_str(&c).ok()),
+                })
+            })
+            .map_err(self.err())?;
+        rows.collect::<std::result::Result<_, _>>().map_err(self.err())
+    }
+
+    /// Counts by status and by route (of sent messages).
+    pub fn counts(&self, campaign: &str) -> Result<(HashMap<String, u64>, HashMap<String, u64>)> {
+        let mut by_status = HashMap::new();
+        let mut q = self
+            .conn
+            .prepare("SELECT status, count(*) FROM deliveries WHERE campaign = ?1 GROUP BY status")
+            .map_err(self.err())?;
+        for r in q.query_map([campaign], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))).map_err(self.err())? {
+            let (s, n) = r.map_err(self.err())?;
+            by_status.insert(s, n as u64);
+        }
+        let mut by_route = HashMap::new();
+        let mut q = self
+            .conn
+            .prepare("SELECT route, count(*) FROM deliveries WHERE campaign = ?1 AND status = 'sent' GROUP BY route")
+            .map_err(self.err())?;
+        for r in q
+            .query_map([campaign], |r| Ok((r.get::<_, Option<String>>(0)?, r.get::<_, i64>(1)?)))
+            .map_err(self.err())?
+        {
+            let (s, n) = r.map_err(self.err())?;
+            by_route.insert(s.unwrap_or_default(), n as u64);
+        }
+        Ok((by_status, by_route))
+    }
+
+    pub fn failures(&self, campaign: &str) -> Result<Vec<FailureRecord>> {
+        let mut q = self
+            .conn
+            .prepare(
+                "SELECT row, recipient, key, route, status, error_http, error_code, error_message FROM deliveries
+                 WHERE campaign = ?1 AND status IN ('failed','unknown','in_flight') ORDER BY row, key",
+            )
+            .map_err(self.err())?;
+        let rows = q
+            .query_map([campaign], |r| {
+                Ok(FailureRecord {
+                    row: r.get(0)?,
+                    recipient: r.get(1)?,
+                    key: r.get(2)?,
+                    route: r.get(3)?,
+                    status: r.get(4)?,
+                    error_http: r.get(5)?,
+                    error_code: r.get(6)?,
+                    error_message: r.get(7)?,
+                })
+            })
+            .map_err(self.err())?;
+        rows.collect::<std::result::Result<_, _>>().map_err(self.err())
+    }
+
+    /// Furthest delivery state of this campaign's messages, counted.
+    pub fn delivery_counts(&self, campaign: &str) -> Result<HashMap<String, u64>> {
+        let mut out = HashMap::new();
+        let mut q = self
+            .conn
+            .prepare(
+                "SELECT s.status, count(*) FROM statuses s JOIN deliveries d ON d.message_id = s.message_id
+                 WHERE d.campaign = ?1 GROUP BY s.status",
+            )
+            .map_err(self.err())?;
+        for r in q.query_map([campaign], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))).map_err(self.err())? {
+            let (s, n) = r.map_err(self.err())?;
+            out.insert(s, n as u64);
+        }
+        Ok(out)
+    }
+
+    /// Failed deliveries by error code, for the funnel.
+    pub fn delivery_failures(&self, campaign: &str) -> Result<Vec<(String, u64)>> {
+        let mut q = self
+            .conn
+            .prepare(
+                "SELECT coalesce(s.error_code, 'unknown'), count(*) FROM statuses s JOIN deliveries d ON d.message_id = s.message_id
+                 WHERE d.campaign = ?1 AND s.status = 'delivery_failed' GROUP BY 1 ORDER BY 2 DESC",
+            )
+            .map_err(self.err())?;
+        let rows = q
+            .query_map([campaign], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))
+            .map_err(self.err())?;
+        rows.collect::<std::result::Result<_, _>>().map_err(self.err())
+    }
+}

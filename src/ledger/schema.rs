@@ -1,0 +1,71 @@
+//! The ledger's tables and their version.
+
+use std::path::Path;
+
+use crate::error::Error;
+
+pub(super) const SCHEMA_VERSION: i64 = 1;
+
+pub(super) const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS runs(
+  id INTEGER PRIMARY KEY,
+  campaign TEXT NOT NULL,
+  started_at INTEGER NOT NULL,
+  ended_at INTEGER,
+  outcome TEXT,
+  pid INTEGER,
+  host TEXT,
+  fingerprint TEXT,
+  files_changed INTEGER NOT NULL DEFAULT 0,
+  counts TEXT
+);
+CREATE INDEX IF NOT EXISTS runs_campaign ON runs(campaign, id);
+CREATE TABLE IF NOT EXISTS deliveries(
+  campaign TEXT NOT NULL,
+  key TEXT NOT NULL,
+  row INTEGER,
+  recipient TEXT,
+  route TEXT,
+  status TEXT NOT NULL,
+  reason TEXT,
+  message_id TEXT,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  fallback INTEGER NOT NULL DEFAULT 0,
+  error_http INTEGER,
+  error_code TEXT,
+  error_message TEXT,
+  run_id INTEGER,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  sent_at INTEGER,
+  PRIMARY KEY(campaign, key)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS deliveries_message ON deliveries(message_id) WHERE message_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS deliveries_templates ON deliveries(sent_at) WHERE route = 'template';
+CREATE TABLE IF NOT EXISTS inbound(
+  phone TEXT PRIMARY KEY,
+  last_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS opt_outs(
+  phone TEXT PRIMARY KEY,
+  at INTEGER NOT NULL,
+  campaign TEXT
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS statuses(
+  message_id TEXT PRIMARY KEY,
+  status TEXT NOT NULL,
+  rank INTEGER NOT NULL,
+  error_code TEXT,
+  error_message TEXT,
+  campaign TEXT,
+  updated_at INTEGER NOT NULL
+) WITHOUT ROWID;
+";
+
+pub(super) fn newer(path: &Path, version: i64) -> Error {
+    Error::Ledger {
+        path: path.to_path_buf(),
+        what: format!("was written by a newer campaign (schema {version}; this one knows {SCHEMA_VERSION})"),
+        fix: "upgrade campaign; never downgrade with a ledger in use".into(),
+    }
+}
