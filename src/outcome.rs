@@ -48,6 +48,16 @@ pub enum Reason {
     PreviouslyUnknown,
     /// `limits.templates_per_day` reached; a later run sends it.
     DailyLimit,
+    /// The same message went to this customer from another campaign of the
+    /// ledger within 30 days; sent only with `--allow-repeat`.
+    Repeat,
+    /// `limits.per_recipient` reached for this customer; a later run sends it.
+    FrequencyCap,
+    /// The request never left (connection refused, DNS, TLS) after every
+    /// attempt; a later run sends it.
+    Network,
+    /// The API asked to wait longer than `retry.max_backoff`; a later run sends it.
+    RetryAfter,
 }
 
 impl Reason {
@@ -64,6 +74,24 @@ impl Reason {
             Reason::PreviouslyFailed => "previously_failed",
             Reason::PreviouslyUnknown => "previously_unknown",
             Reason::DailyLimit => "daily_limit",
+            Reason::Repeat => "repeat",
+            Reason::FrequencyCap => "frequency_cap",
+            Reason::Network => "network",
+            Reason::RetryAfter => "retry_after",
+        }
+    }
+
+    /// The status a row held for this reason has: deferred ones are sent by
+    /// a later run, skipped ones are not (without a flag).
+    pub fn status(self) -> Status {
+        match self {
+            Reason::QuietHours
+            | Reason::NotBefore
+            | Reason::DailyLimit
+            | Reason::FrequencyCap
+            | Reason::Network
+            | Reason::RetryAfter => Status::Deferred,
+            _ => Status::Skipped,
         }
     }
 }
@@ -100,6 +128,8 @@ pub struct Outcome {
     pub route: Option<Route>,
     pub status: Status,
     pub reason: Option<Reason>,
+    /// The business number the message goes (or went) from, when known.
+    pub sender: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request: Option<Request>,
     pub message_id: Option<String>,
@@ -120,6 +150,7 @@ impl Outcome {
             route: None,
             status: Status::Planned,
             reason: None,
+            sender: None,
             request: None,
             message_id: None,
             attempts: None,

@@ -174,7 +174,7 @@ impl Preview {
                     writeln!(out, "    {:<20}{:>8}", r, n)?;
                 }
             }
-            for (r, n) in tally.by_reason.iter().filter(|(r, _)| crate::report::reason_status(**r) == *s) {
+            for (r, n) in tally.by_reason.iter().filter(|(r, _)| r.status() == *s) {
                 writeln!(out, "    {:<20}{:>8}", r.as_str(), n)?;
             }
         }

@@ -78,7 +78,7 @@ impl Tally {
                 Status::Skipped | Status::Deferred => self
                     .by_reason
                     .iter()
-                    .filter(|(r, _)| reason_status(**r) == *s)
+                    .filter(|(r, _)| r.status() == *s)
                     .map(|(r, n)| format!("{} {n}", r.as_str()))
                     .collect(),
                 Status::Failed => self.errors.iter().map(|(c, n)| format!("{c} {n}")).collect(),
@@ -93,13 +93,5 @@ impl Tally {
             parts.push(format!("fallback to template {}", self.fallbacks));
         }
         if parts.is_empty() { "no rows".into() } else { parts.join(" · ") }
-    }
-}
-
-/// Which status a reason goes with.
-pub fn reason_status(r: Reason) -> Status {
-    match r {
-        Reason::QuietHours | Reason::NotBefore | Reason::DailyLimit => Status::Deferred,
-        _ => Status::Skipped,
     }
 }
