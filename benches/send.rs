@@ -159,8 +159,13 @@ fn ledger_in_a_real_run() {
     let (wall, _) = send(dir.path(), &s);
     let full = 100_000.0 / wall.as_secs_f64();
     println!("campaign run        {full:.0} messages/s (ledger, planning, pacing, HTTP)");
-    let client =
-        Arc::new(campaign::bench::Client::new(&s.url(), standin::KEY.into(), Duration::from_secs(30)).unwrap());
+    let client = Arc::new(
+        campaign::bench::Client::new(
+            campaign::bench::Endpoint::new(&s.url(), standin::KEY).unwrap(),
+            Duration::from_secs(30),
+        )
+        .unwrap(),
+    );
     let path = format!("/v1/businesses/{}/send/whatsapp_templated_messages", standin::BUSINESS);
     let start = Instant::now();
     concurrently(100_000, 64, |i| {

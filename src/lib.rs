@@ -25,7 +25,7 @@ pub mod bench {
     pub use crate::inbound::{MAX_BODY, sign};
     pub use crate::ledger::{Ledger, Write};
     pub use crate::outcome::{Outcome, Route, Status};
-    pub use crate::wire::client::Client;
+    pub use crate::wire::client::{Client, Endpoint};
 }
 
 /// The program: parse the command line, run the command, print its error

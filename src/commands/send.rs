@@ -11,28 +11,21 @@ use jiff::Timestamp;
 use super::prepare::{Options, load, planner, template_quota};
 use crate::campaign::Campaign;
 use crate::cli::RunFormat;
-use crate::dispatch::{Dispatch, dispatch};
+use crate::dispatch::{Dispatch, Report, dispatch};
 use crate::error::{Error, ExitCode, Result, RowProblem};
 use crate::ledger::{Ledger, lock};
 use crate::outcome::{Reason, Status};
+use crate::plan::recipients::Source;
 use crate::plan::row::Planner;
 use crate::plan::stream::{self as stream, Mode, Sequencer, TemplateQuota};
 use crate::report::text::{Style, row_line};
-use crate::wire::client::{self as connectly, Client};
+use crate::wire::client::{self as connectly, Client, Endpoint};
 
 /// How many invalid rows preflight lists in full.
 const PROBLEMS_LISTED: usize = 200;
 
 pub fn real_run(opts: &Options) -> Result<ExitCode> {
-    let key = std::env::var("CONNECTLY_API_KEY").ok().filter(|k| !k.trim().is_empty()).ok_or_else(|| {
-        Error::Usage(
-            "CONNECTLY_API_KEY is not set; a real run needs it (a --dry-run does not). Nothing was sent.\n  hint: export CONNECTLY_API_KEY=<key from the Connectly dashboard>; it is read from the environment only".into(),
-        )
-    })?;
-    let base = std::env::var("CONNECTLY_BASE_URL")
-        .ok()
-        .filter(|b| !b.trim().is_empty())
-        .unwrap_or_else(|| connectly::DEFAULT_BASE_URL.to_string());
+    let endpoint = endpoint_from_env()?;
     let loaded = load(opts)?;
     let c = loaded.campaign.clone();
     let _lock = lock::acquire(&loaded.state, &c.name)?;
@@ -40,61 +33,15 @@ pub fn real_run(opts: &Options) -> Result<ExitCode> {
     let now = Timestamp::now();
     let settled = ledger.settle_in_flight(&c.name, now)?;
     let snapshot = Arc::new(ledger.snapshot(&c.name)?);
-
-    // Preflight: every row read and rendered, nothing sent.
-    let (planner, source) = planner(&loaded, snapshot.clone(), opts.retrying)?;
-    let mut seq =
-        Sequencer::new(None, TemplateQuota::new(None), crate::plan::recipients::estimate_rows(&c.recipients.csv));
-    let mut problems = Vec::new();
-    let mut invalid = 0usize;
-    let mut owed = 0u64;
-    let rows = stream::run(planner.clone(), source, Mode { now, with_request: false, jsonl: false }, |plan, _| {
-        let _ = seq.admit(plan);
-        if plan.outcome.reason == Some(Reason::Invalid) {
-            invalid += 1;
-            if problems.len() < PROBLEMS_LISTED
-                && let Some(e) = &plan.outcome.error
-            {
-                problems.push(RowProblem {
-                    row: plan.outcome.row,
-                    field: e.field.clone().unwrap_or_default(),
-                    reason: e.message.clone(),
-                });
-            }
-        }
-        if plan.send.is_some() {
-            owed += 1;
-        }
-        ControlFlow::Continue(())
-    })?;
-    if invalid > 0 && !opts.skip_invalid {
-        return Err(Error::Preflight { csv: c.recipients.csv.clone(), problems, total: invalid });
-    }
-    let owed = opts.limit.map_or(owed, |l| owed.min(l));
+    let (planner, source) = planner(&loaded, snapshot, opts.retrying)?;
+    let pre = preflight(opts, &c, planner.clone(), source, now)?;
 
     let fingerprint = fingerprint(&c, &planner)?;
     let (run_id, changed) = ledger.begin_run(&c.name, &fingerprint, now, &lock::hostname())?;
-    let estyle = Style::stderr();
-    if changed.is_some() && !opts.quiet {
-        eprintln!(
-            "{} {} changed since the last run; only what is still owed is sent",
-            estyle.yellow("note:"),
-            changed.as_deref().unwrap_or("files")
-        );
-    }
-    if settled > 0 {
-        eprintln!(
-            "{} {settled} recipient{} left in flight by an interrupted run {} now `unknown`: not resent (--retry-unknown resends them; `campaign status` lists them)",
-            estyle.yellow("note:"),
-            if settled == 1 { " was" } else { "s were" },
-            if settled == 1 { "is" } else { "are" },
-        );
-    }
+    notes(opts, changed.as_deref(), settled);
     let quota = template_quota(&c, Some(&ledger), now)?;
     let writer = Arc::new(ledger.into_writer());
-
-    let timeout = Duration::from_secs(30);
-    let client = Client::new(&base, key, timeout).map_err(Error::Aborted)?;
+    let client = Client::new(endpoint, Duration::from_secs(30)).map_err(Error::Aborted)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -110,37 +57,137 @@ pub fn real_run(opts: &Options) -> Result<ExitCode> {
         client,
         writer: writer.clone(),
         run_id,
+        clock: Arc::new(Timestamp::now),
         quota: TemplateQuota::new(quota),
-        owed,
-        rows,
+        owed: pre.owed,
+        rows: pre.rows,
     }))?;
     let elapsed = started.elapsed();
     drop(runtime);
 
     let ledger = Arc::try_unwrap(writer).ok().and_then(|w| w.finish());
-    let outcome = match &report.abort {
+    let outcome = match &report.stop {
         Some(_) => "aborted",
         None if report.tally.status(Status::Failed) > 0 => "failed",
         None => "done",
     };
     let mut counts = report.tally.to_json();
     counts["not_attempted"] = report.not_attempted.into();
-    if let Some(l) = &ledger {
-        l.end_run(run_id, outcome, &counts, Timestamp::now())?;
+    // The summary comes first: if the end of the run cannot be recorded
+    // (a full disk), the user still learns what was sent.
+    summarize(opts, &c.name, &report, &pre, elapsed);
+    let Some(ledger) = ledger else {
+        return Err(Error::Aborted("the ledger writer stopped; check `campaign status`".into()));
+    };
+    ledger.end_run(run_id, outcome, &counts, Timestamp::now())?;
+    if let Some(stop) = report.stop {
+        eprintln!("error: run aborted: {stop}");
+        return Ok(ExitCode::Aborted);
     }
+    Ok(if report.tally.status(Status::Failed) > 0 { ExitCode::SomeFailed } else { ExitCode::Done })
+}
 
+/// `CONNECTLY_API_KEY` and `CONNECTLY_BASE_URL`, checked before anything
+/// is recorded or sent.
+fn endpoint_from_env() -> Result<Endpoint> {
+    let key = std::env::var("CONNECTLY_API_KEY").ok().filter(|k| !k.trim().is_empty()).ok_or_else(|| {
+        Error::Usage(
+            "CONNECTLY_API_KEY is not set; a real run needs it (a --dry-run does not). Nothing was sent.\n  hint: export CONNECTLY_API_KEY=<key from the Connectly dashboard>; it is read from the environment only".into(),
+        )
+    })?;
+    let base = std::env::var("CONNECTLY_BASE_URL")
+        .ok()
+        .filter(|b| !b.trim().is_empty())
+        .unwrap_or_else(|| connectly::DEFAULT_BASE_URL.to_string());
+    Endpoint::new(&base, &key).map_err(|e| Error::Usage(format!("{e}\n  Nothing was sent or recorded.")))
+}
+
+/// What preflight found: the rows, what is owed now, and what earlier runs
+/// left failed or unknown.
+struct Preflight {
+    rows: u64,
+    owed: u64,
+    previously_failed: u64,
+    previously_unknown: u64,
+}
+
+/// Every row read and rendered, nothing sent; invalid rows stop the run
+/// (exit 2) unless `--skip-invalid`.
+fn preflight(opts: &Options, c: &Campaign, planner: Arc<Planner>, source: Source, now: Timestamp) -> Result<Preflight> {
+    let mut seq =
+        Sequencer::new(None, TemplateQuota::new(None), crate::plan::recipients::estimate_rows(&c.recipients.csv));
+    let mut problems = Vec::new();
+    let (mut invalid, mut owed, mut failed, mut unknown) = (0usize, 0u64, 0u64, 0u64);
+    let rows = stream::run(planner, source, Mode { now, with_request: false, jsonl: false }, |plan, _| {
+        let _ = seq.admit(plan);
+        match plan.outcome.reason {
+            Some(Reason::Invalid) => {
+                invalid += 1;
+                if problems.len() < PROBLEMS_LISTED
+                    && let Some(e) = &plan.outcome.error
+                {
+                    let (field, reason) = (e.field.clone().unwrap_or_default(), e.message.clone());
+                    problems.push(RowProblem { row: plan.outcome.row, field, reason });
+                }
+            }
+            Some(Reason::PreviouslyFailed) => failed += 1,
+            Some(Reason::PreviouslyUnknown) => unknown += 1,
+            _ => {}
+        }
+        owed += u64::from(plan.send.is_some());
+        ControlFlow::Continue(())
+    })?;
+    if invalid > 0 && !opts.skip_invalid {
+        return Err(Error::Preflight { csv: c.recipients.csv.clone(), problems, total: invalid });
+    }
+    Ok(Preflight { rows, owed, previously_failed: failed, previously_unknown: unknown })
+}
+
+fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// Notes before sending: files changed since the last run, keys an
+/// interrupted run left in flight.
+fn notes(opts: &Options, changed: Option<&str>, settled: usize) {
+    let estyle = Style::stderr();
+    if let Some(changed) = changed
+        && !opts.quiet
+    {
+        eprintln!("{} {changed} changed since the last run; only what is still owed is sent", estyle.yellow("note:"));
+    }
+    if settled > 0 {
+        let (who, are) = if settled == 1 { ("recipient was", "is") } else { ("recipients were", "are") };
+        eprintln!(
+            "{} {settled} {who} left in flight by an interrupted run and {are} now `unknown`: not resent (--retry-unknown resends; `campaign status` lists them)",
+            estyle.yellow("note:"),
+        );
+    }
+}
+
+/// The run's summary on stderr: one line of counts, the first failures,
+/// what is still owed and how to send it.
+fn summarize(opts: &Options, name: &str, report: &Report, pre: &Preflight, elapsed: Duration) {
+    let estyle = Style::stderr();
     let t = &report.tally;
-    let sent = t.status(Status::Sent);
-    let rate = if elapsed.as_secs_f64() > 0.0 { report.requests as f64 / elapsed.as_secs_f64() } else { 0.0 };
+    let secs = elapsed.as_secs_f64();
+    let rate = if secs > 0.0 { report.requests as f64 / secs } else { 0.0 };
     eprintln!(
-        "{}: {} — {:.1} s, {} request{}, {:.1}/s",
-        estyle.bold(&c.name),
+        "{}: {} — {secs:.1} s, {}, {rate:.1}/s",
+        estyle.bold(name),
         t.line(),
-        elapsed.as_secs_f64(),
-        report.requests,
-        if report.requests == 1 { "" } else { "s" },
-        rate
+        plural(report.requests, "request", "requests")
     );
+    let p = report.pace;
+    if p.throttled > 0 {
+        eprintln!(
+            "  Connectly answered 429 (too many requests) {}: the pace was slowed to {:.0}/s at the lowest and was {:.0}/s at the end (configured {:.0}/s)",
+            plural(p.throttled, "time", "times"),
+            p.lowest,
+            p.last,
+            p.configured
+        );
+    }
     if !opts.quiet && opts.format == RunFormat::Text {
         for o in &t.first_failures {
             eprintln!("  {}", row_line(o, &estyle));
@@ -149,22 +196,41 @@ pub fn real_run(opts: &Options) -> Result<ExitCode> {
             eprintln!("  … `campaign status {} --format csv` lists every failure", opts.file.display());
         }
     }
+    owed_lines(opts, report, pre);
+}
+
+/// What is still owed after the run, and the flags that resend earlier
+/// failures: never "nothing owed" while some are failed or unknown.
+fn owed_lines(opts: &Options, report: &Report, pre: &Preflight) {
+    let t = &report.tally;
     if report.not_attempted > 0 {
-        eprintln!("{} recipients not attempted; run the same command again to send them", report.not_attempted);
+        eprintln!(
+            "{} not attempted; run the same command again to send them",
+            plural(report.not_attempted, "recipient was", "recipients were")
+        );
     }
-    if sent == 0 && t.status(Status::Failed) == 0 && report.abort.is_none() && !opts.quiet && owed == 0 {
+    if opts.limit == Some(0) && pre.owed > 0 {
+        eprintln!("--limit 0: nothing sent; {} owed", plural(pre.owed, "recipient is", "recipients are"));
+    }
+    let file = opts.file.display();
+    if pre.previously_failed > 0 {
+        eprintln!(
+            "{} failed in an earlier run and {} not resent: `campaign status {file} --format csv` lists them; --retry-failed resends them",
+            plural(pre.previously_failed, "recipient", "recipients"),
+            if pre.previously_failed == 1 { "was" } else { "were" },
+        );
+    }
+    if pre.previously_unknown > 0 {
+        eprintln!(
+            "{} an unknown outcome from an earlier run (the request may have been accepted) and {} not resent; --retry-unknown resends them and may message them twice",
+            plural(pre.previously_unknown, "recipient has", "recipients have"),
+            if pre.previously_unknown == 1 { "was" } else { "were" },
+        );
+    }
+    let quiet_done = t.status(Status::Sent) == 0 && t.status(Status::Failed) == 0 && report.stop.is_none();
+    if quiet_done && !opts.quiet && pre.owed == 0 && pre.previously_failed + pre.previously_unknown == 0 {
         eprintln!("nothing owed: every recipient is already sent, skipped or deferred");
     }
-    if let Some(reason) = report.abort {
-        eprintln!(
-            "error: run aborted: {reason}\n  hint: fix the cause and run the same command again; it sends only what is still owed"
-        );
-        return Ok(ExitCode::Aborted);
-    }
-    if ledger.is_none() {
-        return Err(Error::Aborted("the ledger writer stopped; check `campaign status`".into()));
-    }
-    Ok(if t.status(Status::Failed) > 0 { ExitCode::SomeFailed } else { ExitCode::Done })
 }
 
 /// A fingerprint of everything the run reads, part by part, so a change can be named.

@@ -1,27 +1,35 @@
 //! The send loop of a real run: plans stream in row order, at most
-//! `concurrency` requests are in flight, each paced, classified once,
-//! retried or fallen back, and recorded in the ledger before it leaves and
-//! after its answer. Outcomes come back in row order for the reporters.
+//! `concurrency` requests are in flight, each recorded in flight, paced at
+//! the wire, classified once, retried or fallen back, and recorded after its
+//! answer. Outcomes come back in row order for the reporters.
 
 pub mod pacer;
+mod send;
+mod stop;
 
 use std::io::{IsTerminal, Write};
 use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use jiff::Timestamp;
 use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 
 use crate::campaign::Campaign;
-use crate::error::{Error, ExitCode, Result};
-use crate::ledger::{Write as LedgerWrite, Writer};
-use crate::outcome::{Outcome, Reason, Route, RowError, Status};
-use crate::plan::row::{Planner, Sendable, schedule_verdict};
+use crate::error::{ExitCode, Result};
+use crate::ledger::Writer;
+use crate::outcome::{Outcome, Status};
+use crate::plan::row::{Planner, Sendable};
 use crate::plan::stream::{self as stream, Mode, Sequencer, TemplateQuota};
 use crate::report::Tally;
-use crate::wire::client::{self as connectly, Answer, Client};
+use crate::wire::client::Client;
+use pacer::{Limits, Pace, Pacer};
+use send::{Shared, send_one};
+pub use stop::Stop;
+
+/// The instant decisions are taken at; the commands layer passes the
+/// system clock.
+pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
 
 /// Everything a real run's send loop needs, prepared by the command.
 pub struct Dispatch {
@@ -35,6 +43,7 @@ pub struct Dispatch {
     pub client: Client,
     pub writer: Arc<Writer>,
     pub run_id: i64,
+    pub clock: Clock,
     pub quota: Arc<TemplateQuota>,
     pub owed: u64,
     /// Rows in the CSV, as counted by preflight.
@@ -44,42 +53,11 @@ pub struct Dispatch {
 /// What the send loop did.
 pub struct Report {
     pub tally: Tally,
-    pub abort: Option<String>,
+    pub stop: Option<Stop>,
     pub requests: u64,
     pub not_attempted: u64,
-}
-
-/// State every send task shares.
-struct Shared {
-    campaign: Arc<Campaign>,
-    planner: Arc<Planner>,
-    client: Client,
-    writer: Arc<Writer>,
-    pacer: crate::dispatch::pacer::Pacer,
-    run_id: i64,
-    stop_tx: watch::Sender<bool>,
-    abort: Mutex<Option<String>>,
-    streak: AtomicU32,
-    requests: AtomicU32,
-    stopping: AtomicBool,
-    quota: Arc<TemplateQuota>,
-}
-
-impl Shared {
-    fn stopped(&self) -> bool {
-        self.stopping.load(Ordering::SeqCst)
-    }
-
-    /// Stop taking new recipients; requests in flight finish.
-    fn stop(&self, reason: String) {
-        if let Ok(mut a) = self.abort.lock()
-            && a.is_none()
-        {
-            *a = Some(reason);
-        }
-        self.stopping.store(true, Ordering::SeqCst);
-        let _ = self.stop_tx.send(true);
-    }
+    /// The pace the run reached (lower than configured after 429s).
+    pub pace: Pace,
 }
 
 enum Item {
@@ -104,14 +82,16 @@ pub async fn dispatch(d: Dispatch) -> Result<Report> {
         planner: d.planner.clone(),
         client: d.client,
         writer: d.writer,
-        pacer: crate::dispatch::pacer::Pacer::new(rate.per_second, rate.burst),
+        pacer: Pacer::new(Limits { per_second: rate.per_second, per_sender: None, burst: rate.burst, senders: 1 }),
         run_id: d.run_id,
+        clock: d.clock.clone(),
+        quota: d.quota.clone(),
         stop_tx,
-        abort: Mutex::new(None),
+        stop: Mutex::new(None),
+        stopping: AtomicBool::new(false),
         streak: AtomicU32::new(0),
         requests: AtomicU32::new(0),
-        stopping: AtomicBool::new(false),
-        quota: d.quota.clone(),
+        reached: AtomicBool::new(false),
     });
 
     // Signals: the first stops taking new recipients, the second exits at once.
@@ -127,7 +107,7 @@ pub async fn dispatch(d: Dispatch) -> Result<Report> {
                 };
                 let name = tokio::select! { _ = term.recv() => "SIGTERM", _ = int.recv() => "SIGINT" };
                 eprintln!("\n{name}: finishing requests in flight, then stopping (again to exit at once)");
-                shared.stop(format!("interrupted by {name}"));
+                shared.stop(Stop::Signal(name));
                 tokio::select! { _ = term.recv() => {}, _ = int.recv() => {} }
                 eprintln!("second signal: exiting now; requests in flight are recorded as unknown on the next run");
                 std::process::exit(ExitCode::Aborted as i32);
@@ -148,7 +128,7 @@ pub async fn dispatch(d: Dispatch) -> Result<Report> {
         tokio::task::spawn_blocking(move || -> Result<()> {
             let source = crate::plan::recipients::Source::open(&planner.campaign)?;
             let mut seq = Sequencer::new(limit, quota, rows as usize);
-            let now = Timestamp::now();
+            let now = (shared.clock)();
             stream::run(planner, source, Mode { now, with_request: false, jsonl: false }, |plan, _| {
                 if shared.stopped() {
                     return ControlFlow::Break(());
@@ -221,7 +201,7 @@ pub async fn dispatch(d: Dispatch) -> Result<Report> {
     while let Some(item) = item_rx.recv().await {
         let o = match item {
             Item::Ready(o) => {
-                record_skip(&shared, &o);
+                shared.record_skip(&o);
                 *o
             }
             Item::Pending(rx) => match rx.await {
@@ -243,7 +223,7 @@ pub async fn dispatch(d: Dispatch) -> Result<Report> {
             line.clear();
             o.write_jsonl(&mut line);
             if out.write_all(&line).is_err() {
-                shared.stop("stdout closed".into());
+                shared.stop(Stop::Stdout);
             }
         }
     }
@@ -251,230 +231,20 @@ pub async fn dispatch(d: Dispatch) -> Result<Report> {
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    let produced = producer.await.map_err(|e| Error::Aborted(format!("the row reader stopped: {e}")))?;
+    let produced = producer.await.unwrap_or_else(|e| Err(crate::error::Error::Aborted(e.to_string())));
     let _ = dispatcher.await;
-    let mut abort = shared.abort.lock().ok().and_then(|a| a.clone());
     if let Err(e) = produced {
         // Preflight read the file whole; failing now means it changed under
         // the run. What was sent is recorded: an abort, not invalid input.
-        abort.get_or_insert(format!("reading the recipients again failed (did the file change during the run?): {e}"));
+        shared.stop(Stop::Rows(e.to_string()));
     }
-    Ok(Report { tally, abort, requests: u64::from(shared.requests.load(Ordering::SeqCst)), not_attempted })
+    let stop = shared.stop.lock().ok().and_then(|a| a.clone());
+    let requests = u64::from(shared.requests.load(Ordering::SeqCst));
+    Ok(Report { tally, stop, requests, not_attempted, pace: shared.pacer.pace() })
 }
 
 impl Outcome {
     fn send_attempted(&self) -> bool {
         matches!(self.status, Status::Sent | Status::Failed | Status::Unknown)
-    }
-}
-
-/// Skips worth remembering: they show in `status`, and are re-evaluated next run.
-fn record_skip(shared: &Shared, o: &Outcome) {
-    let recorded = matches!(o.reason, Some(Reason::Invalid | Reason::Suppressed | Reason::NoRoute | Reason::Expired));
-    if recorded && o.key.is_some() {
-        shared.writer.record(LedgerWrite::Final {
-            campaign: shared.campaign.name.clone(),
-            outcome: Box::new(o.clone()),
-            run: shared.run_id,
-            at: Timestamp::now(),
-        });
-    }
-}
-
-fn is_fallback_code(e: &RowError) -> bool {
-    matches!(e.code.as_deref(), Some(connectly::code::OUTSIDE_WINDOW | connectly::code::NO_CONVERSATION))
-}
-
-/// Full jitter: uniform in [0, min(cap, 500ms · 2^(n-1))].
-fn backoff(attempt: u32, cap: Duration) -> Duration {
-    let exp = Duration::from_millis(500).saturating_mul(1u32 << attempt.saturating_sub(1).min(20));
-    let ceiling = exp.min(cap);
-    Duration::from_millis(fastrand::u64(0..=ceiling.as_millis() as u64))
-}
-
-/// Send one recipient: route now, record in flight, post, classify, retry or
-/// fall back, record the answer. `None`: not attempted (the run stopped).
-async fn send_one(sh: &Shared, mut o: Outcome, s: Box<Sendable>) -> Option<Outcome> {
-    let c = &sh.campaign;
-    let retry = c.retry;
-    let key = o.key.clone().unwrap_or_default();
-    let recipient = o.recipient.clone().unwrap_or_default();
-    let mut stop_rx = sh.stop_tx.subscribe();
-    let mut attempts = 0u32;
-    let mut tries_this_route = 0u32;
-    let mut fallback = false;
-    let mut recorded: Option<Route> = None;
-    let mut route;
-    // The sequencer took a template send for rows planned as templates.
-    let mut counted = o.route == Some(Route::Template);
-    loop {
-        if !sh.pacer.ready().await {
-            sh.stop("the pacing thread stopped".into());
-        }
-        if sh.stopped() && recorded.is_none() {
-            return None;
-        }
-        // The schedule, like the route, is decided as the request leaves: a
-        // long run may cross into quiet hours or past not_after.
-        if recorded.is_none()
-            && let Some((status, reason)) = schedule_verdict(c.schedule.slot(Timestamp::now(), s.tz.as_ref()))
-        {
-            o.status = status;
-            o.reason = Some(reason);
-            o.route = None;
-            record_skip(sh, &o);
-            return Some(o);
-        }
-        if !fallback {
-            let (r, note) = sh.planner.route(s.last_inbound, Timestamp::now());
-            o.note = note;
-            match r {
-                Some(r) => route = r,
-                None => {
-                    o.status = Status::Skipped;
-                    o.reason = Some(Reason::NoRoute);
-                    o.route = None;
-                    record_skip(sh, &o);
-                    return Some(o);
-                }
-            }
-        } else {
-            route = Route::Template;
-        }
-        let Some(body) = s.body(route) else {
-            o.status = Status::Skipped;
-            o.reason = Some(Reason::NoRoute);
-            return Some(o);
-        };
-        if route == Route::Template && !counted {
-            // A session turned template (window closed, or refused): it counts too.
-            if !sh.quota.try_take() {
-                o.status = Status::Deferred;
-                o.reason = Some(Reason::DailyLimit);
-                o.route = Some(route);
-                o.attempts = Some(attempts);
-                o.fallback = Some(fallback);
-                if recorded.is_some() {
-                    commit_outcome(sh, &o).await;
-                }
-                return Some(o);
-            }
-            counted = true;
-        }
-        if recorded != Some(route) {
-            let w = LedgerWrite::InFlight {
-                campaign: c.name.clone(),
-                key: key.clone(),
-                row: o.row,
-                recipient: recipient.clone(),
-                route,
-                run: sh.run_id,
-                at: Timestamp::now(),
-            };
-            if let Err(e) = sh.writer.commit(w).await {
-                sh.stop(e);
-                return None;
-            }
-            recorded = Some(route);
-        }
-        attempts += 1;
-        tries_this_route += 1;
-        sh.requests.fetch_add(1, Ordering::Relaxed);
-        let answer = sh.client.post(sh.planner.path(route), body).await;
-        match answer {
-            Answer::Sent { id } => {
-                sh.streak.store(0, Ordering::SeqCst);
-                o.status = Status::Sent;
-                o.message_id = id;
-                o.error = None;
-                break;
-            }
-            Answer::Final(e) => {
-                if route == Route::Session && !fallback && c.template.is_some() && is_fallback_code(&e) {
-                    fallback = true;
-                    tries_this_route = 0;
-                    o.note = crate::outcome::Note::Text(format!(
-                        "session refused ({}); sent as template",
-                        e.code.as_deref().unwrap_or("")
-                    ));
-                    continue;
-                }
-                if e.code.as_deref() == Some(connectly::code::OPTED_OUT) {
-                    sh.writer.record(LedgerWrite::OptOut {
-                        phone: recipient.clone(),
-                        campaign: c.name.clone(),
-                        at: Timestamp::now(),
-                    });
-                }
-                o.status = Status::Failed;
-                o.error = Some(e);
-                failure_streak(sh, &o);
-                break;
-            }
-            Answer::Retry { error, after } => {
-                if tries_this_route >= retry.attempts {
-                    o.status = Status::Failed;
-                    o.error = Some(RowError {
-                        message: format!("{} (gave up after {tries_this_route} attempts)", error.message),
-                        ..error
-                    });
-                    failure_streak(sh, &o);
-                    break;
-                }
-                let wait = after
-                    .map(|a| a.min(Duration::from_secs(3600)))
-                    .unwrap_or_else(|| backoff(tries_this_route, retry.max_backoff));
-                let stopped = tokio::select! {
-                    _ = tokio::time::sleep(wait) => false,
-                    _ = stop_rx.wait_for(|s| *s) => true,
-                };
-                if stopped {
-                    // Not accepted as far as we know: owed, unless the answer
-                    // never came (then it may have gone through).
-                    o.status = if error.http.is_none() { Status::Unknown } else { Status::Deferred };
-                    o.error = Some(error);
-                    break;
-                }
-            }
-            Answer::Abort(e) => {
-                sh.stop(format!(
-                    "Connectly refused the business: HTTP {} {}: {}",
-                    e.http.unwrap_or(0),
-                    e.code.as_deref().unwrap_or(""),
-                    e.message
-                ));
-                o.status = Status::Deferred;
-                o.error = Some(e);
-                break;
-            }
-        }
-    }
-    o.route = Some(route);
-    o.attempts = Some(attempts);
-    o.fallback = Some(fallback);
-    commit_outcome(sh, &o).await;
-    Some(o)
-}
-
-/// Record an answered (or released) recipient and wait for the commit; a
-/// ledger that cannot be written stops the run.
-async fn commit_outcome(sh: &Shared, o: &Outcome) {
-    let w = LedgerWrite::Final {
-        campaign: sh.campaign.name.clone(),
-        outcome: Box::new(o.clone()),
-        run: sh.run_id,
-        at: Timestamp::now(),
-    };
-    if let Err(e) = sh.writer.commit(w).await {
-        sh.stop(e);
-    }
-}
-
-fn failure_streak(sh: &Shared, o: &Outcome) {
-    let n = sh.streak.fetch_add(1, Ordering::SeqCst) + 1;
-    if n >= sh.campaign.retry.abort_after {
-        let last =
-            o.error.as_ref().map(|e| format!("{} {}", e.code.as_deref().unwrap_or(""), e.message)).unwrap_or_default();
-        sh.stop(format!("{n} failures in a row (retry.abort_after); the last: {}", last.trim()));
     }
 }

@@ -1,13 +1,20 @@
-//! The Connectly client. Every answer is classified once, here: sent, retry,
-//! final, or abort the run. The rest of the program sees only the class.
+//! The Connectly client. Every answer is classified once, here (SPEC §3
+//! step 6): sent, unknown, never left, retry, refused, or abort the run.
+//! The rest of the program sees only the class.
 
 use std::time::Duration;
 
+use reqwest::header::{HeaderValue, LOCATION, RETRY_AFTER};
 use serde_json::value::RawValue;
 
 use crate::outcome::RowError;
 
 pub const DEFAULT_BASE_URL: &str = "https://api.connectly.ai";
+
+/// Answer bodies are read up to this many bytes (SPEC §1).
+const MAX_ANSWER: usize = 1 << 20;
+/// Error messages kept in the ledger are cut to this many characters.
+const MAX_MESSAGE: usize = 1000;
 
 /// Connectly error codes with a meaning for the run.
 pub mod code {
@@ -20,83 +27,223 @@ pub mod code {
 /// What an answer means for the run.
 #[derive(Debug, Clone)]
 pub enum Answer {
-    /// Accepted; the message id when Connectly gave one.
-    Sent { id: Option<String> },
-    /// Throttled, server error or network trouble: try again, after `after` if given.
-    Retry { error: RowError, after: Option<Duration> },
+    /// Accepted, with the message id.
+    Sent { id: String },
+    /// It may or may not have been accepted: the request left and no usable
+    /// answer came (timeout, connection reset, a 2xx without an id). Never
+    /// sent again automatically.
+    Unknown(RowError),
+    /// The request never left (connection refused, DNS, TLS handshake):
+    /// safe to try again.
+    NotSent(RowError),
+    /// Throttled (429) or a server error (5xx): try again, after `after` if given.
+    Retry { error: RowError, after: Option<Duration>, throttled: bool },
     /// Refused for this recipient; trying again will not help.
-    Final(RowError),
-    /// Refused for the whole business (bad key, limits): stop the run.
-    Abort(RowError),
+    Refused(RowError),
+    /// Refused for the whole run: the key, the business, a redirect, limits.
+    Abort(Abort),
+}
+
+/// Why the whole run must stop, and what to tell the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Abort {
+    /// 401/403: the API key was refused.
+    Auth(RowError),
+    /// 404 on the business's own path: no such business.
+    UnknownBusiness(RowError),
+    /// A 3xx: the base URL points somewhere that redirects.
+    Redirect { status: u16, location: Option<String> },
+    /// `ERROR_CODE_BUSINESS_REACHED_LIMITS`.
+    BusinessLimits(RowError),
+}
+
+impl std::fmt::Display for Abort {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Abort::Auth(e) => write!(
+                f,
+                "Connectly refused the API key (HTTP {}): {}\n  hint: check CONNECTLY_API_KEY (the key from the Connectly dashboard for this business)",
+                e.http.unwrap_or(401),
+                e.message
+            ),
+            Abort::UnknownBusiness(e) => write!(
+                f,
+                "Connectly does not know this business (HTTP 404): {}\n  hint: check business_id in the campaign file, and CONNECTLY_BASE_URL if you set it",
+                e.message
+            ),
+            Abort::Redirect { status, location } => write!(
+                f,
+                "the API answered with a redirect (HTTP {status}{}); redirects are never followed, so the key never travels to another host\n  hint: check CONNECTLY_BASE_URL (unset it to use {DEFAULT_BASE_URL})",
+                location.as_deref().map(|l| format!(" to {l}")).unwrap_or_default()
+            ),
+            Abort::BusinessLimits(e) => write!(
+                f,
+                "Connectly stopped the business from sending ({}): {}\n  hint: too many messages were blocked or reported as spam; check the number's quality rating in WhatsApp Manager before sending again",
+                code::BUSINESS_LIMITS,
+                e.message
+            ),
+        }
+    }
 }
 
 pub struct Client {
     http: reqwest::Client,
     base: String,
-    key: String,
+    key: HeaderValue,
+    host: String,
+}
+
+/// The base URL and key, checked before anything is sent.
+#[derive(Debug)]
+pub struct Endpoint {
+    pub base: String,
+    pub key: HeaderValue,
+    pub host: String,
+}
+
+impl Endpoint {
+    /// Check `CONNECTLY_BASE_URL` and `CONNECTLY_API_KEY` as given. The
+    /// error names the variable and never shows the key.
+    pub fn new(base: &str, key: &str) -> Result<Endpoint, String> {
+        let url = reqwest::Url::parse(base.trim()).map_err(|_| {
+            format!("CONNECTLY_BASE_URL `{base}` is not a URL\n  hint: write it with its scheme, e.g. https://api.connectly.ai, or unset it to use the default")
+        })?;
+        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
+            return Err(format!(
+                "CONNECTLY_BASE_URL `{base}` is not an http(s) address\n  hint: write it as https://host[:port], e.g. https://api.connectly.ai, or unset it to use the default"
+            ));
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(format!(
+                "CONNECTLY_BASE_URL `{base}` has a query or fragment\n  hint: give only the scheme, host and port"
+            ));
+        }
+        let key = key.trim();
+        let bad_key = || {
+            "CONNECTLY_API_KEY contains characters an HTTP header cannot carry (a line break, a control character or non-ASCII)\n  hint: copy the key again from the Connectly dashboard; it was not printed".to_string()
+        };
+        if key.chars().any(|c| c.is_control() || !c.is_ascii()) {
+            return Err(bad_key());
+        }
+        let mut key = HeaderValue::from_str(key).map_err(|_| bad_key())?;
+        key.set_sensitive(true);
+        let host = match url.port() {
+            Some(p) => format!("{}:{p}", url.host_str().unwrap_or_default()),
+            None => url.host_str().unwrap_or_default().to_string(),
+        };
+        Ok(Endpoint { base: url.as_str().trim_end_matches('/').to_string(), key, host })
+    }
 }
 
 impl Client {
-    /// One pooled client per run. The key is kept here and never printed.
-    pub fn new(base: &str, key: String, timeout: Duration) -> Result<Client, String> {
+    /// One pooled client per run. The key is kept here, marked sensitive,
+    /// and never printed. Redirects are never followed.
+    pub fn new(endpoint: Endpoint, timeout: Duration) -> Result<Client, String> {
         // TLS uses rustls with the ring provider (small, quick to build).
         let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .timeout(timeout)
+            .redirect(reqwest::redirect::Policy::none())
             .pool_max_idle_per_host(64)
             .user_agent(concat!("campaign/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| format!("cannot set up the HTTP client: {e}"))?;
-        Ok(Client { http, base: base.trim_end_matches('/').to_string(), key })
+        Ok(Client { http, base: endpoint.base, key: endpoint.key, host: endpoint.host })
+    }
+
+    /// The host requests go to, for messages.
+    pub fn host(&self) -> &str {
+        &self.host
     }
 
     pub async fn post(&self, path: &str, body: &RawValue) -> Answer {
         let sent = self
             .http
             .post(format!("{}{path}", self.base))
-            .header("X-API-Key", &self.key)
+            .header("X-API-Key", self.key.clone())
             .header("Content-Type", "application/json")
             .header("Accept", "application/json")
             .body(body.get().to_owned())
             .send()
             .await;
-        let resp = match sent {
+        let mut resp = match sent {
             Ok(r) => r,
-            Err(e) => {
-                let what = if e.is_timeout() {
-                    "timed out"
-                } else if e.is_connect() {
-                    "could not connect"
-                } else {
-                    "network error"
-                };
-                return Answer::Retry {
-                    error: RowError {
-                        http: None,
-                        code: None,
-                        // The URL is ours and known; the cause is what matters.
-                        message: format!("{what}: {}", describe(&e.without_url())),
-                        field: None,
-                    },
-                    after: None,
-                };
-            }
+            Err(e) => return self.failed(e),
         };
         let status = resp.status().as_u16();
-        let retry_after =
-            resp.headers().get(reqwest::header::RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(parse_retry_after);
-        let text = resp.text().await.unwrap_or_default();
-        classify(status, &text, retry_after)
+        let header = |name| resp.headers().get(name).and_then(|v: &HeaderValue| v.to_str().ok()).map(str::to_string);
+        let retry_after = header(RETRY_AFTER).and_then(|v| parse_retry_after(&v));
+        let location = header(LOCATION);
+        if (300..400).contains(&status) {
+            return Answer::Abort(Abort::Redirect { status, location });
+        }
+        let mut text = Vec::new();
+        loop {
+            match resp.chunk().await {
+                Ok(Some(c)) => {
+                    text.extend_from_slice(&c[..c.len().min(MAX_ANSWER - text.len())]);
+                    if text.len() >= MAX_ANSWER {
+                        break;
+                    }
+                }
+                Ok(None) => break,
+                // The answer started but broke off: for a 2xx the id may be lost.
+                Err(e) if (200..300).contains(&status) => {
+                    return Answer::Unknown(network_error(&format!(
+                        "the answer from {} broke off: {}",
+                        self.host,
+                        describe(&e.without_url())
+                    )));
+                }
+                Err(_) => break,
+            }
+        }
+        classify(status, &String::from_utf8_lossy(&text), retry_after)
+    }
+
+    /// A request that got no answer: did it leave?
+    fn failed(&self, e: reqwest::Error) -> Answer {
+        let (connect, timeout, builder) = (e.is_connect(), e.is_timeout(), e.is_builder());
+        let cause = describe(&e.without_url());
+        if connect {
+            let what = if timeout { "timed out connecting to" } else { "could not connect to" };
+            return Answer::NotSent(network_error(&format!("{what} {}: {cause}", self.host)));
+        }
+        if builder {
+            return Answer::NotSent(network_error(&format!(
+                "the request to {} could not be built: {cause}",
+                self.host
+            )));
+        }
+        let what = if timeout { "no answer in time from" } else { "the connection broke before an answer from" };
+        Answer::Unknown(network_error(&format!(
+            "{what} {}: {cause}; the message may or may not have been accepted",
+            self.host
+        )))
     }
 }
 
-/// The error and its causes, one after another.
+fn network_error(message: &str) -> RowError {
+    RowError { http: None, code: None, message: cut(message), field: None }
+}
+
+fn cut(s: &str) -> String {
+    match s.char_indices().nth(MAX_MESSAGE) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_string(),
+    }
+}
+
+/// The error and its causes, one after another, each said once.
 fn describe(e: &(dyn std::error::Error + 'static)) -> String {
     let mut msg = e.to_string();
     let mut src = e.source();
     while let Some(s) = src {
-        msg = format!("{msg}: {s}");
+        let t = s.to_string();
+        if !msg.contains(&t) {
+            msg = format!("{msg}: {t}");
+        }
         src = s.source();
     }
     msg
@@ -117,26 +264,37 @@ struct SentBody {
     id: Option<String>,
 }
 
-/// Classify one HTTP answer.
+/// Classify one HTTP answer (not a redirect: `post` aborts on those).
 pub fn classify(status: u16, body: &str, retry_after: Option<Duration>) -> Answer {
     if (200..300).contains(&status) {
-        let id = serde_json::from_str::<SentBody>(body).ok().and_then(|b| b.id);
-        return Answer::Sent { id };
+        return match serde_json::from_str::<SentBody>(body).ok().and_then(|b| b.id).filter(|id| !id.is_empty()) {
+            Some(id) => Answer::Sent { id },
+            None => Answer::Unknown(RowError {
+                http: Some(status),
+                code: None,
+                message: "accepted without a message id: it cannot be tracked, so it is not sent again".into(),
+                field: None,
+            }),
+        };
     }
     let parsed: ErrorBody = serde_json::from_str(body).unwrap_or_default();
     let mut message = parsed.message.unwrap_or_else(|| {
         let t = body.trim();
-        if t.is_empty() { format!("HTTP {status}") } else { t.chars().take(300).collect() }
+        if t.is_empty() { format!("HTTP {status}") } else { t.to_string() }
     });
     if let Some(trace) = parsed.trace {
         message.push_str(&format!(" (cntTraceId {trace})"));
     }
-    let error = RowError { http: Some(status), code: parsed.code, message, field: None };
+    let error = RowError { http: Some(status), code: parsed.code, message: cut(&message), field: None };
+    let code = error.code.as_deref().unwrap_or("");
     match status {
-        401 | 403 => Answer::Abort(error),
-        _ if error.code.as_deref() == Some(code::BUSINESS_LIMITS) => Answer::Abort(error),
-        429 | 500..=599 => Answer::Retry { error, after: retry_after },
-        _ => Answer::Final(error),
+        401 | 403 => Answer::Abort(Abort::Auth(error)),
+        _ if code == code::BUSINESS_LIMITS => Answer::Abort(Abort::BusinessLimits(error)),
+        // A 404 names no message-level problem: the business path itself is unknown.
+        404 if !code.starts_with("ERROR_CODE_MESSAGE_") => Answer::Abort(Abort::UnknownBusiness(error)),
+        429 => Answer::Retry { error, after: retry_after, throttled: true },
+        500..=599 => Answer::Retry { error, after: retry_after, throttled: false },
+        _ => Answer::Refused(error),
     }
 }
 
@@ -157,20 +315,51 @@ mod tests {
 
     #[test]
     fn classes() {
-        assert!(matches!(classify(201, r#"{"id":"01F"}"#, None), Answer::Sent { id: Some(ref i) } if i == "01F"));
-        assert!(matches!(classify(401, "{}", None), Answer::Abort(_)));
-        assert!(matches!(classify(429, "", Some(Duration::from_secs(2))), Answer::Retry { after: Some(_), .. }));
-        assert!(matches!(classify(503, "oops", None), Answer::Retry { .. }));
+        assert!(matches!(classify(201, r#"{"id":"01F"}"#, None), Answer::Sent { ref id } if id == "01F"));
+        assert!(matches!(classify(200, "{}", None), Answer::Unknown(_)));
+        assert!(matches!(classify(200, r#"{"id":""}"#, None), Answer::Unknown(_)));
+        assert!(matches!(classify(401, "{}", None), Answer::Abort(Abort::Auth(_))));
+        assert!(matches!(
+            classify(404, r#"{"message":"unknown business"}"#, None),
+            Answer::Abort(Abort::UnknownBusiness(_))
+        ));
+        assert!(matches!(
+            classify(429, "", Some(Duration::from_secs(2))),
+            Answer::Retry { after: Some(_), throttled: true, .. }
+        ));
+        assert!(matches!(classify(503, "oops", None), Answer::Retry { throttled: false, .. }));
         let body = r#"{"message":"m","type":"ERROR_TYPE_INVALID_REQUEST","code":"ERROR_CODE_MESSAGE_TEMPLATE_NOT_FOUND","cntTraceId":"1"}"#;
         match classify(400, body, None) {
-            Answer::Final(e) => {
+            Answer::Refused(e) => {
                 assert_eq!(e.code.as_deref(), Some("ERROR_CODE_MESSAGE_TEMPLATE_NOT_FOUND"));
                 assert_eq!(e.http, Some(400));
             }
             other => panic!("{other:?}"),
         }
+        assert!(matches!(classify(404, body, None), Answer::Refused(_)));
         let limits = r#"{"code":"ERROR_CODE_BUSINESS_REACHED_LIMITS","message":"spam"}"#;
-        assert!(matches!(classify(400, limits, None), Answer::Abort(_)));
+        assert!(matches!(classify(400, limits, None), Answer::Abort(Abort::BusinessLimits(_))));
+    }
+
+    #[test]
+    fn long_messages_are_cut() {
+        let body = format!(r#"{{"message":"{}"}}"#, "x".repeat(5000));
+        match classify(400, &body, None) {
+            Answer::Refused(e) => assert_eq!(e.message.chars().count(), MAX_MESSAGE + 1),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn endpoints_are_checked_before_anything_is_sent() {
+        assert!(Endpoint::new("https://api.connectly.ai", "k").is_ok());
+        assert_eq!(Endpoint::new("http://127.0.0.1:8080/", "k").unwrap().host, "127.0.0.1:8080");
+        let e = Endpoint::new("api.connectly.ai", "k").unwrap_err();
+        assert!(e.contains("CONNECTLY_BASE_URL"), "{e}");
+        let e = Endpoint::new("ftp://api.connectly.ai", "k").unwrap_err();
+        assert!(e.contains("CONNECTLY_BASE_URL"), "{e}");
+        let e = Endpoint::new("https://api.connectly.ai", "abc\ndef").unwrap_err();
+        assert!(e.contains("CONNECTLY_API_KEY") && !e.contains("abc"), "{e}");
     }
 
     #[test]

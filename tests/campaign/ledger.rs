@@ -276,8 +276,9 @@ fn status_without_a_ledger_says_nothing_was_sent() {
 fn status_text_summarizes_runs_and_failures() {
     let env = Env::new();
     let s = StandIn::start();
-    s.fault("+16045550000", &[Fault::Error(400, "ERROR_CODE_MESSAGE_CUSTOMER_OPTED_OUT")]);
-    campaign(&env, &people(2), "");
+    s.fault("+16045550000", &[Fault::Error(400, "ERROR_CODE_MESSAGE_PHONE_NUMBER_INVALID")]);
+    s.fault("+16045550002", &[Fault::Error(400, "ERROR_CODE_MESSAGE_CUSTOMER_OPTED_OUT")]);
+    campaign(&env, &people(3), "");
     env.send(&s, &["run", "c.yaml"]).expect(1);
     let run: Run = env.run(&["status", "c.yaml"]);
     run.expect(0);
@@ -286,12 +287,12 @@ fn status_text_summarizes_runs_and_failures() {
         "failed 1",
         "#1",
         "failed",
-        "ERROR_CODE_MESSAGE_CUSTOMER_OPTED_OUT",
+        "ERROR_CODE_MESSAGE_PHONE_NUMBER_INVALID",
         "--retry-failed",
     ] {
         assert!(run.stdout.contains(needle), "{needle} in {}", run.stdout);
     }
     // An opted-out customer is suppressed from then on, in every campaign on this ledger.
     let rows = env.run(&["run", "c.yaml", "--dry-run", "--retry-failed", "--format", "jsonl"]).rows();
-    assert_eq!(rows[0]["reason"], "suppressed");
+    assert_eq!(rows[2]["reason"], "suppressed");
 }

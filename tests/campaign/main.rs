@@ -4,6 +4,7 @@
 mod support;
 
 mod bad_input;
+mod boundaries;
 mod dry_run;
 mod html;
 mod ledger;

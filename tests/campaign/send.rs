@@ -118,6 +118,9 @@ fn server_errors_and_throttling_are_retried() {
     s.fault("+16044441112", &[Fault::TooMany(Some(1))]);
     s.fault("+16044441113", &[Fault::TooMany(None)]);
     campaign(&env, "phone,name,last\n+16044441111,Ana,\n+16044441112,Bo,\n+16044441113,Cy,\n", "");
+    // A Retry-After within retry.max_backoff is waited out in the run.
+    let yaml = std::fs::read_to_string(env.path("c.yaml")).unwrap().replace("max_backoff: 200ms", "max_backoff: 2s");
+    env.write("c.yaml", &yaml);
     let rows = env.send(&s, &["run", "c.yaml", "--format", "jsonl"]).expect(0).rows();
     let attempts: Vec<_> = rows.iter().map(|r| r["attempts"].as_u64().unwrap()).collect();
     assert_eq!(attempts, [3, 2, 2]);
@@ -147,11 +150,11 @@ fn retries_stop_at_the_configured_attempts() {
 fn final_errors_fail_the_recipient_and_exit_1() {
     let env = Env::new();
     let s = StandIn::start();
-    s.fault("+16044441112", &[Fault::Error(400, "ERROR_CODE_MESSAGE_CUSTOMER_OPTED_OUT")]);
+    s.fault("+16044441112", &[Fault::Error(400, "ERROR_CODE_MESSAGE_PHONE_NUMBER_INVALID")]);
     s.templates(&["hello_tpl"]);
     campaign(&env, "phone,name,last\n+16044441111,Ana,\n+16044441112,Bo,\n+16044441113,Cy,\n", "");
     let run = env.send(&s, &["run", "c.yaml"]);
-    run.expect(1).stderr_has("sent 2").stderr_has("failed 1").stderr_has("ERROR_CODE_MESSAGE_CUSTOMER_OPTED_OUT");
+    run.expect(1).stderr_has("sent 2").stderr_has("failed 1").stderr_has("ERROR_CODE_MESSAGE_PHONE_NUMBER_INVALID");
     assert_eq!(s.received().len(), 3, "a final error is not retried");
 }
 
@@ -211,10 +214,10 @@ fn a_streak_of_failures_aborts() {
 }
 
 #[test]
-fn network_errors_are_retried_then_fail() {
+fn a_closed_port_keeps_everyone_owed_and_aborts() {
     let env = Env::new();
-    campaign(&env, "phone,name,last\n+16044441111,Ana,\n", "  attempts: 2\n");
-    // Nothing listens on this port.
+    campaign(&env, "phone,name,last\n+16044441111,Ana,\n+16044441112,Bo,\n", "  attempts: 2\n");
+    // Nothing listens on this port: no request ever leaves.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let out = env
         .cmd(&["run", "c.yaml", "--format", "jsonl"])
@@ -223,10 +226,15 @@ fn network_errors_are_retried_then_fail() {
         .output()
         .unwrap();
     let run = crate::support::Run::from_output(out);
-    run.expect(1);
-    let r = &run.rows()[0];
-    assert_eq!((r["status"].as_str(), r["attempts"].as_u64()), (Some("failed"), Some(2)));
-    assert!(r["error"]["message"].as_str().unwrap().contains("could not connect"), "{r}");
+    run.expect(3).stderr_has("could not be reached").stderr_has(&format!("127.0.0.1:{port}"));
+    for r in run.rows() {
+        assert_eq!((r["status"].as_str(), r["reason"].as_str()), (Some("deferred"), Some("network")), "{r}");
+        assert!(r["error"]["message"].as_str().unwrap().contains("could not connect"), "{r}");
+    }
+    // Nobody was dropped: once the API is back, the same command sends everyone.
+    let s = StandIn::start();
+    env.send(&s, &["run", "c.yaml"]).expect(0).stderr_has("sent 2");
+    assert_eq!(s.accepted().len(), 2);
 }
 
 #[test]

@@ -27,6 +27,12 @@ pub enum Fault {
     Error(u16, &'static str),
     /// 429, with or without Retry-After seconds.
     TooMany(Option<u64>),
+    /// Read the request, then close the connection without answering.
+    Drop,
+    /// A redirect (301, 302, 307, 308) to this URL.
+    Redirect(u16, &'static str),
+    /// 200 with no message id.
+    OkWithoutId,
 }
 
 #[derive(Debug, Clone)]
@@ -172,12 +178,35 @@ async fn handle(s: Shared, kind: &'static str, business: String, headers: Header
     let body: Value = serde_json::from_str(&raw).unwrap_or(Value::Null);
     let mut g = inner.lock().unwrap();
     let resp = answer(&mut g, &cfg, kind, &business, &headers, &body);
+    let Some(resp) = resp else {
+        // The request was read and may have been acted on; the connection
+        // closes with no answer (recorded as status 0, counted as accepted).
+        g.received.push(Received { at, kind, raw, body, status: 0 });
+        drop(g);
+        std::panic::resume_unwind(Box::new("connection dropped by the stand-in"));
+    };
     let status = resp.status().as_u16();
     g.received.push(Received { at, kind, raw, body, status });
     resp
 }
 
-fn answer(g: &mut Inner, cfg: &Config, kind: &'static str, business: &str, h: &HeaderMap, body: &Value) -> Response {
+/// The answer to one request; `None` drops the connection instead.
+fn answer(
+    g: &mut Inner,
+    cfg: &Config,
+    kind: &'static str,
+    business: &str,
+    h: &HeaderMap,
+    body: &Value,
+) -> Option<Response> {
+    let r = respond(g, cfg, kind, business, h, body);
+    (!r.headers().contains_key(DROP)).then_some(r)
+}
+
+/// Marks a response that is never sent: the connection is dropped instead.
+const DROP: &str = "x-stand-in-drop";
+
+fn respond(g: &mut Inner, cfg: &Config, kind: &'static str, business: &str, h: &HeaderMap, body: &Value) -> Response {
     if h.get("x-api-key").and_then(|v| v.to_str().ok()) != Some(KEY) {
         return error(401, "ERROR_CODE_UNSPECIFIED", "missing or invalid X-API-Key");
     }
@@ -206,6 +235,11 @@ fn answer(g: &mut Inner, cfg: &Config, kind: &'static str, business: &str, h: &H
     if let Some(f) = g.faults.get_mut(&to).and_then(|q| q.pop_front()) {
         return match f {
             Fault::Error(status, code) => error(status, code, "injected"),
+            Fault::Drop => (StatusCode::OK, [(DROP, "1")]).into_response(),
+            Fault::Redirect(status, to) => {
+                (StatusCode::from_u16(status).unwrap(), [("location", to)], "moved\n").into_response()
+            }
+            Fault::OkWithoutId => (StatusCode::OK, [("content-type", "application/json")], "{}").into_response(),
             Fault::TooMany(after) => {
                 let mut r = error(429, "ERROR_CODE_UNSPECIFIED", "Too Many Requests");
                 if let Some(a) = after {

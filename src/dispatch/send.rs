@@ -1,0 +1,352 @@
+//! One recipient's send, as a small state machine: decide (schedule and
+//! route, as the request leaves), record in flight, wait for the pace slot,
+//! post at once, and act on the answer's class — done, retry after a
+//! backoff, fall back to the template, or hold the row owed.
+
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use super::Clock;
+use super::pacer::Pacer;
+use super::stop::Stop;
+use crate::campaign::Campaign;
+use crate::ledger::{Write as LedgerWrite, Writer};
+use crate::outcome::{Note, Outcome, Reason, Route, RowError, Status};
+use crate::plan::row::{Planner, Sendable, schedule_verdict};
+use crate::plan::stream::TemplateQuota;
+use crate::wire::client::{self as connectly, Answer, Client};
+
+/// State every send task shares.
+pub(super) struct Shared {
+    pub campaign: Arc<Campaign>,
+    pub planner: Arc<Planner>,
+    pub client: Client,
+    pub writer: Arc<Writer>,
+    pub pacer: Pacer,
+    pub run_id: i64,
+    pub clock: Clock,
+    pub quota: Arc<TemplateQuota>,
+    pub stop_tx: watch::Sender<bool>,
+    pub stop: Mutex<Option<Stop>>,
+    pub stopping: AtomicBool,
+    /// Failures (and rows the network kept from leaving) in a row.
+    pub streak: AtomicU32,
+    pub requests: AtomicU32,
+    /// Whether any request of this run reached the API and got an answer.
+    pub reached: AtomicBool,
+}
+
+impl Shared {
+    pub fn stopped(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
+    }
+
+    /// Stop taking new recipients; requests in flight finish. The first
+    /// reason is the one reported.
+    pub fn stop(&self, reason: Stop) {
+        if let Ok(mut a) = self.stop.lock()
+            && a.is_none()
+        {
+            *a = Some(reason);
+        }
+        self.stopping.store(true, Ordering::SeqCst);
+        let _ = self.stop_tx.send(true);
+    }
+
+    /// Skips worth remembering: they show in `status`, and are re-evaluated next run.
+    pub fn record_skip(&self, o: &Outcome) {
+        let recorded =
+            matches!(o.reason, Some(Reason::Invalid | Reason::Suppressed | Reason::NoRoute | Reason::Expired));
+        if recorded && o.key.is_some() {
+            self.writer.record(LedgerWrite::Final {
+                campaign: self.campaign.name.clone(),
+                outcome: Box::new(o.clone()),
+                run: self.run_id,
+                at: (self.clock)(),
+            });
+        }
+    }
+}
+
+/// Where one recipient's send stands.
+enum Step {
+    /// Decide the route (or hold the row) as of now.
+    Decide,
+    /// Post by this route once the pace allows.
+    Post(Route),
+    /// Wait, then decide again (the window or the schedule may have moved).
+    Backoff(Duration),
+    /// Finished with this status (and reason); recorded on the way out.
+    Done(Status, Option<Reason>),
+    /// Not attempted: the run stopped before its request was recorded.
+    Dropped,
+}
+
+/// One recipient on its way out.
+struct Send<'a> {
+    sh: &'a Shared,
+    s: Box<Sendable>,
+    o: Outcome,
+    attempts: u32,
+    tries_this_route: u32,
+    fallback: bool,
+    /// The route recorded in flight, if any.
+    recorded: Option<Route>,
+    /// The sequencer already took a template send for this row.
+    counted: bool,
+}
+
+/// Send one recipient. `None`: not attempted (the run stopped first).
+pub(super) async fn send_one(sh: &Shared, o: Outcome, s: Box<Sendable>) -> Option<Outcome> {
+    let counted = o.route == Some(Route::Template);
+    let mut t = Send { sh, s, o, attempts: 0, tries_this_route: 0, fallback: false, recorded: None, counted };
+    let mut step = Step::Decide;
+    loop {
+        step = match step {
+            Step::Decide => t.decide(),
+            Step::Post(route) => t.post(route).await,
+            Step::Backoff(wait) => t.backoff(wait).await,
+            Step::Done(status, reason) => return Some(t.finish(status, reason).await),
+            Step::Dropped => return None,
+        };
+    }
+}
+
+impl Send<'_> {
+    fn decide(&mut self) -> Step {
+        let sh = self.sh;
+        let now = (sh.clock)();
+        if sh.stopped() {
+            return self.owed();
+        }
+        // The schedule, like the route, is decided as the request leaves: a
+        // long run may cross into quiet hours or past not_after.
+        if let Some((status, reason)) = schedule_verdict(sh.campaign.schedule.slot(now, self.s.tz.as_ref())) {
+            self.o.route = None;
+            return Step::Done(status, Some(reason));
+        }
+        let route = if self.fallback {
+            Route::Template
+        } else {
+            let (route, note) = sh.planner.route(self.s.last_inbound, now);
+            self.o.note = note;
+            match route {
+                Some(r) => r,
+                None => {
+                    self.o.route = None;
+                    return Step::Done(Status::Skipped, Some(Reason::NoRoute));
+                }
+            }
+        };
+        if self.s.body(route).is_none() {
+            self.o.route = None;
+            return Step::Done(Status::Skipped, Some(Reason::NoRoute));
+        }
+        if route == Route::Template && !self.counted {
+            // A session turned template (window closed, or refused): it counts too.
+            if !sh.quota.try_take() {
+                self.o.route = Some(route);
+                return Step::Done(Status::Deferred, Some(Reason::DailyLimit));
+            }
+            self.counted = true;
+        }
+        Step::Post(route)
+    }
+
+    /// Record in flight (once per route), wait for the slot, post at once.
+    async fn post(&mut self, route: Route) -> Step {
+        let sh = self.sh;
+        if self.recorded != Some(route) {
+            let w = LedgerWrite::InFlight {
+                campaign: sh.campaign.name.clone(),
+                key: self.o.key.clone().unwrap_or_default(),
+                row: self.o.row,
+                recipient: self.o.recipient.clone().unwrap_or_default(),
+                route,
+                run: sh.run_id,
+                at: (sh.clock)(),
+            };
+            if let Err(e) = sh.writer.commit(w).await {
+                sh.stop(Stop::Ledger(e));
+                return if self.recorded.is_some() { self.owed() } else { Step::Dropped };
+            }
+            self.recorded = Some(route);
+        }
+        self.o.route = Some(route);
+        if !sh.pacer.ready(0).await {
+            sh.stop(Stop::Pacer);
+            return self.owed();
+        }
+        if sh.stopped() {
+            return self.owed();
+        }
+        let Some(body) = self.s.body(route) else {
+            return Step::Done(Status::Skipped, Some(Reason::NoRoute));
+        };
+        self.attempts += 1;
+        self.tries_this_route += 1;
+        sh.requests.fetch_add(1, Ordering::Relaxed);
+        let answer = sh.client.post(sh.planner.path(route), body).await;
+        if !matches!(answer, Answer::NotSent(_)) {
+            sh.reached.store(true, Ordering::SeqCst);
+        }
+        match &answer {
+            Answer::Retry { throttled: true, after, .. } => sh.pacer.throttled(*after),
+            Answer::NotSent(_) => {}
+            _ => sh.pacer.answered(),
+        }
+        self.answered(route, answer)
+    }
+
+    /// Act on an answer's class (SPEC §3 step 6).
+    fn answered(&mut self, route: Route, answer: Answer) -> Step {
+        let retry = self.sh.campaign.retry;
+        match answer {
+            Answer::Sent { id } => {
+                self.sh.streak.store(0, Ordering::SeqCst);
+                self.o.message_id = Some(id);
+                self.o.error = None;
+                Step::Done(Status::Sent, None)
+            }
+            Answer::Unknown(e) => {
+                self.sh.streak.store(0, Ordering::SeqCst);
+                self.o.error = Some(e);
+                Step::Done(Status::Unknown, None)
+            }
+            Answer::NotSent(e) => {
+                let last = self.tries_this_route >= retry.attempts;
+                self.o.error = Some(e);
+                if !last {
+                    return Step::Backoff(backoff(self.tries_this_route, retry.max_backoff));
+                }
+                self.unreachable();
+                Step::Done(Status::Deferred, Some(Reason::Network))
+            }
+            Answer::Retry { error, after, .. } => {
+                if self.tries_this_route >= retry.attempts {
+                    self.o.error = Some(RowError {
+                        message: format!("{} (gave up after {} attempts)", error.message, self.tries_this_route),
+                        ..error
+                    });
+                    self.failure();
+                    return Step::Done(Status::Failed, None);
+                }
+                self.o.error = Some(error);
+                match after {
+                    // Asked to wait longer than we would: a later run sends it.
+                    Some(a) if a > retry.max_backoff => Step::Done(Status::Deferred, Some(Reason::RetryAfter)),
+                    Some(a) => Step::Backoff(a),
+                    None => Step::Backoff(backoff(self.tries_this_route, retry.max_backoff)),
+                }
+            }
+            Answer::Refused(e) => self.refused(route, e),
+            Answer::Abort(a) => {
+                self.sh.stop(Stop::Api(a));
+                self.owed()
+            }
+        }
+    }
+
+    fn refused(&mut self, route: Route, e: RowError) -> Step {
+        let sh = self.sh;
+        let code = e.code.clone();
+        let code = code.as_deref();
+        let fallback_code = matches!(code, Some(connectly::code::OUTSIDE_WINDOW | connectly::code::NO_CONVERSATION));
+        if route == Route::Session && !self.fallback && sh.campaign.template.is_some() && fallback_code {
+            self.fallback = true;
+            self.tries_this_route = 0;
+            self.o.note = Note::Text(format!("session refused ({}); sent as template", code.unwrap_or("")));
+            return Step::Decide;
+        }
+        self.o.error = Some(e);
+        if code == Some(connectly::code::OPTED_OUT) {
+            sh.writer.record(LedgerWrite::OptOut {
+                phone: self.o.recipient.clone().unwrap_or_default(),
+                campaign: sh.campaign.name.clone(),
+                at: (sh.clock)(),
+            });
+            return Step::Done(Status::Skipped, Some(Reason::Suppressed));
+        }
+        self.failure();
+        Step::Done(Status::Failed, None)
+    }
+
+    async fn backoff(&mut self, wait: Duration) -> Step {
+        let mut stop_rx = self.sh.stop_tx.subscribe();
+        let stopped = tokio::select! {
+            _ = tokio::time::sleep(wait) => false,
+            _ = stop_rx.wait_for(|s| *s) => true,
+        };
+        if stopped { self.owed() } else { Step::Decide }
+    }
+
+    /// The run stops before this row was answered: nothing was accepted,
+    /// so it stays owed (network trouble keeps its reason).
+    fn owed(&mut self) -> Step {
+        if self.recorded.is_none() {
+            return Step::Dropped;
+        }
+        let network = self.o.error.as_ref().is_some_and(|e| e.http.is_none());
+        Step::Done(Status::Deferred, network.then_some(Reason::Network))
+    }
+
+    fn failure(&self) {
+        let sh = self.sh;
+        let n = sh.streak.fetch_add(1, Ordering::SeqCst) + 1;
+        if n >= sh.campaign.retry.abort_after {
+            let last = self.o.error.as_ref().map(describe_error).unwrap_or_default();
+            sh.stop(Stop::FailureStreak { count: n, last });
+        }
+    }
+
+    /// A row the network kept from leaving: if no request of the run has
+    /// reached the API, it is unreachable and the run stops.
+    fn unreachable(&self) {
+        let sh = self.sh;
+        if !sh.reached.load(Ordering::SeqCst) {
+            let last = self.o.error.as_ref().map(|e| e.message.clone()).unwrap_or_default();
+            sh.stop(Stop::Unreachable(last));
+            return;
+        }
+        self.failure();
+    }
+
+    /// Record the answered (or released) recipient and wait for the commit;
+    /// a ledger that cannot be written stops the run.
+    async fn finish(mut self, status: Status, reason: Option<Reason>) -> Outcome {
+        let sh = self.sh;
+        self.o.status = status;
+        self.o.reason = reason;
+        if self.recorded.is_none() {
+            // Never recorded in flight: a hold decided before any request.
+            sh.record_skip(&self.o);
+            return self.o;
+        }
+        self.o.attempts = Some(self.attempts);
+        self.o.fallback = Some(self.fallback);
+        let w = LedgerWrite::Final {
+            campaign: sh.campaign.name.clone(),
+            outcome: Box::new(self.o.clone()),
+            run: sh.run_id,
+            at: (sh.clock)(),
+        };
+        if let Err(e) = sh.writer.commit(w).await {
+            sh.stop(Stop::Ledger(e));
+        }
+        self.o
+    }
+}
+
+fn describe_error(e: &RowError) -> String {
+    format!("{} {}", e.code.as_deref().unwrap_or(""), e.message).trim().to_string()
+}
+
+/// Full jitter: uniform in [0, min(cap, 500ms · 2^(n-1))].
+fn backoff(attempt: u32, cap: Duration) -> Duration {
+    let exp = Duration::from_millis(500).saturating_mul(1u32 << attempt.saturating_sub(1).min(20));
+    let ceiling = exp.min(cap);
+    Duration::from_millis(fastrand::u64(0..=ceiling.as_millis() as u64))
+}

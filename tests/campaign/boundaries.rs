@@ -1,0 +1,178 @@
+//! Where a real run meets the network: every answer classified once, at
+//! most once when an answer is ambiguous, nobody dropped when the API is
+//! away or misconfigured. "Never twice" is judged by what the stand-in
+//! received, not by the ledger's own view.
+
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+
+use crate::send::campaign;
+use crate::support::{Env, Fault, StandIn, people};
+
+/// A port that records whether anybody connected to it.
+struct Catcher(TcpListener);
+
+impl Catcher {
+    fn new() -> Catcher {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.set_nonblocking(true).unwrap();
+        Catcher(l)
+    }
+    fn url(&self) -> String {
+        format!("http://{}/elsewhere", self.0.local_addr().unwrap())
+    }
+    fn connected(&self) -> bool {
+        self.0.accept().is_ok()
+    }
+}
+
+fn leak(s: String) -> &'static str {
+    Box::leak(s.into_boxed_str())
+}
+
+#[test]
+fn a_connection_dropped_after_the_request_is_unknown_and_never_resent() {
+    let env = Env::new();
+    let s = StandIn::start();
+    s.fault("+16045550001", &[Fault::Drop]);
+    campaign(&env, &people(3), "");
+    let run = env.send(&s, &["run", "c.yaml", "--format", "jsonl"]);
+    run.expect(0);
+    let rows = run.rows();
+    assert_eq!(rows[1]["status"], "unknown", "{}", run.stdout);
+    assert_eq!(rows[1]["attempts"], 1);
+    assert!(rows[1]["error"]["message"].as_str().unwrap().contains("may or may not"), "{}", rows[1]);
+    // The second cron run does not resend it, and says how to.
+    env.send(&s, &["run", "c.yaml"])
+        .expect(0)
+        .stderr_has("--retry-unknown")
+        .stderr_has("1 recipient has an unknown outcome");
+    let accepted = s.accepted();
+    assert_eq!(accepted.len(), 3);
+    assert!(accepted.values().all(|n| *n == 1), "nobody twice: {accepted:?}");
+    // Only the flag resends it.
+    env.send(&s, &["run", "c.yaml", "--retry-unknown"]).expect(0).stderr_has("sent 1");
+    assert_eq!(s.accepted()["+16045550001"], 2);
+}
+
+#[test]
+fn an_accepted_answer_without_an_id_is_unknown() {
+    let env = Env::new();
+    let s = StandIn::start();
+    s.fault("+16045550000", &[Fault::OkWithoutId]);
+    campaign(&env, &people(2), "");
+    let rows = env.send(&s, &["run", "c.yaml", "--format", "jsonl"]).expect(0).rows();
+    assert_eq!((rows[0]["status"].as_str(), rows[0]["message_id"].as_str()), (Some("unknown"), None));
+    assert_eq!(rows[1]["status"], "sent");
+    assert_eq!(s.received().len(), 2, "not retried");
+}
+
+#[test]
+fn redirects_are_never_followed_and_abort_the_run() {
+    for status in [301, 302, 307, 308] {
+        let env = Env::new();
+        let s = StandIn::start();
+        let elsewhere = Catcher::new();
+        s.fault("+16045550000", &[Fault::Redirect(status, leak(elsewhere.url()))]);
+        campaign(&env, &people(3), "");
+        let run = env.send(&s, &["run", "c.yaml", "--format", "jsonl"]);
+        run.expect(3).stderr_has("redirect").stderr_has("CONNECTLY_BASE_URL");
+        assert!(!elsewhere.connected(), "HTTP {status}: the key travelled to another host");
+        assert!(run.rows().iter().all(|r| r["status"] != "sent" || r["recipient"] != "+16045550000"));
+        assert!(!run.stderr.contains(crate::support::standin::KEY));
+        // The row that met the redirect is still owed.
+        let again = env.send(&s, &["run", "c.yaml", "--format", "jsonl"]);
+        again.expect(0);
+        assert_eq!(s.accepted().get("+16045550000"), Some(&1), "HTTP {status}");
+    }
+}
+
+#[test]
+fn a_retry_after_beyond_max_backoff_defers_the_row_instead_of_waiting() {
+    let env = Env::new();
+    let s = StandIn::start();
+    s.fault("+16045550000", &[Fault::TooMany(Some(3600))]);
+    campaign(&env, &people(2), "");
+    let started = Instant::now();
+    let run = env.send(&s, &["run", "c.yaml", "--format", "jsonl"]);
+    run.expect(0).stderr_has("retry_after 1");
+    assert!(started.elapsed() < Duration::from_secs(20), "the run sat waiting: {:?}", started.elapsed());
+    let rows = run.rows();
+    assert_eq!((rows[0]["status"].as_str(), rows[0]["reason"].as_str()), (Some("deferred"), Some("retry_after")));
+    assert_eq!(rows[1]["status"], "sent");
+    // A later run sends it.
+    env.send(&s, &["run", "c.yaml"]).expect(0).stderr_has("sent 1");
+    assert_eq!(s.accepted().get("+16045550000"), Some(&1));
+}
+
+#[test]
+fn a_wrong_business_id_aborts_with_everyone_still_owed() {
+    let env = Env::new();
+    let s = StandIn::start();
+    campaign(&env, &people(5), "");
+    let good = std::fs::read_to_string(env.path("c.yaml")).unwrap();
+    env.write("c.yaml", &good.replace(crate::support::standin::BUSINESS, "0000-wrong-business"));
+    let run = env.send(&s, &["run", "c.yaml"]);
+    run.expect(3).stderr_has("business_id");
+    assert!(s.received().len() <= 16, "stopped at once: {} requests", s.received().len());
+    env.write("c.yaml", &good);
+    env.send(&s, &["run", "c.yaml"]).expect(0).stderr_has("sent 5");
+    assert_eq!(s.accepted().len(), 5);
+}
+
+#[test]
+fn a_base_url_without_a_scheme_or_a_key_with_a_newline_is_refused_before_anything() {
+    let env = Env::new();
+    campaign(&env, &people(2), "");
+    for (var, base, key) in [
+        ("CONNECTLY_BASE_URL", "api.connectly.ai", "k"),
+        ("CONNECTLY_BASE_URL", "ftp://api.connectly.ai", "k"),
+        ("CONNECTLY_API_KEY", "http://127.0.0.1:9", "secret\nkey"),
+    ] {
+        let out =
+            env.cmd(&["run", "c.yaml"]).env("CONNECTLY_API_KEY", key).env("CONNECTLY_BASE_URL", base).output().unwrap();
+        let run = crate::support::Run::from_output(out);
+        run.expect(2).stderr_has(var).stderr_has("Nothing was sent");
+        assert!(!run.stderr.contains("secret"), "the key is never printed: {}", run.stderr);
+        assert!(!env.exists(".campaign/state.db"), "nothing recorded");
+    }
+}
+
+#[test]
+fn a_rerun_never_says_nothing_owed_while_some_failed() {
+    let env = Env::new();
+    let s = StandIn::start();
+    s.fault("+16045550000", &[Fault::Error(400, "ERROR_CODE_MESSAGE_PHONE_NUMBER_INVALID")]);
+    campaign(&env, &people(2), "");
+    env.send(&s, &["run", "c.yaml"]).expect(1);
+    let again = env.send(&s, &["run", "c.yaml"]);
+    again.expect(0).stderr_has("1 recipient failed in an earlier run").stderr_has("--retry-failed");
+    assert!(!again.stderr.contains("nothing owed"), "{}", again.stderr);
+}
+
+#[test]
+fn limit_zero_says_what_is_owed() {
+    let env = Env::new();
+    let s = StandIn::start();
+    campaign(&env, &people(3), "");
+    let run = env.send(&s, &["run", "c.yaml", "--limit", "0"]);
+    run.expect(0).stderr_has("3 recipients are owed");
+    assert!(!run.stderr.contains("nothing owed"), "{}", run.stderr);
+    assert!(s.received().is_empty());
+}
+
+#[test]
+fn an_opted_out_answer_suppresses_the_customer_everywhere() {
+    let env = Env::new();
+    let s = StandIn::start();
+    s.fault("+16045550000", &[Fault::Error(400, "ERROR_CODE_MESSAGE_CUSTOMER_OPTED_OUT")]);
+    campaign(&env, &people(2), "");
+    let rows = env.send(&s, &["run", "c.yaml", "--format", "jsonl"]).expect(0).rows();
+    assert_eq!((rows[0]["status"].as_str(), rows[0]["reason"].as_str()), (Some("skipped"), Some("suppressed")));
+    // Another campaign on the same ledger never tries them.
+    let other = std::fs::read_to_string(env.path("c.yaml")).unwrap().replace("test-campaign", "other-campaign");
+    env.write("d.yaml", &other);
+    let rows = env.send(&s, &["run", "d.yaml", "--format", "jsonl"]).expect(0).rows();
+    assert_eq!(rows[0]["reason"], "suppressed");
+    assert_eq!(s.received().iter().filter(|r| r.recipient() == "+16045550000").count(), 1);
+}
