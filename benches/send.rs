@@ -35,11 +35,17 @@ fn campaign(dir: &Path, n: usize, per_second: u32, burst: u32, concurrency: usiz
 /// Run the binary; wall time and CPU seconds (user + system, via GNU time).
 fn send(dir: &Path, s: &StandIn) -> (Duration, Option<f64>) {
     let cpu = dir.join("cpu.txt");
+    let timed = Path::new("/usr/bin/time").exists();
+    let mut cmd = if timed {
+        let mut c = Command::new("/usr/bin/time");
+        c.args(["-f", "%U %S", "-o"]).arg(&cpu).arg(BIN);
+        c
+    } else {
+        Command::new(BIN)
+    };
     let start = Instant::now();
-    let status = Command::new("/usr/bin/time")
-        .args(["-f", "%U %S", "-o"])
-        .arg(&cpu)
-        .args([BIN, "run", "c.yaml", "--quiet"])
+    let status = cmd
+        .args(["run", "c.yaml", "--quiet"])
         .current_dir(dir)
         .env("CONNECTLY_API_KEY", standin::KEY)
         .env("CONNECTLY_BASE_URL", s.url())
@@ -50,6 +56,7 @@ fn send(dir: &Path, s: &StandIn) -> (Duration, Option<f64>) {
     assert!(status.success(), "the run failed");
     let cpu = std::fs::read_to_string(&cpu)
         .ok()
+        .filter(|_| timed)
         .and_then(|t| t.lines().last().map(|l| l.split_whitespace().filter_map(|x| x.parse::<f64>().ok()).sum()));
     (wall, cpu)
 }
