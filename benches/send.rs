@@ -98,6 +98,22 @@ fn pacing() {
     }
 }
 
+/// A server slower than the configured pace: the run adapts to its 429s.
+fn adapting() {
+    println!("\n## Adapting to 429: 600 template sends at per_second 100 against a stand-in that allows 50/s");
+    let dir = tempfile::tempdir().unwrap();
+    let s = StandIn::with(Config { latency: Duration::from_millis(20), per_second: 50 });
+    campaign(dir.path(), 600, 100, 1, 16);
+    let (wall, _) = send(dir.path(), &s);
+    let got = s.received();
+    let throttled = got.iter().filter(|r| r.status == 429).count();
+    let accepted = s.accepted();
+    println!("requests            {}", got.len());
+    println!("429 answers         {throttled} ({:.1}% of requests)", 100.0 * throttled as f64 / got.len() as f64);
+    println!("sent exactly once   {}", accepted.len() == 600 && accepted.values().all(|n| *n == 1));
+    println!("wall                {:.2} s ({:.1} sent/s)", wall.as_secs_f64(), 600.0 / wall.as_secs_f64());
+}
+
 fn ceiling() {
     println!("\n## Ceiling: 20,000 template sends, no rate limit, no latency, concurrency 64");
     let dir = tempfile::tempdir().unwrap();
@@ -221,6 +237,9 @@ fn main() {
     let want = |name: &str| only.is_empty() || only.iter().any(|o| o == name);
     if want("pacing") {
         pacing();
+    }
+    if want("adapting") {
+        adapting();
     }
     if want("ceiling") {
         ceiling();

@@ -8,5 +8,6 @@ mod boundaries;
 mod dry_run;
 mod html;
 mod ledger;
+mod pacing;
 mod send;
 mod webhooks;
