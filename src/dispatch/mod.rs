@@ -71,6 +71,42 @@ struct Job {
     done: oneshot::Sender<Option<Outcome>>,
 }
 
+/// Jobs go to the dispatcher in batches, so the planning thread wakes once
+/// per batch rather than once per message.
+struct Jobs {
+    tx: mpsc::Sender<Vec<Job>>,
+    batch: Vec<Job>,
+}
+
+/// Jobs handed over at once, at most.
+const JOB_BATCH: usize = 32;
+
+impl Jobs {
+    /// Queue the row's item for the reporter, handing the batch over when it
+    /// is full, when the dispatcher has room for it, or before waiting on
+    /// the reporter (which may be waiting for one of these jobs). `false`
+    /// once the run has ended.
+    fn pass(&mut self, items: &mpsc::Sender<Item>, item: Item) -> bool {
+        if self.batch.len() >= JOB_BATCH || (!self.batch.is_empty() && self.tx.capacity() > 0) {
+            self.flush();
+        }
+        match items.try_send(item) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+            Err(mpsc::error::TrySendError::Full(item)) => {
+                self.flush();
+                items.blocking_send(item).is_ok()
+            }
+        }
+    }
+
+    fn flush(&mut self) {
+        if !self.batch.is_empty() {
+            let _ = self.tx.blocking_send(std::mem::take(&mut self.batch));
+        }
+    }
+}
+
 /// How far ahead of the oldest unfinished row the stream may run.
 const REORDER_WINDOW: usize = 32 * 1024;
 
@@ -116,44 +152,34 @@ pub async fn dispatch(d: Dispatch) -> Result<Report> {
     }
 
     let (item_tx, mut item_rx) = mpsc::channel::<Item>(REORDER_WINDOW);
-    let (job_tx, mut job_rx) = mpsc::channel::<Job>(rate.concurrency.max(1) * 2);
+    let (job_tx, mut job_rx) = mpsc::channel::<Vec<Job>>(2);
 
     // The stream: plan rows, sequence them, hand out jobs in row order.
     let producer = {
         let shared = shared.clone();
         let planner = d.planner.clone();
-        let limit = d.limit;
-        let rows = d.rows;
-        let quota = d.quota.clone();
+        let (limit, rows, quota) = (d.limit, d.rows, d.quota.clone());
         tokio::task::spawn_blocking(move || -> Result<()> {
             let source = crate::plan::recipients::Source::open(&planner.campaign)?;
             let mut seq = Sequencer::new(limit, quota, rows as usize);
+            let mut jobs = Jobs { tx: job_tx, batch: Vec::new() };
             let now = (shared.clock)();
             stream::run(planner, source, Mode { now, with_request: false, jsonl: false }, |plan, _| {
-                if shared.stopped() {
+                if shared.stopped() || seq.admit(plan).is_break() {
                     return ControlFlow::Break(());
                 }
-                if seq.admit(plan).is_break() {
-                    return ControlFlow::Break(());
-                }
-                let sent = match plan.send.take() {
-                    None => item_tx
-                        .blocking_send(Item::Ready(Box::new(std::mem::replace(&mut plan.outcome, Outcome::new(0)))))
-                        .is_ok(),
+                let outcome = std::mem::replace(&mut plan.outcome, Outcome::new(0));
+                let item = match plan.send.take() {
+                    None => Item::Ready(Box::new(outcome)),
                     Some(send) => {
                         let (done, rx) = oneshot::channel();
-                        item_tx.blocking_send(Item::Pending(rx)).is_ok()
-                            && job_tx
-                                .blocking_send(Job {
-                                    outcome: std::mem::replace(&mut plan.outcome, Outcome::new(0)),
-                                    send,
-                                    done,
-                                })
-                                .is_ok()
+                        jobs.batch.push(Job { outcome, send, done });
+                        Item::Pending(rx)
                     }
                 };
-                if sent { ControlFlow::Continue(()) } else { ControlFlow::Break(()) }
+                if jobs.pass(&item_tx, item) { ControlFlow::Continue(()) } else { ControlFlow::Break(()) }
             })?;
+            jobs.flush();
             Ok(())
         })
     };
@@ -164,21 +190,23 @@ pub async fn dispatch(d: Dispatch) -> Result<Report> {
         tokio::spawn(async move {
             let slots = Arc::new(Semaphore::new(rate.concurrency));
             let mut tasks = tokio::task::JoinSet::new();
-            while let Some(job) = job_rx.recv().await {
-                let Ok(permit) = slots.clone().acquire_owned().await else {
-                    break;
-                };
-                if shared.stopped() {
-                    let _ = job.done.send(None);
-                    continue;
+            while let Some(batch) = job_rx.recv().await {
+                for job in batch {
+                    let Ok(permit) = slots.clone().acquire_owned().await else {
+                        return;
+                    };
+                    if shared.stopped() {
+                        let _ = job.done.send(None);
+                        continue;
+                    }
+                    let shared = shared.clone();
+                    tasks.spawn(async move {
+                        let out = send_one(&shared, job.outcome, job.send).await;
+                        let _ = job.done.send(out);
+                        drop(permit);
+                    });
+                    while tasks.try_join_next().is_some() {}
                 }
-                let shared = shared.clone();
-                tasks.spawn(async move {
-                    let out = send_one(&shared, job.outcome, job.send).await;
-                    let _ = job.done.send(out);
-                    drop(permit);
-                });
-                while tasks.try_join_next().is_some() {}
             }
             while tasks.join_next().await.is_some() {}
         })

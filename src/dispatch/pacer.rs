@@ -15,6 +15,7 @@
 //! Retry-After; good answers bring it back gradually (AIMD).
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -80,6 +81,9 @@ pub struct Pace {
 pub struct Pacer {
     tx: mpsc::Sender<Msg>,
     pace: Arc<Mutex<Pace>>,
+    /// Whether the pace is below the configured one (after a 429): only
+    /// then do good answers need to reach the pacing thread.
+    slowed: Arc<AtomicBool>,
 }
 
 /// The run's limits: `per_second` for every request, `per_sender` for each
@@ -97,14 +101,15 @@ impl Pacer {
         let (tx, rx) = mpsc::channel::<Msg>();
         let configured = f64::from(limits.per_second.max(1));
         let pace = Arc::new(Mutex::new(Pace { configured, lowest: configured, last: configured, throttled: 0 }));
-        let state = Lanes::new(limits, pace.clone());
+        let slowed = Arc::new(AtomicBool::new(false));
+        let state = Lanes::new(limits, pace.clone(), slowed.clone());
         let spawned = std::thread::Builder::new().name("pacer".into()).spawn(move || state.serve(&rx));
         if spawned.is_err() {
             // Without the thread every wait fails: refuse to send unpaced.
             let (tx, _) = mpsc::channel();
-            return Pacer { tx, pace };
+            return Pacer { tx, pace, slowed };
         }
-        Pacer { tx, pace }
+        Pacer { tx, pace, slowed }
     }
 
     /// Wait for this request's turn in `lane` (its sender number's index).
@@ -124,7 +129,9 @@ impl Pacer {
 
     /// Connectly answered something other than 429.
     pub fn answered(&self) {
-        let _ = self.tx.send(Msg::Answered);
+        if self.slowed.load(Ordering::Relaxed) {
+            let _ = self.tx.send(Msg::Answered);
+        }
     }
 
     pub fn pace(&self) -> Pace {
@@ -141,10 +148,11 @@ struct Lanes {
     rate: f64,
     last_cut: Option<Instant>,
     pace: Arc<Mutex<Pace>>,
+    slowed: Arc<AtomicBool>,
 }
 
 impl Lanes {
-    fn new(l: Limits, pace: Arc<Mutex<Pace>>) -> Lanes {
+    fn new(l: Limits, pace: Arc<Mutex<Pace>>, slowed: Arc<AtomicBool>) -> Lanes {
         let now = Instant::now();
         let configured = f64::from(l.per_second.max(1));
         let lane = |_| {
@@ -159,6 +167,7 @@ impl Lanes {
             rate: configured,
             last_cut: None,
             pace,
+            slowed,
         }
     }
 
@@ -246,6 +255,7 @@ impl Lanes {
     }
 
     fn publish(&self, throttled: bool) {
+        self.slowed.store(self.rate < self.configured, Ordering::Relaxed);
         if let Ok(mut p) = self.pace.lock() {
             p.last = self.rate;
             p.lowest = p.lowest.min(self.rate);
