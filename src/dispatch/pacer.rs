@@ -16,8 +16,7 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
@@ -56,19 +55,6 @@ impl Gcra {
     }
 }
 
-enum Msg {
-    Wait {
-        lane: usize,
-        done: oneshot::Sender<()>,
-    },
-    /// A 429: slow down, and wait out Retry-After.
-    Throttled {
-        after: Option<Duration>,
-    },
-    /// An answer that was not a 429.
-    Answered,
-}
-
 /// The pace the run reached, for the summary.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Pace {
@@ -76,14 +62,6 @@ pub struct Pace {
     pub lowest: f64,
     pub last: f64,
     pub throttled: u64,
-}
-
-pub struct Pacer {
-    tx: mpsc::Sender<Msg>,
-    pace: Arc<Mutex<Pace>>,
-    /// Whether the pace is below the configured one (after a 429): only
-    /// then do good answers need to reach the pacing thread.
-    slowed: Arc<AtomicBool>,
 }
 
 /// The run's limits: `per_second` for every request, `per_sender` for each
@@ -96,50 +74,111 @@ pub struct Limits {
     pub senders: usize,
 }
 
+/// Shared between the tasks that wait and the thread that releases them.
+/// A waiter wakes the thread only when it is idle or the waiter is due
+/// before the thread's planned wake-up, so a steady run costs one wake-up
+/// per release.
+type Shared = Arc<(Mutex<Lanes>, Condvar)>;
+
+pub struct Pacer {
+    shared: Shared,
+    /// Whether the pace is below the configured one (after a 429): only
+    /// then do good answers need the lock.
+    slowed: Arc<AtomicBool>,
+    running: bool,
+}
+
 impl Pacer {
     pub fn new(limits: Limits) -> Pacer {
-        let (tx, rx) = mpsc::channel::<Msg>();
-        let configured = f64::from(limits.per_second.max(1));
-        let pace = Arc::new(Mutex::new(Pace { configured, lowest: configured, last: configured, throttled: 0 }));
         let slowed = Arc::new(AtomicBool::new(false));
-        let state = Lanes::new(limits, pace.clone(), slowed.clone());
-        let spawned = std::thread::Builder::new().name("pacer".into()).spawn(move || state.serve(&rx));
-        if spawned.is_err() {
-            // Without the thread every wait fails: refuse to send unpaced.
-            let (tx, _) = mpsc::channel();
-            return Pacer { tx, pace, slowed };
-        }
-        Pacer { tx, pace, slowed }
+        let shared: Shared = Arc::new((Mutex::new(Lanes::new(limits, slowed.clone())), Condvar::new()));
+        let thread = shared.clone();
+        let running = std::thread::Builder::new().name("pacer".into()).spawn(move || serve(&thread)).is_ok();
+        // Without the thread every wait fails: nothing is sent unpaced.
+        Pacer { shared, slowed, running }
     }
 
     /// Wait for this request's turn in `lane` (its sender number's index).
     /// `false` if pacing is unavailable.
     pub async fn ready(&self, lane: usize) -> bool {
-        let (done, rx) = oneshot::channel();
-        if self.tx.send(Msg::Wait { lane, done }).is_err() {
+        if !self.running {
             return false;
+        }
+        let (done, rx) = oneshot::channel();
+        {
+            let (lock, wake) = &*self.shared;
+            let Ok(mut l) = lock.lock() else { return false };
+            let i = lane.min(l.lanes.len() - 1);
+            l.lanes[i].1.push_back(done);
+            let due = l.next_due().map(|(_, at)| at);
+            if l.sleeping_until.is_none_or(|planned| due.is_some_and(|d| d < planned)) {
+                wake.notify_one();
+            }
         }
         rx.await.is_ok()
     }
 
-    /// Connectly answered 429.
+    /// Connectly answered 429: slow down, and wait out Retry-After.
     pub fn throttled(&self, after: Option<Duration>) {
-        let _ = self.tx.send(Msg::Throttled { after });
+        let (lock, wake) = &*self.shared;
+        if let Ok(mut l) = lock.lock() {
+            l.slow_down(after);
+            wake.notify_one();
+        }
     }
 
     /// Connectly answered something other than 429.
     pub fn answered(&self) {
-        if self.slowed.load(Ordering::Relaxed) {
-            let _ = self.tx.send(Msg::Answered);
+        if self.slowed.load(Ordering::Relaxed)
+            && let Ok(mut l) = self.shared.0.lock()
+        {
+            l.recover();
         }
     }
 
     pub fn pace(&self) -> Pace {
-        self.pace.lock().map(|p| *p).unwrap_or(Pace { configured: 0.0, lowest: 0.0, last: 0.0, throttled: 0 })
+        self.shared.0.lock().map(|l| l.pace).unwrap_or(Pace { configured: 0.0, lowest: 0.0, last: 0.0, throttled: 0 })
     }
 }
 
-/// The pacer thread's state.
+impl Drop for Pacer {
+    fn drop(&mut self) {
+        let (lock, wake) = &*self.shared;
+        if let Ok(mut l) = lock.lock() {
+            l.closed = true;
+        }
+        wake.notify_one();
+    }
+}
+
+/// The pacing thread: release each waiter at its instant, sleeping (not
+/// spinning) in between.
+fn serve(shared: &Shared) {
+    let (lock, wake) = &**shared;
+    let Ok(mut l) = lock.lock() else { return };
+    while !l.closed {
+        let Some((_, at)) = l.next_due() else {
+            l.sleeping_until = None;
+            l = match wake.wait(l) {
+                Ok(g) => g,
+                Err(_) => return,
+            };
+            continue;
+        };
+        let now = Instant::now();
+        if at <= now {
+            l.release(now);
+            continue;
+        }
+        l.sleeping_until = Some(at);
+        l = match wake.wait_timeout(l, at - now) {
+            Ok((g, _)) => g,
+            Err(_) => return,
+        };
+    }
+}
+
+/// The pacing state: the run's limiter and one lane per sender number.
 struct Lanes {
     run: Gcra,
     burst: u32,
@@ -147,12 +186,15 @@ struct Lanes {
     configured: f64,
     rate: f64,
     last_cut: Option<Instant>,
-    pace: Arc<Mutex<Pace>>,
+    pace: Pace,
     slowed: Arc<AtomicBool>,
+    /// When the thread plans to wake; `None` while it waits for work.
+    sleeping_until: Option<Instant>,
+    closed: bool,
 }
 
 impl Lanes {
-    fn new(l: Limits, pace: Arc<Mutex<Pace>>, slowed: Arc<AtomicBool>) -> Lanes {
+    fn new(l: Limits, slowed: Arc<AtomicBool>) -> Lanes {
         let now = Instant::now();
         let configured = f64::from(l.per_second.max(1));
         let lane = |_| {
@@ -166,39 +208,10 @@ impl Lanes {
             configured,
             rate: configured,
             last_cut: None,
-            pace,
+            pace: Pace { configured, lowest: configured, last: configured, throttled: 0 },
             slowed,
-        }
-    }
-
-    fn serve(mut self, rx: &mpsc::Receiver<Msg>) {
-        loop {
-            let msg = match self.next_due() {
-                None => match rx.recv() {
-                    Ok(m) => Some(m),
-                    Err(_) => return,
-                },
-                Some((_, at)) => match rx.recv_timeout(at.saturating_duration_since(Instant::now())) {
-                    Ok(m) => Some(m),
-                    Err(RecvTimeoutError::Timeout) => None,
-                    Err(RecvTimeoutError::Disconnected) => return,
-                },
-            };
-            match msg {
-                Some(m) => self.handle(m),
-                None => self.release(),
-            }
-        }
-    }
-
-    fn handle(&mut self, m: Msg) {
-        match m {
-            Msg::Wait { lane, done } => {
-                let i = lane.min(self.lanes.len() - 1);
-                self.lanes[i].1.push_back(done);
-            }
-            Msg::Throttled { after } => self.slow_down(after),
-            Msg::Answered => self.recover(),
+            sleeping_until: None,
+            closed: false,
         }
     }
 
@@ -213,12 +226,8 @@ impl Lanes {
             .min_by_key(|(_, at)| *at)
     }
 
-    fn release(&mut self) {
-        let Some((i, at)) = self.next_due() else { return };
-        let now = Instant::now();
-        if now < at {
-            return;
-        }
+    fn release(&mut self, now: Instant) {
+        let Some((i, _)) = self.next_due() else { return };
         let (lane, queue) = &mut self.lanes[i];
         // A waiter that gave up (its run stopped) does not use the slot.
         while let Some(w) = queue.pop_front() {
@@ -254,13 +263,11 @@ impl Lanes {
         }
     }
 
-    fn publish(&self, throttled: bool) {
+    fn publish(&mut self, throttled: bool) {
         self.slowed.store(self.rate < self.configured, Ordering::Relaxed);
-        if let Ok(mut p) = self.pace.lock() {
-            p.last = self.rate;
-            p.lowest = p.lowest.min(self.rate);
-            p.throttled += u64::from(throttled);
-        }
+        self.pace.last = self.rate;
+        self.pace.lowest = self.pace.lowest.min(self.rate);
+        self.pace.throttled += u64::from(throttled);
     }
 }
 
