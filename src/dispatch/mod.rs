@@ -130,87 +130,13 @@ pub async fn dispatch(d: Dispatch) -> Result<Report> {
         reached: AtomicBool::new(false),
     });
 
-    // Signals: the first stops taking new recipients, the second exits at once.
-    {
-        let shared = shared.clone();
-        tokio::spawn(async move {
-            #[cfg(unix)]
-            {
-                use tokio::signal::unix::{SignalKind, signal};
-                let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
-                else {
-                    return;
-                };
-                let name = tokio::select! { _ = term.recv() => "SIGTERM", _ = int.recv() => "SIGINT" };
-                eprintln!("\n{name}: finishing requests in flight, then stopping (again to exit at once)");
-                shared.stop(Stop::Signal(name));
-                tokio::select! { _ = term.recv() => {}, _ = int.recv() => {} }
-                eprintln!("second signal: exiting now; requests in flight are recorded as unknown on the next run");
-                std::process::exit(ExitCode::Aborted as i32);
-            }
-        });
-    }
+    watch_signals(shared.clone());
 
     let (item_tx, mut item_rx) = mpsc::channel::<Item>(REORDER_WINDOW);
-    let (job_tx, mut job_rx) = mpsc::channel::<Vec<Job>>(2);
+    let (job_tx, job_rx) = mpsc::channel::<Vec<Job>>(2);
 
-    // The stream: plan rows, sequence them, hand out jobs in row order.
-    let producer = {
-        let shared = shared.clone();
-        let planner = d.planner.clone();
-        let (limit, rows, quota) = (d.limit, d.rows, d.quota.clone());
-        tokio::task::spawn_blocking(move || -> Result<()> {
-            let source = crate::plan::recipients::Source::open(&planner.campaign)?;
-            let mut seq = Sequencer::new(limit, quota, rows as usize);
-            let mut jobs = Jobs { tx: job_tx, batch: Vec::new() };
-            let now = (shared.clock)();
-            stream::run(planner, source, Mode { now, with_request: false, jsonl: false }, |plan, _| {
-                if shared.stopped() || seq.admit(plan).is_break() {
-                    return ControlFlow::Break(());
-                }
-                let outcome = std::mem::replace(&mut plan.outcome, Outcome::new(0));
-                let item = match plan.send.take() {
-                    None => Item::Ready(Box::new(outcome)),
-                    Some(send) => {
-                        let (done, rx) = oneshot::channel();
-                        jobs.batch.push(Job { outcome, send, done });
-                        Item::Pending(rx)
-                    }
-                };
-                if jobs.pass(&item_tx, item) { ControlFlow::Continue(()) } else { ControlFlow::Break(()) }
-            })?;
-            jobs.flush();
-            Ok(())
-        })
-    };
-
-    // The dispatcher: at most `concurrency` sends at once.
-    let dispatcher = {
-        let shared = shared.clone();
-        tokio::spawn(async move {
-            let slots = Arc::new(Semaphore::new(rate.concurrency));
-            let mut tasks = tokio::task::JoinSet::new();
-            while let Some(batch) = job_rx.recv().await {
-                for job in batch {
-                    let Ok(permit) = slots.clone().acquire_owned().await else {
-                        return;
-                    };
-                    if shared.stopped() {
-                        let _ = job.done.send(None);
-                        continue;
-                    }
-                    let shared = shared.clone();
-                    tasks.spawn(async move {
-                        let out = send_one(&shared, job.outcome, job.send).await;
-                        let _ = job.done.send(out);
-                        drop(permit);
-                    });
-                    while tasks.try_join_next().is_some() {}
-                }
-            }
-            while tasks.join_next().await.is_some() {}
-        })
-    };
+    let producer = produce(shared.clone(), (d.limit, d.rows), item_tx, job_tx);
+    let dispatcher = tokio::spawn(send_all(shared.clone(), job_rx, rate.concurrency));
 
     // The reporter: outcomes in row order.
     let bar = (d.progress && std::io::stderr().is_terminal()).then(|| {
@@ -269,6 +195,84 @@ pub async fn dispatch(d: Dispatch) -> Result<Report> {
     let stop = shared.stop.lock().ok().and_then(|a| a.clone());
     let requests = u64::from(shared.requests.load(Ordering::SeqCst));
     Ok(Report { tally, stop, requests, not_attempted, pace: shared.pacer.pace() })
+}
+
+/// Signals: the first stops taking new recipients, the second exits at once.
+fn watch_signals(shared: Arc<Shared>) {
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+                return;
+            };
+            let name = tokio::select! { _ = term.recv() => "SIGTERM", _ = int.recv() => "SIGINT" };
+            eprintln!("\n{name}: finishing requests in flight, then stopping (again to exit at once)");
+            shared.stop(Stop::Signal(name));
+            tokio::select! { _ = term.recv() => {}, _ = int.recv() => {} }
+            eprintln!("second signal: exiting now; requests in flight are recorded as unknown on the next run");
+            std::process::exit(ExitCode::Aborted as i32);
+        }
+    });
+}
+
+/// The stream, on a thread of its own: plan rows, sequence them, hand out
+/// jobs in row order and every row's item to the reporter.
+fn produce(
+    shared: Arc<Shared>,
+    (limit, rows): (Option<u64>, u64),
+    item_tx: mpsc::Sender<Item>,
+    job_tx: mpsc::Sender<Vec<Job>>,
+) -> tokio::task::JoinHandle<Result<()>> {
+    let (planner, quota) = (shared.planner.clone(), shared.quota.clone());
+    tokio::task::spawn_blocking(move || -> Result<()> {
+        let source = crate::plan::recipients::Source::open(&planner.campaign)?;
+        let mut seq = Sequencer::new(limit, quota, rows as usize);
+        let mut jobs = Jobs { tx: job_tx, batch: Vec::new() };
+        let now = (shared.clock)();
+        stream::run(planner, source, Mode { now, with_request: false, jsonl: false }, |plan, _| {
+            if shared.stopped() || seq.admit(plan).is_break() {
+                return ControlFlow::Break(());
+            }
+            let outcome = std::mem::replace(&mut plan.outcome, Outcome::new(0));
+            let item = match plan.send.take() {
+                None => Item::Ready(Box::new(outcome)),
+                Some(send) => {
+                    let (done, rx) = oneshot::channel();
+                    jobs.batch.push(Job { outcome, send, done });
+                    Item::Pending(rx)
+                }
+            };
+            if jobs.pass(&item_tx, item) { ControlFlow::Continue(()) } else { ControlFlow::Break(()) }
+        })?;
+        jobs.flush();
+        Ok(())
+    })
+}
+
+/// The dispatcher: each job its own task, at most `concurrency` at once.
+async fn send_all(shared: Arc<Shared>, mut job_rx: mpsc::Receiver<Vec<Job>>, concurrency: usize) {
+    let slots = Arc::new(Semaphore::new(concurrency));
+    let mut tasks = tokio::task::JoinSet::new();
+    while let Some(batch) = job_rx.recv().await {
+        for job in batch {
+            let Ok(permit) = slots.clone().acquire_owned().await else {
+                return;
+            };
+            if shared.stopped() {
+                let _ = job.done.send(None);
+                continue;
+            }
+            let shared = shared.clone();
+            tasks.spawn(async move {
+                let out = send_one(&shared, job.outcome, job.send).await;
+                let _ = job.done.send(out);
+                drop(permit);
+            });
+            while tasks.try_join_next().is_some() {}
+        }
+    }
+    while tasks.join_next().await.is_some() {}
 }
 
 impl Outcome {
