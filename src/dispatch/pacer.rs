@@ -14,7 +14,8 @@
 //! A 429 halves the run's pace (at most once a second) and honours
 //! Retry-After; good answers bring it back gradually (AIMD).
 
-use std::collections::VecDeque;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -99,8 +100,9 @@ impl Pacer {
     }
 
     /// Wait for this request's turn in `lane` (its sender number's index).
-    /// `false` if pacing is unavailable.
-    pub async fn ready(&self, lane: usize) -> bool {
+    /// Among those waiting, the earliest CSV row goes first. `false` if
+    /// pacing is unavailable.
+    pub async fn ready(&self, lane: usize, row: u64) -> bool {
         if !self.running {
             return false;
         }
@@ -109,7 +111,7 @@ impl Pacer {
             let (lock, wake) = &*self.shared;
             let Ok(mut l) = lock.lock() else { return false };
             let i = lane.min(l.lanes.len() - 1);
-            l.lanes[i].1.push_back(done);
+            l.lanes[i].1.push(Reverse(Waiter { row, done }));
             let due = l.next_due().map(|(_, at)| at);
             if l.sleeping_until.is_none_or(|planned| due.is_some_and(|d| d < planned)) {
                 wake.notify_one();
@@ -178,11 +180,34 @@ fn serve(shared: &Shared) {
     }
 }
 
+/// A request waiting for its slot, ordered by its CSV row.
+struct Waiter {
+    row: u64,
+    done: oneshot::Sender<()>,
+}
+
+impl PartialEq for Waiter {
+    fn eq(&self, other: &Self) -> bool {
+        self.row == other.row
+    }
+}
+impl Eq for Waiter {}
+impl PartialOrd for Waiter {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Waiter {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.row.cmp(&other.row)
+    }
+}
+
 /// The pacing state: the run's limiter and one lane per sender number.
 struct Lanes {
     run: Gcra,
     burst: u32,
-    lanes: Vec<(Gcra, VecDeque<oneshot::Sender<()>>)>,
+    lanes: Vec<(Gcra, BinaryHeap<Reverse<Waiter>>)>,
     configured: f64,
     rate: f64,
     last_cut: Option<Instant>,
@@ -199,7 +224,7 @@ impl Lanes {
         let configured = f64::from(l.per_second.max(1));
         let lane = |_| {
             let per = l.per_sender.map_or(f64::MAX, |p| f64::from(p.max(1)));
-            (Gcra::new(per, l.burst, now), VecDeque::new())
+            (Gcra::new(per, l.burst, now), BinaryHeap::new())
         };
         Lanes {
             run: Gcra::new(configured, l.burst, now),
@@ -230,8 +255,8 @@ impl Lanes {
         let Some((i, _)) = self.next_due() else { return };
         let (lane, queue) = &mut self.lanes[i];
         // A waiter that gave up (its run stopped) does not use the slot.
-        while let Some(w) = queue.pop_front() {
-            if w.send(()).is_ok() {
+        while let Some(Reverse(w)) = queue.pop() {
+            if w.done.send(()).is_ok() {
                 self.run.take(now);
                 lane.take(now);
                 return;
@@ -288,7 +313,7 @@ mod tests {
                 .map(|&l| {
                     let p = pacer.clone();
                     tokio::spawn(async move {
-                        assert!(p.ready(l).await);
+                        assert!(p.ready(l, 1).await);
                         (l, start.elapsed())
                     })
                 })
@@ -337,13 +362,13 @@ mod tests {
         pacer.throttled(None);
         pacer.throttled(None);
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        rt.block_on(async { assert!(pacer.ready(0).await) });
+        rt.block_on(async { assert!(pacer.ready(0, 1).await) });
         let p = pacer.pace();
         assert_eq!((p.lowest, p.throttled), (50.0, 2), "two 429s within a second halve it once");
         for _ in 0..2000 {
             pacer.answered();
         }
-        rt.block_on(async { assert!(pacer.ready(0).await) });
+        rt.block_on(async { assert!(pacer.ready(0, 1).await) });
         assert_eq!(pacer.pace().last, 100.0);
     }
 }

@@ -176,12 +176,19 @@ impl Send<'_> {
             self.recorded = Some(route);
         }
         self.o.route = Some(route);
-        if !sh.pacer.ready(0).await {
-            sh.stop(Stop::Pacer);
-            return self.owed();
-        }
-        if sh.stopped() {
-            return self.owed();
+        // Waiting for the slot ends at once when the run stops.
+        let mut stop_rx = sh.stop_tx.subscribe();
+        let paced = tokio::select! {
+            ok = sh.pacer.ready(0, self.o.row) => Some(ok),
+            _ = stop_rx.wait_for(|s| *s) => None,
+        };
+        match paced {
+            Some(true) if !sh.stopped() => {}
+            Some(false) => {
+                sh.stop(Stop::Pacer);
+                return self.owed();
+            }
+            _ => return self.owed(),
         }
         let Some(body) = self.s.body(route) else {
             return Step::Done(Status::Skipped, Some(Reason::NoRoute));
