@@ -1,7 +1,8 @@
 //! Dry run of large files to JSONL: wall time and peak memory of the real
-//! binary, against Python's bare `csv.reader` over the same file.
+//! binary, against Python's bare `csv.reader` over the same file. Then the
+//! HTML preview of 200,000 rows: wall time, peak memory and page size.
 //!
-//!     cargo bench --bench dry_run            # 100,000 and 1,000,000 rows
+//!     cargo bench --bench dry_run            # 100,000 and 1,000,000 rows; HTML of 200,000
 //!
 //! Figures are recorded in docs/benchmarks.md.
 
@@ -29,6 +30,11 @@ fn write_rows(path: &Path, n: usize) {
 
 /// Peak RSS of a child in KiB, via GNU time when it is there.
 fn timed(dir: &Path, args: &[&str]) -> (f64, Option<u64>) {
+    timed_to(dir, args, Stdio::null())
+}
+
+/// The same, with the child's stdout going to `stdout`.
+fn timed_to(dir: &Path, args: &[&str], stdout: Stdio) -> (f64, Option<u64>) {
     let has_time = Path::new("/usr/bin/time").exists();
     let rss_file = dir.join("rss.txt");
     let mut cmd = if has_time {
@@ -39,7 +45,7 @@ fn timed(dir: &Path, args: &[&str]) -> (f64, Option<u64>) {
         Command::new(BIN)
     };
     let start = Instant::now();
-    let status = cmd.args(args).current_dir(dir).stdout(Stdio::null()).stderr(Stdio::null()).status().unwrap();
+    let status = cmd.args(args).current_dir(dir).stdout(stdout).stderr(Stdio::null()).status().unwrap();
     let secs = start.elapsed().as_secs_f64();
     assert!(status.success(), "campaign failed");
     let rss = std::fs::read_to_string(&rss_file).ok().and_then(|s| s.trim().lines().last()?.parse().ok());
@@ -55,6 +61,32 @@ fn python_csv(file: &Path) -> Option<f64> {
     String::from_utf8_lossy(&out.stdout).trim().parse().ok()
 }
 
+fn campaign_file(n: usize) -> String {
+    format!(
+        "name: bench\nbusiness_id: f1980bf7-c7d6-40ec-b665-dbe13620bffa\nrecipients:\n  csv: rows{n}.csv\n  last_inbound_column: last_inbound_at\nsession:\n  body: body.j2\ntemplate:\n  name: spring_sale\n  parameters:\n    body_1: \"{{{{ first_name }}}}\"\n    body_2: \"{{{{ discount }}}}%\"\n"
+    )
+}
+
+/// The HTML preview of `n` rows: a sample of messages, every count exact.
+fn html(dir: &Path, n: usize) {
+    let csv = dir.join(format!("rows{n}.csv"));
+    write_rows(&csv, n);
+    std::fs::write(dir.join("bench.yaml"), campaign_file(n)).unwrap();
+    let page = dir.join("page.html");
+    let args = ["run", "bench.yaml", "--dry-run", "--at", "2026-11-23T12:00:00Z", "--format", "html"];
+    let runs: Vec<(f64, Option<u64>)> =
+        (0..3).map(|_| timed_to(dir, &args, Stdio::from(std::fs::File::create(&page).unwrap()))).collect();
+    let best = runs.iter().map(|r| r.0).fold(f64::MAX, f64::min);
+    let rss = runs.iter().filter_map(|r| r.1).max();
+    let kb = std::fs::metadata(&page).unwrap().len() as f64 / 1024.0;
+    println!("\nHTML preview, best of 3 runs");
+    println!("{:>10} {:>10} {:>12} {:>10}", "rows", "wall s", "peak RSS MB", "page KB");
+    println!(
+        "{n:>10} {best:>10.2} {:>12} {kb:>10.0}",
+        rss.map(|k| format!("{:.0}", k as f64 / 1024.0)).unwrap_or_else(|| "-".into())
+    );
+}
+
 fn main() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("body.j2"), "Hi {{ first_name }}, {{ discount }}% off {{ sku }} this week.")
@@ -64,10 +96,7 @@ fn main() {
     for n in [100_000usize, 1_000_000] {
         let csv = dir.path().join(format!("rows{n}.csv"));
         write_rows(&csv, n);
-        let yaml = format!(
-            "name: bench\nbusiness_id: f1980bf7-c7d6-40ec-b665-dbe13620bffa\nrecipients:\n  csv: rows{n}.csv\n  last_inbound_column: last_inbound_at\nsession:\n  body: body.j2\ntemplate:\n  name: spring_sale\n  parameters:\n    body_1: \"{{{{ first_name }}}}\"\n    body_2: \"{{{{ discount }}}}%\"\n"
-        );
-        std::fs::write(dir.path().join("bench.yaml"), yaml).unwrap();
+        std::fs::write(dir.path().join("bench.yaml"), campaign_file(n)).unwrap();
         let args = ["run", "bench.yaml", "--dry-run", "--at", "2026-11-23T12:00:00Z", "--format", "jsonl"];
         let runs: Vec<(f64, Option<u64>)> = (0..3).map(|_| timed(dir.path(), &args)).collect();
         let best = runs.iter().map(|r| r.0).fold(f64::MAX, f64::min);
@@ -80,4 +109,5 @@ fn main() {
             if py < f64::MAX { format!("{py:.2}") } else { "-".into() }
         );
     }
+    html(dir.path(), 200_000);
 }

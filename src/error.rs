@@ -62,8 +62,23 @@ impl fmt::Display for Location {
 #[derive(Debug, Clone)]
 pub struct RowProblem {
     pub row: u64,
+    /// The line of the file the row starts on.
+    pub line: Option<u64>,
     pub field: String,
     pub reason: String,
+}
+
+impl RowProblem {
+    /// The problem of an invalid row's outcome.
+    pub fn of(o: &crate::outcome::Outcome) -> Option<RowProblem> {
+        let e = o.error.as_ref()?;
+        Some(RowProblem {
+            row: o.row,
+            line: o.line,
+            field: e.field.clone().unwrap_or_default(),
+            reason: e.message.clone(),
+        })
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -97,6 +112,11 @@ pub enum Error {
     /// Anything else from the operating system.
     #[error("{}: {source}", .path.display())]
     Io { path: PathBuf, source: std::io::Error },
+
+    /// Stdout was closed by its reader (`| head`): the program ends
+    /// quietly, with exit 0 (SPEC §5).
+    #[error("stdout was closed")]
+    StdoutClosed,
 }
 
 /// Where and what, and what to do about it.
@@ -127,7 +147,8 @@ fn preflight_message(csv: &Path, problems: &[RowProblem], total: usize) -> Strin
         if total == 1 { "" } else { "s" }
     );
     for p in problems {
-        s.push_str(&format!("  row {}: `{}`: {}\n", p.row, p.field, p.reason));
+        let line = p.line.map(|l| format!(" (line {l})")).unwrap_or_default();
+        s.push_str(&format!("  row {}: `{}`: {}{line}\n", p.row, p.field, p.reason));
     }
     if total > problems.len() {
         s.push_str(&format!("  … and {} more\n", total - problems.len()));
@@ -145,6 +166,14 @@ impl Error {
         Error::Io { path: path.to_path_buf(), source }
     }
 
+    /// A failed write to stdout: closed by its reader, or a real error.
+    pub fn stdout(e: std::io::Error) -> Self {
+        match e.kind() {
+            std::io::ErrorKind::BrokenPipe => Error::StdoutClosed,
+            _ => Error::io(Path::new("<stdout>"), e),
+        }
+    }
+
     pub fn ledger(path: &Path, what: impl fmt::Display) -> Self {
         Error::Ledger {
             path: path.to_path_buf(),
@@ -158,6 +187,7 @@ impl Error {
             Error::Input(_) | Error::Usage(_) | Error::Preflight { .. } => ExitCode::Invalid,
             Error::Locked { .. } | Error::Aborted(_) => ExitCode::Aborted,
             Error::Ledger { .. } | Error::Io { .. } => ExitCode::Aborted,
+            Error::StdoutClosed => ExitCode::Done,
         }
     }
 }

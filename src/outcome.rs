@@ -123,6 +123,10 @@ pub struct Request {
 #[derive(Debug, Clone, Serialize)]
 pub struct Outcome {
     pub row: u64,
+    /// The line of the CSV file the row starts on (the header is line 1);
+    /// it differs from `row + 1` after a cell that spans lines.
+    #[serde(skip)]
+    pub line: Option<u64>,
     pub recipient: Option<String>,
     pub key: Option<String>,
     pub route: Option<Route>,
@@ -145,6 +149,7 @@ impl Outcome {
     pub fn new(row: u64) -> Self {
         Outcome {
             row,
+            line: None,
             recipient: None,
             key: None,
             route: None,
@@ -205,6 +210,8 @@ pub enum Note {
     None,
     Window(Window, &'static str),
     Text(String),
+    /// Held by the schedule until this instant (`not_before`, quiet hours' end).
+    Until(Timestamp),
 }
 
 impl std::fmt::Display for Note {
@@ -220,6 +227,7 @@ impl std::fmt::Display for Note {
                 f.write_str(suffix)
             }
             Note::Text(t) => f.write_str(t),
+            Note::Until(t) => write!(f, "until {}", short(*t)),
         }
     }
 }
@@ -232,4 +240,13 @@ pub fn short(t: Timestamp) -> String {
 /// The ledger's and the sequencer's handle on a `once_per` key.
 pub fn key_hash(key: &str) -> u128 {
     xxhash_rust::xxh3::xxh3_128(key.as_bytes())
+}
+
+/// The pace the run reached, for the summary.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Pace {
+    pub configured: f64,
+    pub lowest: f64,
+    pub last: f64,
+    pub throttled: u64,
 }

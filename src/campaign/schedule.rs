@@ -40,6 +40,18 @@ impl QuietHours {
             local >= self.start || local < self.end
         }
     }
+
+    /// The first end of quiet hours after `now`, in `tz` (or the campaign's zone).
+    pub fn end_after(&self, now: Timestamp, tz: Option<&TimeZone>) -> Option<Timestamp> {
+        let tz = tz.unwrap_or(&self.timezone);
+        let today = now.to_zoned(tz.clone()).date();
+        [Some(today), today.tomorrow().ok()]
+            .into_iter()
+            .flatten()
+            .filter_map(|d| d.to_datetime(self.end).to_zoned(tz.clone()).ok())
+            .map(|z| z.timestamp())
+            .find(|t| *t > now)
+    }
 }
 
 impl Schedule {
@@ -54,6 +66,20 @@ impl Schedule {
             return Slot::QuietHours;
         }
         Slot::Open
+    }
+
+    /// When a row the schedule holds at `now` may be sent: the later of
+    /// `not_before` and the end of quiet hours in the recipient's zone.
+    /// `None` when nothing holds it, or when it expires first.
+    pub fn opens(&self, now: Timestamp, tz: Option<&TimeZone>) -> Option<Timestamp> {
+        let mut at = now;
+        if let Some(t) = self.not_before.filter(|t| now < *t) {
+            at = t;
+        }
+        if let Some(q) = self.quiet_hours.as_ref().filter(|q| q.contains(at, tz)) {
+            at = q.end_after(at, tz)?;
+        }
+        (at > now && self.not_after.is_none_or(|t| at <= t)).then_some(at)
     }
 }
 
@@ -83,6 +109,28 @@ mod tests {
         // 19:30 UTC is 21:30 in Madrid in summer (UTC+2) but 20:30 in winter (UTC+1).
         assert!(q.contains("2026-07-01T19:30:00Z".parse().unwrap(), None));
         assert!(!q.contains("2026-12-01T19:30:00Z".parse().unwrap(), None));
+    }
+
+    #[test]
+    fn a_held_row_opens_at_the_later_of_not_before_and_the_end_of_quiet_hours() {
+        let s = Schedule {
+            not_before: Some("2026-12-01T08:00:00Z".parse().unwrap()),
+            not_after: Some("2026-12-08T00:00:00Z".parse().unwrap()),
+            quiet_hours: Some(quiet("21:00", "08:00", "Europe/Madrid")),
+        };
+        let at = |t: &str| t.parse::<Timestamp>().unwrap();
+        // Before not_before, which itself falls in quiet hours (09:00 Madrid is not; 08:00 UTC is 09:00).
+        assert_eq!(s.opens(at("2026-11-30T12:00:00Z"), None), Some(at("2026-12-01T08:00:00Z")));
+        // 22:30 in Madrid: quiet until 08:00 Madrid, 07:00 UTC the next day.
+        assert_eq!(s.opens(at("2026-12-02T21:30:00Z"), None), Some(at("2026-12-03T07:00:00Z")));
+        // 03:00 in Madrid: the same morning.
+        assert_eq!(s.opens(at("2026-12-03T02:00:00Z"), None), Some(at("2026-12-03T07:00:00Z")));
+        // In New York's quiet hours, by New York's clock.
+        let ny = TimeZone::get("America/New_York").unwrap();
+        assert_eq!(s.opens(at("2026-12-03T03:00:00Z"), Some(&ny)), Some(at("2026-12-03T13:00:00Z")));
+        // Open now, or expired before it would open: nothing to wait for.
+        assert_eq!(s.opens(at("2026-12-02T12:00:00Z"), None), None);
+        assert_eq!(s.opens(at("2026-12-07T22:00:00Z"), None), None);
     }
 
     #[test]

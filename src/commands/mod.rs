@@ -31,6 +31,7 @@ pub fn main() -> std::process::ExitCode {
     };
     match result {
         Ok(code) => std::process::ExitCode::from(code as u8),
+        Err(crate::error::Error::StdoutClosed) => std::process::ExitCode::from(ExitCode::Done as u8),
         Err(e) => {
             eprintln!("error: {e}");
             std::process::ExitCode::from(e.exit_code() as u8)

@@ -11,14 +11,16 @@ use jiff::Timestamp;
 use super::prepare::{Options, load, planner, template_quota};
 use crate::campaign::Campaign;
 use crate::cli::RunFormat;
-use crate::dispatch::{Dispatch, Report, dispatch};
+use crate::dispatch::{Dispatch, dispatch};
 use crate::error::{Error, ExitCode, Result, RowProblem};
 use crate::ledger::{Ledger, lock};
 use crate::outcome::{Reason, Status};
 use crate::plan::recipients::Source;
 use crate::plan::row::Planner;
 use crate::plan::stream::{self as stream, Mode, Sequencer, TemplateQuota};
-use crate::report::text::{Style, row_line};
+use crate::report::summary::{RunSummary, print_run};
+use crate::report::text::Style;
+use crate::report::{RunOptions, RunReport};
 use crate::wire::client::{self as connectly, Client, Endpoint};
 
 /// How many invalid rows preflight lists in full.
@@ -35,6 +37,7 @@ pub fn real_run(opts: &Options) -> Result<ExitCode> {
     let snapshot = Arc::new(ledger.snapshot(&c.name)?);
     let (planner, source) = planner(&loaded, snapshot, opts.retrying)?;
     let pre = preflight(opts, &c, planner.clone(), source, now)?;
+    let owed = opts.limit.map_or(pre.owed, |l| pre.owed.min(l));
 
     let fingerprint = fingerprint(&c, &planner)?;
     let (run_id, changed) = ledger.begin_run(&c.name, &fingerprint, now, &lock::hostname())?;
@@ -50,8 +53,7 @@ pub fn real_run(opts: &Options) -> Result<ExitCode> {
     let started = Instant::now();
     let report = runtime.block_on(dispatch(Dispatch {
         limit: opts.limit,
-        jsonl: opts.format == RunFormat::Jsonl,
-        progress: opts.format == RunFormat::Text && !opts.quiet,
+        report: RunReport::new(&RunOptions { format: super::dry_run::format(opts.format), quiet: opts.quiet, owed }),
         campaign: c.clone(),
         planner,
         client,
@@ -59,7 +61,6 @@ pub fn real_run(opts: &Options) -> Result<ExitCode> {
         run_id,
         clock: Arc::new(Timestamp::now),
         quota: TemplateQuota::new(quota),
-        owed: pre.owed,
         rows: pre.rows,
     }))?;
     let elapsed = started.elapsed();
@@ -75,13 +76,25 @@ pub fn real_run(opts: &Options) -> Result<ExitCode> {
     counts["not_attempted"] = report.not_attempted.into();
     // The summary comes first: if the end of the run cannot be recorded
     // (a full disk), the user still learns what was sent.
-    summarize(opts, &c.name, &report, &pre, elapsed);
+    let stop = report.stop.as_ref().map(ToString::to_string);
+    print_run(&RunSummary {
+        campaign: &c.name,
+        file: &opts.file,
+        tally: &report.tally,
+        owed_before: pre.owed + pre.deferred,
+        requests: report.requests,
+        elapsed,
+        abort: stop.as_deref(),
+        quiet: opts.quiet,
+        list_failures: opts.format == RunFormat::Text,
+        pace: report.pace,
+        limit: opts.limit,
+    });
     let Some(ledger) = ledger else {
         return Err(Error::Aborted("the ledger writer stopped; check `campaign status`".into()));
     };
     ledger.end_run(run_id, outcome, &counts, Timestamp::now())?;
-    if let Some(stop) = report.stop {
-        eprintln!("error: run aborted: {stop}");
+    if report.stop.is_some() {
         return Ok(ExitCode::Aborted);
     }
     Ok(if report.tally.status(Status::Failed) > 0 { ExitCode::SomeFailed } else { ExitCode::Done })
@@ -102,13 +115,11 @@ fn endpoint_from_env() -> Result<Endpoint> {
     Endpoint::new(&base, &key).map_err(|e| Error::Usage(format!("{e}\n  Nothing was sent or recorded.")))
 }
 
-/// What preflight found: the rows, what is owed now, and what earlier runs
-/// left failed or unknown.
+/// What preflight found: the rows, what is to be sent now, what is deferred.
 struct Preflight {
     rows: u64,
     owed: u64,
-    previously_failed: u64,
-    previously_unknown: u64,
+    deferred: u64,
 }
 
 /// Every row read and rendered, nothing sent; invalid rows stop the run
@@ -117,34 +128,28 @@ fn preflight(opts: &Options, c: &Campaign, planner: Arc<Planner>, source: Source
     let mut seq =
         Sequencer::new(None, TemplateQuota::new(None), crate::plan::recipients::estimate_rows(&c.recipients.csv));
     let mut problems = Vec::new();
-    let (mut invalid, mut owed, mut failed, mut unknown) = (0usize, 0u64, 0u64, 0u64);
+    let (mut invalid, mut owed, mut deferred) = (0usize, 0u64, 0u64);
     let rows = stream::run(planner, source, Mode { now, with_request: false, jsonl: false }, |plan, _| {
         let _ = seq.admit(plan);
-        match plan.outcome.reason {
-            Some(Reason::Invalid) => {
-                invalid += 1;
-                if problems.len() < PROBLEMS_LISTED
-                    && let Some(e) = &plan.outcome.error
-                {
-                    let (field, reason) = (e.field.clone().unwrap_or_default(), e.message.clone());
-                    problems.push(RowProblem { row: plan.outcome.row, field, reason });
-                }
+        if plan.outcome.reason == Some(Reason::Invalid) {
+            invalid += 1;
+            if problems.len() < PROBLEMS_LISTED
+                && let Some(p) = RowProblem::of(&plan.outcome)
+            {
+                problems.push(p);
             }
-            Some(Reason::PreviouslyFailed) => failed += 1,
-            Some(Reason::PreviouslyUnknown) => unknown += 1,
-            _ => {}
         }
-        owed += u64::from(plan.send.is_some());
+        if plan.send.is_some() {
+            owed += 1;
+        } else if plan.outcome.status == Status::Deferred {
+            deferred += 1;
+        }
         ControlFlow::Continue(())
     })?;
     if invalid > 0 && !opts.skip_invalid {
         return Err(Error::Preflight { csv: c.recipients.csv.clone(), problems, total: invalid });
     }
-    Ok(Preflight { rows, owed, previously_failed: failed, previously_unknown: unknown })
-}
-
-fn plural(n: u64, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
+    Ok(Preflight { rows, owed, deferred })
 }
 
 /// Notes before sending: files changed since the last run, keys an
@@ -162,74 +167,6 @@ fn notes(opts: &Options, changed: Option<&str>, settled: usize) {
             "{} {settled} {who} left in flight by an interrupted run and {are} now `unknown`: not resent (--retry-unknown resends; `campaign status` lists them)",
             estyle.yellow("note:"),
         );
-    }
-}
-
-/// The run's summary on stderr: one line of counts, the first failures,
-/// what is still owed and how to send it.
-fn summarize(opts: &Options, name: &str, report: &Report, pre: &Preflight, elapsed: Duration) {
-    let estyle = Style::stderr();
-    let t = &report.tally;
-    let secs = elapsed.as_secs_f64();
-    let rate = if secs > 0.0 { report.requests as f64 / secs } else { 0.0 };
-    eprintln!(
-        "{}: {} — {secs:.1} s, {}, {rate:.1}/s",
-        estyle.bold(name),
-        t.line(),
-        plural(report.requests, "request", "requests")
-    );
-    let p = report.pace;
-    if p.throttled > 0 {
-        eprintln!(
-            "  Connectly answered 429 (too many requests) {}: the pace was slowed to {:.0}/s at the lowest and was {:.0}/s at the end (configured {:.0}/s)",
-            plural(p.throttled, "time", "times"),
-            p.lowest,
-            p.last,
-            p.configured
-        );
-    }
-    if !opts.quiet && opts.format == RunFormat::Text {
-        for o in &t.first_failures {
-            eprintln!("  {}", row_line(o, &estyle));
-        }
-        if t.status(Status::Failed) > t.first_failures.len() as u64 {
-            eprintln!("  … `campaign status {} --format csv` lists every failure", opts.file.display());
-        }
-    }
-    owed_lines(opts, report, pre);
-}
-
-/// What is still owed after the run, and the flags that resend earlier
-/// failures: never "nothing owed" while some are failed or unknown.
-fn owed_lines(opts: &Options, report: &Report, pre: &Preflight) {
-    let t = &report.tally;
-    if report.not_attempted > 0 {
-        eprintln!(
-            "{} not attempted; run the same command again to send them",
-            plural(report.not_attempted, "recipient was", "recipients were")
-        );
-    }
-    if opts.limit == Some(0) && pre.owed > 0 {
-        eprintln!("--limit 0: nothing sent; {} owed", plural(pre.owed, "recipient is", "recipients are"));
-    }
-    let file = opts.file.display();
-    if pre.previously_failed > 0 {
-        eprintln!(
-            "{} failed in an earlier run and {} not resent: `campaign status {file} --format csv` lists them; --retry-failed resends them",
-            plural(pre.previously_failed, "recipient", "recipients"),
-            if pre.previously_failed == 1 { "was" } else { "were" },
-        );
-    }
-    if pre.previously_unknown > 0 {
-        eprintln!(
-            "{} an unknown outcome from an earlier run (the request may have been accepted) and {} not resent; --retry-unknown resends them and may message them twice",
-            plural(pre.previously_unknown, "recipient has", "recipients have"),
-            if pre.previously_unknown == 1 { "was" } else { "were" },
-        );
-    }
-    let quiet_done = t.status(Status::Sent) == 0 && t.status(Status::Failed) == 0 && report.stop.is_none();
-    if quiet_done && !opts.quiet && pre.owed == 0 && pre.previously_failed + pre.previously_unknown == 0 {
-        eprintln!("nothing owed: every recipient is already sent, skipped or deferred");
     }
 }
 

@@ -7,7 +7,6 @@ pub mod pacer;
 mod send;
 mod stop;
 
-use std::io::{IsTerminal, Write};
 use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -18,10 +17,10 @@ use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 use crate::campaign::Campaign;
 use crate::error::{ExitCode, Result};
 use crate::ledger::Writer;
-use crate::outcome::{Outcome, Status};
+use crate::outcome::Outcome;
 use crate::plan::row::{Planner, Sendable};
 use crate::plan::stream::{self as stream, Mode, Sequencer, TemplateQuota};
-use crate::report::Tally;
+use crate::report::{RunReport, Tally};
 use crate::wire::client::Client;
 use pacer::{Limits, Pace, Pacer};
 use send::{Shared, send_one};
@@ -34,10 +33,8 @@ pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
 /// Everything a real run's send loop needs, prepared by the command.
 pub struct Dispatch {
     pub limit: Option<u64>,
-    /// Write each outcome as a JSON line on stdout.
-    pub jsonl: bool,
-    /// Show a progress bar on stderr.
-    pub progress: bool,
+    /// Where every outcome goes, in row order.
+    pub report: RunReport,
     pub campaign: Arc<Campaign>,
     pub planner: Arc<Planner>,
     pub client: Client,
@@ -45,7 +42,6 @@ pub struct Dispatch {
     pub run_id: i64,
     pub clock: Clock,
     pub quota: Arc<TemplateQuota>,
-    pub owed: u64,
     /// Rows in the CSV, as counted by preflight.
     pub rows: u64,
 }
@@ -139,19 +135,8 @@ pub async fn dispatch(d: Dispatch) -> Result<Report> {
     let dispatcher = tokio::spawn(send_all(shared.clone(), job_rx, rate.concurrency));
 
     // The reporter: outcomes in row order.
-    let bar = (d.progress && std::io::stderr().is_terminal()).then(|| {
-        let b = indicatif::ProgressBar::new(d.owed);
-        b.set_style(
-            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} · {elapsed} · eta {eta}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        b
-    });
-    let mut tally = Tally::default();
+    let mut report = d.report;
     let mut not_attempted = 0u64;
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
-    let mut line = Vec::new();
     while let Some(item) = item_rx.recv().await {
         let o = match item {
             Item::Ready(o) => {
@@ -166,25 +151,9 @@ pub async fn dispatch(d: Dispatch) -> Result<Report> {
                 }
             },
         };
-        tally.add(&o);
-        if let Some(b) = &bar
-            && o.send_attempted()
-        {
-            b.inc(1);
-        }
-        // Text: the summary on stderr lists failures; stdout stays quiet.
-        if d.jsonl {
-            line.clear();
-            o.write_jsonl(&mut line);
-            if out.write_all(&line).is_err() {
-                shared.stop(Stop::Stdout);
-            }
-        }
+        report.row(&o);
     }
-    let _ = out.flush();
-    if let Some(b) = bar {
-        b.finish_and_clear();
-    }
+    let tally = report.finish();
     let produced = producer.await.unwrap_or_else(|e| Err(crate::error::Error::Aborted(e.to_string())));
     let _ = dispatcher.await;
     if let Err(e) = produced {
@@ -273,10 +242,4 @@ async fn send_all(shared: Arc<Shared>, mut job_rx: mpsc::Receiver<Vec<Job>>, con
         }
     }
     while tasks.join_next().await.is_some() {}
-}
-
-impl Outcome {
-    fn send_attempted(&self) -> bool {
-        matches!(self.status, Status::Sent | Status::Failed | Status::Unknown)
-    }
 }

@@ -22,6 +22,8 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
+pub use crate::outcome::Pace;
+
 /// One GCRA limiter: `tat` is the theoretical arrival time of the next
 /// request; a release is allowed from `tat - tolerance`.
 #[derive(Debug, Clone)]
@@ -54,15 +56,6 @@ impl Gcra {
         self.interval = Duration::from_secs_f64(1.0 / per_second.max(0.001));
         self.tolerance = self.interval * burst.saturating_sub(1);
     }
-}
-
-/// The pace the run reached, for the summary.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Pace {
-    pub configured: f64,
-    pub lowest: f64,
-    pub last: f64,
-    pub throttled: u64,
 }
 
 /// The run's limits: `per_second` for every request, `per_sender` for each

@@ -232,7 +232,13 @@ impl Send<'_> {
                 self.unreachable();
                 Step::Done(Status::Deferred, Some(Reason::Network))
             }
-            Answer::Retry { error, after, .. } => {
+            Answer::Retry { error, after, throttled } => {
+                if self.tries_this_route >= retry.attempts && throttled {
+                    // "Not now" to the last try says nothing about the
+                    // recipient: the row stays owed for a later run.
+                    self.o.error = Some(error);
+                    return Step::Done(Status::Deferred, Some(Reason::RetryAfter));
+                }
                 if self.tries_this_route >= retry.attempts {
                     self.o.error = Some(RowError {
                         message: format!("{} (gave up after {} attempts)", error.message, self.tries_this_route),

@@ -21,8 +21,6 @@ pub enum Stop {
     Pacer,
     /// Reading the recipients again failed during the run.
     Rows(String),
-    /// Standard output was closed while outcomes were written to it.
-    Stdout,
 }
 
 impl fmt::Display for Stop {
@@ -50,7 +48,6 @@ impl fmt::Display for Stop {
                 f,
                 "reading the recipients again failed (did the file change during the run?): {e}\n  hint: {RESUME}"
             ),
-            Stop::Stdout => write!(f, "standard output was closed\n  hint: {RESUME}"),
         }
     }
 }

@@ -18,6 +18,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 use crate::error::{Error, Result};
 
+pub use queries::{FailureRecord, RunRecord};
 use schema::{SCHEMA, SCHEMA_VERSION, newer};
 pub use snapshot::{KeyState, Snapshot};
 pub use webhooks::{StatusUpdate, status_rank};

@@ -82,12 +82,28 @@ impl Ledger {
         Ok((by_status, by_route))
     }
 
+    /// Skipped and deferred keys by status and reason (none for a run that stopped).
+    pub fn reasons(&self, campaign: &str) -> Result<Vec<(String, Option<String>, u64)>> {
+        let mut q = self
+            .conn
+            .prepare(
+                "SELECT status, reason, count(*) FROM deliveries WHERE campaign = ?1 AND status IN ('skipped','deferred')
+                 GROUP BY status, reason ORDER BY status, 3 DESC",
+            )
+            .map_err(self.err())?;
+        let rows =
+            q.query_map([campaign], |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64))).map_err(self.err())?;
+        rows.collect::<std::result::Result<_, _>>().map_err(self.err())
+    }
+
     pub fn failures(&self, campaign: &str) -> Result<Vec<FailureRecord>> {
         let mut q = self
             .conn
             .prepare(
                 "SELECT row, recipient, key, route, status, error_http, error_code, error_message FROM deliveries
-                 WHERE campaign = ?1 AND status IN ('failed','unknown','in_flight') ORDER BY row, key",
+                 WHERE campaign = ?1 AND (status IN ('failed','unknown','in_flight')
+                   OR (status = 'skipped' AND error_code = 'ERROR_CODE_MESSAGE_CUSTOMER_OPTED_OUT'))
+                 ORDER BY row, key",
             )
             .map_err(self.err())?;
         let rows = q

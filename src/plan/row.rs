@@ -292,6 +292,9 @@ impl Planner {
         if let Some((status, reason)) = held {
             out.status = status;
             out.reason = Some(reason);
+            if let Some(t) = c.schedule.opens(now, tz.as_ref()) {
+                out.note = crate::outcome::Note::Until(t);
+            }
             return RowPlan::done(out, Some(hash));
         }
         out.note = note;

@@ -171,6 +171,7 @@ fn worker(planner: &Planner, rx: &Mutex<Receiver<Batch>>, tx: &std::sync::mpsc::
         let Batch { first_row, records, plans, lines, .. } = &mut batch;
         for (i, rec) in records.iter().enumerate() {
             let mut plan = planner.plan_row(*first_row + i as u64, rec, mode.now, mode.with_request);
+            plan.outcome.line = rec.position().map(|p| p.line());
             if mode.jsonl {
                 let start = lines.len();
                 plan.outcome.write_jsonl(lines);

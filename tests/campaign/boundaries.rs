@@ -46,7 +46,7 @@ fn a_connection_dropped_after_the_request_is_unknown_and_never_resent() {
     env.send(&s, &["run", "c.yaml"])
         .expect(0)
         .stderr_has("--retry-unknown")
-        .stderr_has("1 recipient has an unknown outcome");
+        .stderr_has("1 recipient left unknown by an earlier run");
     let accepted = s.accepted();
     assert_eq!(accepted.len(), 3);
     assert!(accepted.values().all(|n| *n == 1), "nobody twice: {accepted:?}");
@@ -156,7 +156,7 @@ fn limit_zero_says_what_is_owed() {
     let s = StandIn::start();
     campaign(&env, &people(3), "");
     let run = env.send(&s, &["run", "c.yaml", "--limit", "0"]);
-    run.expect(0).stderr_has("3 recipients are owed");
+    run.expect(0).stderr_has("--limit 0: nothing was sent; 3 recipients owed");
     assert!(!run.stderr.contains("nothing owed"), "{}", run.stderr);
     assert!(s.received().is_empty());
 }

@@ -9,5 +9,6 @@ mod dry_run;
 mod html;
 mod ledger;
 mod pacing;
+mod report;
 mod send;
 mod webhooks;
