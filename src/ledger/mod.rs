@@ -19,7 +19,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use crate::error::{Error, Result};
 
 pub use queries::{FailureRecord, RunRecord};
-use schema::{SCHEMA, SCHEMA_VERSION, newer};
+use schema::{MIGRATIONS, SCHEMA, SCHEMA_VERSION, newer};
 pub use snapshot::{KeyState, Snapshot};
 pub use webhooks::{StatusUpdate, status_rank};
 pub use writer::{Write, Writer};
@@ -70,12 +70,24 @@ impl Ledger {
         if version > SCHEMA_VERSION {
             return Err(newer(&self.path, version));
         }
-        if version < SCHEMA_VERSION {
-            // Version 1 is the first schema: create it. Later versions add
-            // their migrations here, each in one transaction.
-            self.conn
-                .execute_batch(&format!("BEGIN; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"))
-                .map_err(e)?;
+        // Each step re-reads the version inside its write transaction, so two
+        // processes opening a new ledger at once apply it exactly once.
+        let steps = std::iter::once(SCHEMA).chain(MIGRATIONS.iter().copied());
+        for (to, step) in (1..).zip(steps).skip(version.max(0) as usize) {
+            self.conn.execute_batch("BEGIN IMMEDIATE").map_err(e)?;
+            let now: i64 = self.conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(e)?;
+            let done = if now < to {
+                self.conn.execute_batch(&format!("{step}; PRAGMA user_version = {to};"))
+            } else {
+                Ok(())
+            };
+            match done.and_then(|()| self.conn.execute_batch("COMMIT")) {
+                Ok(()) => {}
+                Err(err) => {
+                    let _ = self.conn.execute_batch("ROLLBACK");
+                    return Err(e(err));
+                }
+            }
         }
         Ok(())
     }

@@ -4,8 +4,15 @@ use std::path::Path;
 
 use crate::error::Error;
 
-pub(super) const SCHEMA_VERSION: i64 = 1;
+/// The version a ledger has once every migration below has run.
+pub(super) const SCHEMA_VERSION: i64 = 1 + MIGRATIONS.len() as i64;
 
+/// Changes after the first schema, in order: entry `i` takes a ledger from
+/// version `i + 1` to `i + 2`, in one transaction. Append; never edit one
+/// that has shipped.
+pub(super) const MIGRATIONS: &[&str] = &[];
+
+/// The first schema (version 1).
 pub(super) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS runs(
   id INTEGER PRIMARY KEY,
