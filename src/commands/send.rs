@@ -30,8 +30,10 @@ pub fn real_run(opts: &Options) -> Result<ExitCode> {
     let endpoint = endpoint_from_env()?;
     let loaded = load(opts)?;
     let c = loaded.campaign.clone();
-    let _lock = lock::acquire(&loaded.state, &c.name)?;
     let ledger = Ledger::open(&loaded.state)?;
+    let _lock = lock::acquire(&ledger.path, &c.name, || {
+        ledger.holder(&c.name).unwrap_or_else(|| "a run that is starting now".into())
+    })?;
     let now = Timestamp::now();
     let settled = ledger.settle_in_flight(&c.name, now)?;
     let snapshot = Arc::new(ledger.snapshot(&c.name)?);

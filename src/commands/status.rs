@@ -41,19 +41,6 @@ fn load(c: &Campaign, file: &Path, state: &Path) -> Result<Ledgered> {
     s.delivery_failures = l.delivery_failures(&c.name)?;
     s.runs = l.runs(&c.name)?;
     s.failures = l.failures(&c.name)?;
-    s.running = running(state, &c.name);
+    s.running = lock::is_held(state, &c.name).then(|| l.holder(&c.name).unwrap_or_else(|| "a run starting now".into()));
     Ok(s)
-}
-
-/// Who runs the campaign now, if anyone: the run lock's holder as it wrote
-/// itself ("pid N on HOST, started …"), when that process is alive on this
-/// host. Read without taking the lock, so a run starting now is never refused.
-fn running(state: &Path, campaign: &str) -> Option<String> {
-    let holder = std::fs::read_to_string(lock::lock_path(state, campaign)).ok()?;
-    let holder = holder.trim();
-    let rest = holder.strip_prefix("pid ")?;
-    let (pid, rest) = rest.split_once(" on ")?;
-    let host = rest.split(", started").next()?;
-    let alive = host == lock::hostname() && Path::new("/proc").join(pid).exists();
-    alive.then(|| holder.to_string())
 }

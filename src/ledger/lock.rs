@@ -1,15 +1,19 @@
-//! One run per campaign at a time: an OS file lock beside the ledger. The
-//! operating system releases it when the holder dies, however it dies.
+//! One run per campaign at a time. The lock belongs to the ledger file
+//! itself: a write lock on one byte of it, chosen by the campaign's name,
+//! far beyond the bytes SQLite locks. Every path that reaches the same file
+//! (a symlink, a hard link, `./` or not) meets the same lock, there is no
+//! side file to delete, and the operating system releases it when the
+//! holder dies, however it dies. Campaigns sharing a ledger lock different
+//! bytes, so they run side by side.
 
-use std::fs::{File, OpenOptions, TryLockError};
-use std::io::{Read, Seek, SeekFrom, Write};
-use std::path::{Path, PathBuf};
+use std::fs::File;
+use std::path::Path;
 
 use crate::error::{Error, Result};
 
 /// Held for the life of a run.
 pub struct RunLock {
-    _file: File,
+    _held: File,
 }
 
 pub fn hostname() -> String {
@@ -21,49 +25,107 @@ pub fn hostname() -> String {
         .unwrap_or_else(|| "unknown host".into())
 }
 
-pub fn lock_path(state: &Path, campaign: &str) -> PathBuf {
-    let mut name = state.file_name().map(|n| n.to_os_string()).unwrap_or_default();
-    name.push(format!(".{campaign}.lock"));
-    state.with_file_name(name)
+/// The byte of the ledger file that stands for `campaign`'s run: past
+/// 1 TiB, where SQLite (whose locks sit at 1 GiB) never looks.
+fn byte(campaign: &str) -> i64 {
+    (1 << 40) + (xxhash_rust::xxh3::xxh3_64(campaign.as_bytes()) & 0xffff_ffff) as i64
 }
 
-/// Take the campaign's lock, or say who holds it.
-pub fn acquire(state: &Path, campaign: &str) -> Result<RunLock> {
-    let path = lock_path(state, campaign);
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| Error::ledger(state, format!("cannot create its folder: {e}")))?;
-    }
-    let mut file = OpenOptions::new()
+/// Take the campaign's lock on the ledger at `state` (which exists: the
+/// ledger is opened first). `holder` says who has it when it is taken.
+pub fn acquire(state: &Path, campaign: &str, holder: impl FnOnce() -> String) -> Result<RunLock> {
+    let file = File::options()
         .read(true)
         .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&path)
-        .map_err(|e| Error::ledger(&path, format!("cannot open the run lock: {e}")))?;
-    match file.try_lock() {
-        Ok(()) => {}
-        Err(TryLockError::WouldBlock) => {
-            let mut holder = String::new();
-            let _ = file.read_to_string(&mut holder);
-            let holder = holder.trim();
-            return Err(Error::Locked {
-                campaign: campaign.to_string(),
-                holder: if holder.is_empty() { format!("lock {}", path.display()) } else { holder.to_string() },
-            });
-        }
-        Err(TryLockError::Error(e)) => {
-            return Err(Error::ledger(&path, format!("cannot lock: {e}")));
+        .open(state)
+        .map_err(|e| Error::ledger(state, format!("cannot open it to take the run lock: {e}")))?;
+    match sys::try_lock(file, byte(campaign)) {
+        Ok(Some(held)) => Ok(RunLock { _held: held }),
+        Ok(None) => Err(Error::Locked { campaign: campaign.to_string(), holder: holder() }),
+        Err(e) => Err(Error::ledger(state, format!("cannot take the run lock: {e}"))),
+    }
+}
+
+/// Whether a process holds `campaign`'s lock on the ledger at `state` now.
+/// Only looks: a run starting at this moment is never refused because of it.
+pub fn is_held(state: &Path, campaign: &str) -> bool {
+    File::open(state).ok().is_some_and(|f| sys::is_locked(&f, byte(campaign)).unwrap_or(false))
+}
+
+#[cfg(target_os = "linux")]
+mod sys {
+    //! Open-file-description locks: owned by the open file, not the process,
+    //! so SQLite closing its own descriptors of the same file never drops
+    //! them (as it would a classic POSIX lock).
+    use std::fs::File;
+    use std::io;
+    use std::os::fd::AsRawFd;
+
+    fn request(file: &File, at: i64, cmd: libc::c_int) -> io::Result<libc::flock> {
+        // SAFETY: `flock` is plain data; zeroed is a valid value, and the
+        // fields the kernel reads are set below.
+        let mut fl: libc::flock = unsafe { std::mem::zeroed() };
+        fl.l_type = libc::F_WRLCK as libc::c_short;
+        fl.l_whence = libc::SEEK_SET as libc::c_short;
+        fl.l_start = at as libc::off_t;
+        fl.l_len = 1;
+        // SAFETY: a valid descriptor and a pointer to a live `flock`.
+        let rc = unsafe { libc::fcntl(file.as_raw_fd(), cmd, &mut fl as *mut libc::flock) };
+        if rc == -1 { Err(io::Error::last_os_error()) } else { Ok(fl) }
+    }
+
+    /// The file that holds the lock, or `None` when another holds it.
+    pub fn try_lock(file: File, at: i64) -> io::Result<Option<File>> {
+        match request(&file, at, libc::F_OFD_SETLK) {
+            Ok(_) => Ok(Some(file)),
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EAGAIN) | Some(libc::EACCES)) => Ok(None),
+            Err(e) => Err(e),
         }
     }
-    let who = format!(
-        "pid {} on {}, started {}",
-        std::process::id(),
-        hostname(),
-        jiff::Timestamp::now().strftime("%Y-%m-%d %H:%M:%SZ")
-    );
-    let _ = file.set_len(0);
-    let _ = file.seek(SeekFrom::Start(0));
-    let _ = file.write_all(who.as_bytes());
-    let _ = file.flush();
-    Ok(RunLock { _file: file })
+
+    pub fn is_locked(file: &File, at: i64) -> io::Result<bool> {
+        // A test for a write lock on a descriptor opened read-only.
+        request(file, at, libc::F_OFD_GETLK).map(|fl| fl.l_type != libc::F_UNLCK as libc::c_short)
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+mod sys {
+    //! Elsewhere: a whole-file lock on a companion file named after the
+    //! ledger's device and inode, so every path to the ledger meets it.
+    use std::fs::{File, TryLockError};
+    use std::io;
+
+    fn companion(file: &File, at: i64) -> io::Result<File> {
+        let dir = std::env::temp_dir().join("campaign-locks");
+        std::fs::create_dir_all(&dir)?;
+        #[cfg(unix)]
+        let id = {
+            use std::os::unix::fs::MetadataExt;
+            let m = file.metadata()?;
+            format!("{}-{}", m.dev(), m.ino())
+        };
+        #[cfg(not(unix))]
+        let id = format!("{:?}", file.metadata()?.created()?);
+        File::options().read(true).write(true).create(true).truncate(false).open(dir.join(format!("{id}-{at}")))
+    }
+
+    /// The file that holds the lock, or `None` when another holds it.
+    pub fn try_lock(file: File, at: i64) -> io::Result<Option<File>> {
+        let f = companion(&file, at)?;
+        match f.try_lock() {
+            Ok(()) => Ok(Some(f)),
+            Err(TryLockError::WouldBlock) => Ok(None),
+            Err(TryLockError::Error(e)) => Err(e),
+        }
+    }
+
+    pub fn is_locked(file: &File, at: i64) -> io::Result<bool> {
+        let f = companion(file, at)?;
+        match f.try_lock_shared() {
+            Ok(()) => Ok(false),
+            Err(TryLockError::WouldBlock) => Ok(true),
+            Err(TryLockError::Error(e)) => Err(e),
+        }
+    }
 }

@@ -56,6 +56,28 @@ impl Ledger {
         rows.collect::<std::result::Result<_, _>>().map_err(self.err())
     }
 
+    /// Who is running `campaign` now, as its run recorded itself: the latest
+    /// run not yet ended ("run 7, pid 4242 on host, started …"). Only
+    /// meaningful while the campaign's run lock is held.
+    pub fn holder(&self, campaign: &str) -> Option<String> {
+        self.conn
+            .query_row(
+                "SELECT id, pid, host, started_at FROM runs WHERE campaign = ?1 AND ended_at IS NULL ORDER BY id DESC LIMIT 1",
+                [campaign],
+                |r| {
+                    let (id, pid, host, at): (i64, Option<i64>, Option<String>, i64) =
+                        (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
+                    Ok(format!(
+                        "run {id}, pid {} on {}, started {}",
+                        pid.unwrap_or_default(),
+                        host.unwrap_or_default(),
+                        ts(at)
+                    ))
+                },
+            )
+            .ok()
+    }
+
     /// Counts by status and by route (of sent messages).
     pub fn counts(&self, campaign: &str) -> Result<(HashMap<String, u64>, HashMap<String, u64>)> {
         let mut by_status = HashMap::new();

@@ -160,6 +160,65 @@ fn a_second_run_is_refused_while_the_first_holds_the_lock() {
     assert_at_most_once(&s);
 }
 
+/// Start a slow run, wait until it is sending, and try a second run of the
+/// same campaign through `second_state` (another path to the same file).
+fn second_run_through(second_state: impl FnOnce(&Env) -> String) {
+    let env = Env::new();
+    let s = StandIn::with(Config { latency: Duration::from_millis(100), ..Config::default() });
+    slow(&env, 40, 10);
+    let first = env.spawn(env.sending(&s, &["run", "c.yaml"]));
+    wait_for(&s, 2);
+    let other = second_state(&env);
+    let second = env.send(&s, &["run", "c.yaml", "--state", &other]);
+    second.expect(3).stderr_has("already running").stderr_has(&format!("pid {}", first.id()));
+    // While it runs, `status` names the run sending the rows in flight.
+    let text = env.run(&["status", "c.yaml", "--state", &other]);
+    text.expect(0);
+    assert!(text.stdout.contains(&format!("pid {}", first.id())), "{}", text.stdout);
+    signal(&first, "-KILL");
+    let _ = finish(first);
+    assert_at_most_once(&s);
+}
+
+#[test]
+fn the_lock_belongs_to_the_ledger_not_to_the_path_that_names_it() {
+    // A symlink to the same database.
+    second_run_through(|env| {
+        std::os::unix::fs::symlink(env.path(".campaign/state.db"), env.path("link.db")).unwrap();
+        env.path("link.db").display().to_string()
+    });
+    // The same file by a roundabout path. (Hard links are not a way to
+    // share a ledger: SQLite keeps its journal beside the name it was given.)
+    second_run_through(|env| env.path(".campaign/../.campaign/./state.db").display().to_string());
+}
+
+#[test]
+fn two_campaigns_sharing_a_ledger_start_together_and_run_side_by_side() {
+    let env = Env::new();
+    let s = StandIn::start();
+    campaign(&env, &people(30), "state: shared.db\n");
+    let other = std::fs::read_to_string(env.path("c.yaml"))
+        .unwrap()
+        .replace("name: test-campaign", "name: other-campaign")
+        // Other content, so no rule about repeated messages applies.
+        .replace("body_1: \"{{ name }}\"", "body_1: \"{{ name }}, again\"");
+    env.write("d.yaml", &other);
+    let runs: Vec<_> =
+        (0..3).flat_map(|_| ["c.yaml", "d.yaml"]).map(|f| env.spawn(env.sending(&s, &["run", f]))).collect();
+    let codes: Vec<i32> = runs.into_iter().map(|c| finish(c).code).collect();
+    // Each campaign ran once to the end; its other starts were refused by its lock, never by the database.
+    for run in [0, 1] {
+        let theirs: Vec<i32> = codes.iter().skip(run).step_by(2).copied().collect();
+        assert!(theirs.iter().all(|c| *c == 0 || *c == 3), "{codes:?}");
+    }
+    env.send(&s, &["run", "c.yaml"]).expect(0);
+    env.send(&s, &["run", "d.yaml"]).expect(0);
+    // 30 people, two campaigns: each person got exactly one message from each.
+    let per_phone = s.accepted();
+    assert_eq!(per_phone.len(), 30);
+    assert!(per_phone.values().all(|n| *n == 2), "{per_phone:?}");
+}
+
 #[test]
 fn sigterm_finishes_requests_in_flight_and_exits_3() {
     let env = Env::new();
