@@ -13,7 +13,7 @@ use crate::campaign::Campaign;
 use crate::cli::RunFormat;
 use crate::dispatch::{Dispatch, dispatch};
 use crate::error::{Error, ExitCode, Result, RowProblem};
-use crate::ledger::{Ledger, lock};
+use crate::ledger::{Finished, Ledger, lock};
 use crate::outcome::{Reason, Status};
 use crate::plan::recipients::Source;
 use crate::plan::row::Planner;
@@ -92,14 +92,36 @@ pub fn real_run(opts: &Options) -> Result<ExitCode> {
         pace: report.pace,
         limit: opts.limit,
     });
-    let Some(ledger) = ledger else {
+    let Some(Finished { ledger, unrecorded }) = ledger else {
         return Err(Error::Aborted("the ledger writer stopped; check `campaign status`".into()));
     };
+    if !unrecorded.is_empty() {
+        return Err(unrecorded_error(&ledger.path, &unrecorded));
+    }
     ledger.end_run(run_id, outcome, &counts, Timestamp::now())?;
     if report.stop.is_some() {
         return Ok(ExitCode::Aborted);
     }
     Ok(if report.tally.status(Status::Failed) > 0 { ExitCode::SomeFailed } else { ExitCode::Done })
+}
+
+/// Answers that arrived but could not be written. Their requests were
+/// recorded in flight before they left, so the next run marks them
+/// `unknown` and never resends them on its own; the user learns here
+/// what Connectly said.
+fn unrecorded_error(path: &std::path::Path, lines: &[String]) -> Error {
+    let shown: Vec<&str> = lines.iter().take(20).map(String::as_str).collect();
+    let more = lines.len().saturating_sub(shown.len());
+    Error::Ledger {
+        path: path.to_path_buf(),
+        what: format!(
+            "{} answers could not be recorded; Connectly said:\n    {}{}",
+            lines.len(),
+            shown.join("\n    "),
+            if more > 0 { format!("\n    … and {more} more") } else { String::new() }
+        ),
+        fix: "they stay recorded as in flight: the next run marks them `unknown` and does not resend them (--retry-unknown would). Stop the other process holding the ledger or free the disk, then run the same command again".into(),
+    }
 }
 
 /// `CONNECTLY_API_KEY` and `CONNECTLY_BASE_URL`, checked before anything

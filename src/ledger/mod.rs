@@ -22,7 +22,11 @@ pub use queries::{FailureRecord, RunRecord};
 use schema::{MIGRATIONS, SCHEMA, SCHEMA_VERSION, newer};
 pub use snapshot::{KeyState, Snapshot};
 pub use webhooks::{StatusUpdate, status_rank};
-pub use writer::{Write, Writer};
+pub use writer::{Finished, Write, Writer};
+
+/// How long any connection waits for another process's write to finish
+/// before a write of its own gives up.
+pub const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 pub struct Ledger {
     pub path: PathBuf,
@@ -35,7 +39,7 @@ impl Ledger {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| Error::ledger(path, format!("cannot create its folder: {e}")))?;
         }
-        let conn = Connection::open(path).map_err(|e| Error::ledger(path, e))?;
+        let conn = Connection::open(path).map_err(|e| sqlite_error(path, &e))?;
         let l = Ledger { path: path.to_path_buf(), conn };
         l.setup()?;
         Ok(l)
@@ -48,10 +52,10 @@ impl Ledger {
         }
         let conn =
             Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
-                .map_err(|e| Error::ledger(path, e))?;
-        conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(|e| Error::ledger(path, e))?;
+                .map_err(|e| sqlite_error(path, &e))?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| sqlite_error(path, &e))?;
         let version: i64 =
-            conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(|e| Error::ledger(path, e))?;
+            conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(|e| sqlite_error(path, &e))?;
         if version > SCHEMA_VERSION {
             return Err(newer(path, version));
         }
@@ -62,8 +66,8 @@ impl Ledger {
     }
 
     fn setup(&self) -> Result<()> {
-        let e = |e: rusqlite::Error| Error::ledger(&self.path, e);
-        self.conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(e)?;
+        let e = |e: rusqlite::Error| sqlite_error(&self.path, &e);
+        self.conn.busy_timeout(BUSY_TIMEOUT).map_err(e)?;
         self.conn.pragma_update(None, "journal_mode", "WAL").map_err(e)?;
         self.conn.pragma_update(None, "synchronous", "NORMAL").map_err(e)?;
         let version: i64 = self.conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(e)?;
@@ -93,7 +97,7 @@ impl Ledger {
     }
 
     fn err(&self) -> impl Fn(rusqlite::Error) -> Error + '_ {
-        |e| Error::ledger(&self.path, e)
+        |e| sqlite_error(&self.path, &e)
     }
 
     /// Keys a crashed run left `in_flight` become `unknown`. Only called with
@@ -167,6 +171,33 @@ impl Ledger {
     pub fn commit(&self) -> Result<()> {
         self.conn.execute_batch("COMMIT").map_err(self.err())
     }
+}
+
+/// A database error in the user's words, with what to do about it.
+pub(crate) fn sqlite_error(path: &Path, e: &rusqlite::Error) -> Error {
+    use rusqlite::ErrorCode::{
+        CannotOpen, DatabaseBusy, DatabaseCorrupt, DatabaseLocked, DiskFull, NotADatabase, ReadOnly,
+    };
+    let (what, fix) = match e.sqlite_error_code() {
+        Some(DatabaseBusy | DatabaseLocked) => (
+            format!("is locked by another process (waited {} s)", BUSY_TIMEOUT.as_secs()),
+            "another program is writing to it (an `inbound import`, a sqlite3 shell?); let it finish or stop it, then run the same command again",
+        ),
+        Some(NotADatabase | DatabaseCorrupt) => (
+            "is not a campaign ledger, or is damaged".to_string(),
+            "check --state / `state:` names the right file; if it is the ledger, move it aside (never overwrite or delete it: it is the record of what was sent) and keep it for inspection",
+        ),
+        Some(DiskFull) => {
+            ("cannot be written: the disk is full".to_string(), "free some space, then run the same command again")
+        }
+        Some(ReadOnly | CannotOpen) => {
+            (e.to_string(), "check the path is writable and not on a network filesystem; --state PATH moves the ledger")
+        }
+        _ => {
+            (e.to_string(), "check the path is writable and not on a network filesystem; --state PATH moves the ledger")
+        }
+    };
+    Error::Ledger { path: path.to_path_buf(), what, fix: fix.into() }
 }
 
 /// Names of the fingerprint parts (`name=hash;…`) that differ.

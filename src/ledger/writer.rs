@@ -91,7 +91,15 @@ enum Op {
 /// The handle to the writer thread.
 pub struct Writer {
     tx: mpsc::Sender<Op>,
-    handle: Option<thread::JoinHandle<Ledger>>,
+    handle: Option<thread::JoinHandle<Finished>>,
+}
+
+/// What the writer thread hands back: the connection, and the outcomes it
+/// could not record (the database stayed locked or the disk full), as
+/// lines for the user.
+pub struct Finished {
+    pub ledger: Ledger,
+    pub unrecorded: Vec<String>,
 }
 
 impl Writer {
@@ -107,52 +115,105 @@ impl Writer {
         let _ = self.tx.send(Op::Write(w, None));
     }
 
-    /// Commit what is queued and hand the connection back.
-    pub fn finish(mut self) -> Option<Ledger> {
+    /// Commit what is queued and hand the connection back. Bounded: at
+    /// worst one more wait of the busy timeout.
+    pub fn finish(mut self) -> Option<Finished> {
         let _ = self.tx.send(Op::Stop);
         self.handle.take().and_then(|h| h.join().ok())
     }
 }
 
-fn writer_loop(ledger: Ledger, rx: mpsc::Receiver<Op>) -> Ledger {
+type Ack = tokio::sync::oneshot::Sender<Result<(), String>>;
+
+/// Commits in groups. A group that cannot be committed answers its waiters
+/// with the error (their requests do not leave) but keeps its records of
+/// answers already received, and tries them again with the next group and
+/// once more at the end: an accepted send is never dropped while there is
+/// any chance to record it.
+fn writer_loop(ledger: Ledger, rx: mpsc::Receiver<Op>) -> Finished {
+    let mut kept: Vec<Write> = Vec::new();
+    let mut failed: Option<String> = None;
     let mut stop = false;
     while !stop {
         let Ok(first) = rx.recv() else { break };
-        let mut batch = vec![first];
-        while batch.len() < 4096 {
-            match rx.try_recv() {
-                Ok(op) => batch.push(op),
-                Err(_) => break,
+        let mut batch = Vec::new();
+        let mut acks: Vec<Ack> = Vec::new();
+        for op in std::iter::once(first).chain(std::iter::from_fn(|| rx.try_recv().ok())).take(4096) {
+            match op {
+                Op::Write(w, ack) => {
+                    batch.push(w);
+                    acks.extend(ack);
+                }
+                Op::Stop => stop = true,
             }
         }
-        let mut acks = Vec::with_capacity(batch.len());
-        let result = (|| -> rusqlite::Result<()> {
-            let tx = ledger.conn.unchecked_transaction()?;
-            for op in batch {
-                match op {
-                    Op::Write(w, ack) => {
-                        ledger.apply(&w)?;
-                        if let Some(a) = ack {
-                            acks.push(a);
-                        }
-                    }
-                    Op::Stop => stop = true,
-                }
-            }
-            tx.commit()
-        })();
-        let answer = result.map_err(|e| format!("ledger {}: {e}", ledger.path.display()));
+        kept.append(&mut batch);
+        // After a failure the run is stopping: waiters are answered at once
+        // rather than each waiting out the busy timeout again.
+        let answer = match &failed {
+            Some(e) => Err(e.clone()),
+            None => ledger.commit_group(&kept),
+        };
         for a in acks {
             let _ = a.send(answer.clone());
         }
-        if answer.is_err() {
-            // Nothing more can be recorded; callers see the error and abort.
-            for op in rx.try_iter() {
-                if let Op::Write(_, Some(a)) = op {
-                    let _ = a.send(answer.clone());
-                }
-            }
+        if answer.is_ok() {
+            kept.clear();
+        } else {
+            failed = answer.err();
+            // The waiters were told; what they asked for did not happen and
+            // need not be recorded. Answers received stay for the next try.
+            kept.retain(|w| !matches!(w, Write::InFlight { .. }));
         }
     }
-    ledger
+    let unrecorded = if kept.is_empty() || ledger.commit_group(&kept).is_ok() {
+        Vec::new()
+    } else {
+        kept.iter().filter_map(Write::describe).collect()
+    };
+    Finished { ledger, unrecorded }
+}
+
+impl Ledger {
+    /// One transaction for `writes`; the error in the user's words.
+    fn commit_group(&self, writes: &[Write]) -> Result<(), String> {
+        let result = (|| -> rusqlite::Result<()> {
+            self.conn.execute_batch("BEGIN IMMEDIATE")?;
+            for w in writes {
+                if let Err(e) = self.apply(w) {
+                    let _ = self.conn.execute_batch("ROLLBACK");
+                    return Err(e);
+                }
+            }
+            self.conn.execute_batch("COMMIT").inspect_err(|_| {
+                let _ = self.conn.execute_batch("ROLLBACK");
+            })
+        })();
+        result.map_err(|e| describe_failure(&self.path, &e))
+    }
+}
+
+/// Why a write failed, as the user should read it (the hint comes with the
+/// run's stop).
+fn describe_failure(path: &std::path::Path, e: &rusqlite::Error) -> String {
+    match super::sqlite_error(path, e) {
+        crate::error::Error::Ledger { what, .. } => format!("the ledger {} {what}", path.display()),
+        other => other.to_string(),
+    }
+}
+
+impl Write {
+    /// An answer that could not be recorded, for the user: which row, what happened.
+    fn describe(&self) -> Option<String> {
+        match self {
+            Write::Final { outcome: o, .. } => Some(format!(
+                "row {} {}: {}{}",
+                o.row,
+                o.recipient.as_deref().unwrap_or(""),
+                o.status.as_str(),
+                o.message_id.as_deref().map(|id| format!(" (message id {id})")).unwrap_or_default()
+            )),
+            _ => None,
+        }
+    }
 }

@@ -355,3 +355,61 @@ fn status_text_summarizes_runs_and_failures() {
     let rows = env.run(&["run", "c.yaml", "--dry-run", "--retry-failed", "--format", "jsonl"]).rows();
     assert_eq!(rows[2]["reason"], "suppressed");
 }
+
+/// Hold the ledger's write lock from another connection, as an `inbound
+/// import` or a sqlite3 shell would, until `release` is dropped or `hold` ends.
+fn hold_write_lock(path: std::path::PathBuf, hold: Duration) -> std::sync::mpsc::Sender<()> {
+    let (release, until) = std::sync::mpsc::channel::<()>();
+    let (held, is_held) = std::sync::mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        let conn = rusqlite::Connection::open(path).unwrap();
+        conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+        held.send(()).unwrap();
+        let _ = until.recv_timeout(hold);
+        conn.execute_batch("COMMIT").unwrap();
+    });
+    is_held.recv().unwrap();
+    release
+}
+
+#[test]
+fn a_ledger_busy_for_20_seconds_is_waited_out() {
+    let env = Env::new();
+    let s = StandIn::start();
+    campaign(&env, &people(12), "");
+    env.send(&s, &["run", "c.yaml", "--limit", "2"]).expect(0);
+    let _held = hold_write_lock(env.path(".campaign/state.db"), Duration::from_secs(20));
+    let started = Instant::now();
+    env.send(&s, &["run", "c.yaml"]).expect(0).stderr_has("sent 10");
+    assert!(started.elapsed() >= Duration::from_secs(19), "it waited for the other writer");
+    assert_eq!(s.accepted().len(), 12);
+    assert_at_most_once(&s);
+    assert_eq!(status(&env)["counts"]["sent"], 12);
+}
+
+#[test]
+fn a_ledger_locked_for_good_mid_run_stops_it_naming_the_cause_and_nothing_is_sent_twice() {
+    let env = Env::new();
+    let s = StandIn::start();
+    slow(&env, 300, 20);
+    let run = env.spawn(env.sending(&s, &["run", "c.yaml"]));
+    wait_for(&s, 20);
+    let release = hold_write_lock(env.path(".campaign/state.db"), Duration::from_secs(600));
+    let started = Instant::now();
+    let run = finish(run);
+    assert!(started.elapsed() < Duration::from_secs(80), "never hangs: {:?}", started.elapsed());
+    run.expect(3).stderr_has("locked by another process").stderr_has("could not be recorded");
+    let sent_before = s.accepted().len();
+    assert!(sent_before < 300, "it stopped sending: {sent_before}");
+    drop(release);
+    // Accepted sends whose answers could not be recorded stay in flight and
+    // become unknown: never resent on their own.
+    let fast = std::fs::read_to_string(env.path("c.yaml")).unwrap().replace("per_second: 20", "per_second: 500");
+    env.write("c.yaml", &fast);
+    let again = env.send(&s, &["run", "c.yaml"]);
+    assert!(again.code == 0 || again.code == 1, "{}", again.stderr);
+    assert_at_most_once(&s);
+    let st = status(&env);
+    let accounted = st["counts"]["sent"].as_u64().unwrap() + st["counts"]["unknown"].as_u64().unwrap_or(0);
+    assert_eq!(accounted as usize, s.accepted().len(), "{st}");
+}
