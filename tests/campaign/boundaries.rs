@@ -176,3 +176,45 @@ fn an_opted_out_answer_suppresses_the_customer_everywhere() {
     assert_eq!(rows[0]["reason"], "suppressed");
     assert_eq!(s.received().iter().filter(|r| r.recipient() == "+16045550000").count(), 1);
 }
+
+#[test]
+fn an_api_that_cannot_be_reached_leaves_everyone_owed_and_the_rerun_sends_them() {
+    let env = Env::new();
+    let s = StandIn::start();
+    campaign(&env, &people(20), "");
+    // A port nobody listens on, and a host name that does not resolve.
+    let closed = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", l.local_addr().unwrap())
+    };
+    for base in [closed.as_str(), "http://connectly.invalid"] {
+        let mut cmd = env.sending(&s, &["run", "c.yaml"]);
+        cmd.env("CONNECTLY_BASE_URL", base);
+        let run = crate::support::Run::from_output(cmd.output().unwrap());
+        run.expect(3).stderr_has("could not be reached").stderr_has("still owed");
+        let host = base.trim_start_matches("http://");
+        run.stderr_has(host);
+        assert!(!run.stderr.contains("nothing owed"), "{}", run.stderr);
+    }
+    let st = env.run(&["status", "c.yaml", "--format", "json"]);
+    let st: serde_json::Value = serde_json::from_str(&st.stdout).unwrap();
+    assert_eq!(st["counts"]["failed"].as_u64().unwrap_or(0), 0, "{st}");
+    assert_eq!(st["counts"]["unknown"].as_u64().unwrap_or(0), 0, "{st}");
+    env.send(&s, &["run", "c.yaml"]).expect(0).stderr_has("sent 20");
+    assert_eq!(s.accepted().len(), 20);
+}
+
+#[test]
+fn a_file_that_is_not_a_ledger_is_named_and_never_overwritten() {
+    let env = Env::new();
+    let s = StandIn::start();
+    campaign(&env, &people(3), "");
+    let junk = "these are my notes, not a database\n".repeat(200);
+    env.write(".campaign/state.db", &junk);
+    let run = env.send(&s, &["run", "c.yaml"]);
+    run.expect(3).stderr_has("not a campaign ledger, or is damaged").stderr_has("move it aside");
+    assert!(!run.stderr.contains("writable"), "{}", run.stderr);
+    assert_eq!(std::fs::read_to_string(env.path(".campaign/state.db")).unwrap(), junk);
+    assert!(s.received().is_empty());
+    env.run(&["status", "c.yaml"]).expect(3).stderr_has("not a campaign ledger");
+}
