@@ -63,8 +63,13 @@ pub fn parse(v: &Value) -> Result<Event, String> {
         let phone = crate::plan::phone::normalize(sender, None).unwrap_or_else(|_| sender.to_string());
         return Ok(Event::Inbound { phone, at });
     }
-    if v.is_object() {
+    // Another topic is acknowledged; an object of no known shape is a
+    // misconfiguration the sender should see (400), not a silent replay.
+    if v.get("topic").and_then(Value::as_str).is_some_and(|t| !t.is_empty()) {
         return Ok(Event::Other);
+    }
+    if v.is_object() {
+        return Err("no known payload shape (no statusUpdate, message or topic)".into());
     }
     Err("not a JSON object".into())
 }
@@ -134,5 +139,7 @@ mod tests {
         assert!(parse(&json!({"statusUpdate": {"id": "x", "status": "exploded"}})).is_err());
         assert!(parse(&json!({"message": {}, "sender": {"id": "+1"}, "timestamp": "soon"})).is_err());
         assert_eq!(parse(&json!({"topic": "report"})), Ok(Event::Other));
+        assert!(parse(&json!({})).is_err());
+        assert!(parse(&json!({"hello": "world"})).is_err());
     }
 }

@@ -5,6 +5,7 @@ use std::io::BufRead;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -29,16 +30,53 @@ fn secret() -> Result<Vec<u8>> {
 struct Shared {
     secret: Vec<u8>,
     ledger: Mutex<Ledger>,
+    forged: Forged,
 }
 
 fn log(topic: &str, outcome: &str) {
     eprintln!("{} {topic} {outcome}", Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ"));
 }
 
+/// Refused signatures, logged at most once a second: the first of each
+/// second in full, the rest as one count, so a flood cannot fill the log.
+#[derive(Default)]
+struct Forged {
+    /// (the second of the last line written, refusals since not logged)
+    state: Mutex<(i64, u64)>,
+}
+
+impl Forged {
+    fn refused(&self) {
+        let now = Timestamp::now().as_second();
+        let Ok(mut s) = self.state.lock() else { return };
+        if s.0 == now {
+            s.1 += 1;
+            return;
+        }
+        let earlier = std::mem::take(&mut s.1);
+        *s = (now, 0);
+        drop(s);
+        if earlier > 0 {
+            log("-", &format!("rejected: {earlier} more with a bad or missing signature (401)"));
+        }
+        log("-", "rejected: bad or missing signature (401)");
+    }
+
+    /// Write the count still held, if any (called every second).
+    fn flush(&self) {
+        let Ok(mut s) = self.state.lock() else { return };
+        let earlier = std::mem::take(&mut s.1);
+        drop(s);
+        if earlier > 0 {
+            log("-", &format!("rejected: {earlier} more with a bad or missing signature (401)"));
+        }
+    }
+}
+
 async fn receive(State(sh): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> (StatusCode, &'static str) {
     let sig = headers.get("x-connectly-hmac-sha256").and_then(|v| v.to_str().ok());
     if !verify(&sh.secret, &body, sig) {
-        log("-", "rejected: bad or missing signature (401)");
+        sh.forged.refused();
         return (StatusCode::UNAUTHORIZED, "bad signature\n");
     }
     let value: Value = match serde_json::from_slice(&body) {
@@ -58,7 +96,16 @@ async fn receive(State(sh): State<Arc<Shared>>, headers: HeaderMap, body: Bytes)
     let topic = match &event {
         Event::Inbound { .. } => "messages",
         Event::Status(_) => "delivery_status",
-        Event::Other => "other",
+        Event::Other => {
+            // Only a plain word is echoed into the log.
+            let topic = value
+                .get("topic")
+                .and_then(Value::as_str)
+                .filter(|t| t.len() <= 40 && t.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or("other");
+            log(topic, "acknowledged; nothing to record for this topic");
+            return (StatusCode::OK, "ok\n");
+        }
     };
     let sh2 = sh.clone();
     let e2 = event.clone();
@@ -90,7 +137,8 @@ pub fn serve(listen: &str, state: &Path) -> Result<ExitCode> {
         Error::Usage(format!("--listen `{listen}` is not an address\n  hint: write host:port, e.g. 127.0.0.1:8080"))
     })?;
     let ledger = Ledger::open(state)?;
-    let shared = Arc::new(Shared { secret, ledger: Mutex::new(ledger) });
+    let shared = Arc::new(Shared { secret, ledger: Mutex::new(ledger), forged: Forged::default() });
+    let flusher = shared.clone();
     let app = Router::new()
         .route("/", post(receive))
         .route("/{*path}", post(receive))
@@ -107,13 +155,55 @@ pub fn serve(listen: &str, state: &Path) -> Result<ExitCode> {
         })?;
         let bound = listener.local_addr().map(|a| a.to_string()).unwrap_or_else(|_| addr.to_string());
         eprintln!("listening on http://{bound} (ledger {})", state.display());
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown())
-            .await
-            .map_err(|e| Error::Aborted(format!("the webhook server stopped: {e}")))
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                flusher.forged.flush();
+            }
+        });
+        accept(listener, app).await;
+        Ok::<(), Error>(())
     })?;
     eprintln!("stopped");
     Ok(ExitCode::Done)
+}
+
+/// How long a client has to send a request's headers, from the moment the
+/// connection is ready for one. An idle keep-alive connection waits for its
+/// next request's headers, so it is closed after this long too.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Serve connections until SIGINT/SIGTERM, then let the requests in flight
+/// finish. Each connection must deliver its headers within `HEADER_TIMEOUT`,
+/// so half-sent or idle connections cannot pile up and lock real webhooks out.
+async fn accept(listener: tokio::net::TcpListener, app: Router) {
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(HEADER_TIMEOUT);
+    let stop = shutdown();
+    tokio::pin!(stop);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                // Out of file descriptors and the like: wait, then go on.
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut stop => break,
+        };
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let conn = graceful.watch(http.serve_connection(hyper_util::rt::TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+    }
+    drop(listener);
+    // Requests in flight finish; a client that never finishes is not waited for.
+    let _ = tokio::time::timeout(Duration::from_secs(30), graceful.shutdown()).await;
 }
 
 async fn shutdown() {

@@ -213,3 +213,70 @@ fn import_reads_a_file_with_the_same_rules() {
     env.write("events.jsonl", &(lines[0].clone() + "\n"));
     finish(env.spawn(env.cmd(&["inbound", "import", "events.jsonl"]))).expect(0).stderr_has("0 recorded, 1 unchanged");
 }
+
+#[test]
+fn the_receiver_closes_half_sent_and_idle_connections_and_stays_open_to_real_webhooks() {
+    let env = Env::new();
+    campaign(&env, &people(1), "");
+    let server = Server::start(&env, ".campaign/state.db");
+    // Connections that never finish their headers, and one idle after a request.
+    let mut stalled: Vec<TcpStream> = (0..200)
+        .map(|_| {
+            let mut s = TcpStream::connect(&server.addr).unwrap();
+            s.write_all(b"POST /webhooks HTTP/1.1\r\nHost: x\r\n").unwrap();
+            s
+        })
+        .collect();
+    let mut idle = TcpStream::connect(&server.addr).unwrap();
+    idle.write_all(format!("GET / HTTP/1.1\r\nHost: {}\r\n\r\n", server.addr).as_bytes()).unwrap();
+    // A real webhook still gets in while they hang.
+    assert_eq!(server.signed(&inbound("+16045550000", now_unix() - 60)), 200);
+    let started = std::time::Instant::now();
+    for s in stalled.iter_mut().chain(std::iter::once(&mut idle)) {
+        s.set_read_timeout(Some(std::time::Duration::from_secs(30))).unwrap();
+        let mut rest = Vec::new();
+        // The server closes them: reading ends (EOF, or a reset), well before our 30 s.
+        let _ = s.read_to_end(&mut rest);
+    }
+    let waited = started.elapsed();
+    assert!(waited < std::time::Duration::from_secs(25), "closed after {waited:?}");
+    let (code, log) = server.stop();
+    assert_eq!(code, 0, "{log}");
+}
+
+#[test]
+fn a_signed_payload_of_no_known_shape_is_refused_not_counted_as_a_replay() {
+    let env = Env::new();
+    campaign(&env, &people(1), "");
+    let server = Server::start(&env, ".campaign/state.db");
+    assert_eq!(server.signed(&json!({})), 400);
+    assert_eq!(server.signed(&json!({"hello": "world"})), 400);
+    assert_eq!(server.signed(&json!({"topic": "something_new", "data": {}})), 200, "another topic is acknowledged");
+    let (_, log) = server.stop();
+    assert!(log.contains("no known payload shape (400)") || log.contains("no known payload shape"), "{log}");
+    assert!(!log.contains("replay"), "{log}");
+}
+
+#[test]
+fn a_flood_of_forged_webhooks_is_logged_as_counts_not_line_by_line() {
+    let env = Env::new();
+    campaign(&env, &people(1), "");
+    let server = Server::start(&env, ".campaign/state.db");
+    let body = inbound("+16045550000", now_unix()).to_string();
+    for _ in 0..300 {
+        assert_eq!(server.post(body.as_bytes(), Some("Zm9yZ2Vk".into())), 401);
+    }
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let (_, log) = server.stop();
+    let lines = log.lines().filter(|l| l.contains("rejected")).count();
+    assert!(lines < 40, "{lines} lines for 300 forgeries:\n{log}");
+    // Every refusal is still counted.
+    let counted: u64 = log
+        .lines()
+        .filter(|l| l.contains("rejected"))
+        .map(|l| {
+            l.split("rejected: ").nth(1).and_then(|r| r.split(' ').next()).and_then(|n| n.parse().ok()).unwrap_or(1)
+        })
+        .sum();
+    assert_eq!(counted, 300, "{log}");
+}
