@@ -219,7 +219,46 @@ async fn shutdown() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
-/// Record payloads from a file, one JSON object per line.
+/// An import's writes, in short transactions: one opens at the first write
+/// and closes after `EVERY` writes, or before the importer waits for more
+/// input, so a slow feed never holds the ledger's write lock while it waits.
+struct Batch<'a> {
+    ledger: &'a Ledger,
+    open: bool,
+    writes: usize,
+}
+
+impl<'a> Batch<'a> {
+    const EVERY: usize = 500;
+
+    fn new(ledger: &'a Ledger) -> Self {
+        Batch { ledger, open: false, writes: 0 }
+    }
+
+    fn before_write(&mut self) -> Result<()> {
+        if !self.open {
+            self.ledger.begin()?;
+            self.open = true;
+        }
+        Ok(())
+    }
+
+    fn after_write(&mut self) -> Result<()> {
+        self.writes += 1;
+        if self.writes >= Self::EVERY { self.end() } else { Ok(()) }
+    }
+
+    fn end(&mut self) -> Result<()> {
+        if std::mem::take(&mut self.open) {
+            self.writes = 0;
+            self.ledger.commit()?;
+        }
+        Ok(())
+    }
+}
+
+/// Record payloads from a file, one JSON object per line. Every valid line
+/// is kept; the others are named by line number.
 pub fn import(file: &Path, state: &Path) -> Result<ExitCode> {
     let f = std::fs::File::open(file).map_err(|e| {
         Error::input(
@@ -232,27 +271,46 @@ pub fn import(file: &Path, state: &Path) -> Result<ExitCode> {
     let ledger = Ledger::open(state)?;
     let (mut recorded, mut unchanged, mut ignored) = (0u64, 0u64, 0u64);
     let mut rejected: Vec<(usize, String)> = Vec::new();
-    ledger.begin()?;
-    for (i, line) in std::io::BufReader::new(f).lines().enumerate() {
-        let line = line.map_err(|e| Error::io(file, e))?;
-        if line.trim().is_empty() {
-            continue;
+    // Short transactions, so a run or the receiver writing beside the import
+    // never waits long for it.
+    let mut batch = Batch::new(&ledger);
+    let mut reader = std::io::BufReader::with_capacity(1 << 18, f);
+    let mut raw = Vec::new();
+    for number in 1.. {
+        raw.clear();
+        if reader.buffer().is_empty() {
+            batch.end()?;
         }
-        let event =
-            serde_json::from_str::<Value>(&line).map_err(|e| format!("malformed JSON: {e}")).and_then(|v| parse(&v));
+        if reader.read_until(b'\n', &mut raw).map_err(|e| Error::io(file, e))? == 0 {
+            break;
+        }
+        let event = std::str::from_utf8(&raw)
+            .map_err(|_| "not UTF-8 text (was the file saved in another encoding?)".to_string())
+            .and_then(|line| {
+                if line.trim().is_empty() {
+                    return Ok(None);
+                }
+                serde_json::from_str::<Value>(line)
+                    .map_err(|e| format!("malformed JSON: {e}"))
+                    .and_then(|v| parse(&v))
+                    .map(Some)
+            });
         match event {
-            Ok(Event::Other) => ignored += 1,
-            Ok(e) => {
+            Ok(None) => {}
+            Ok(Some(Event::Other)) => ignored += 1,
+            Ok(Some(e)) => {
+                batch.before_write()?;
                 if record(&ledger, &e)? {
                     recorded += 1
                 } else {
                     unchanged += 1
                 }
+                batch.after_write()?;
             }
-            Err(e) => rejected.push((i + 1, e)),
+            Err(e) => rejected.push((number, e)),
         }
     }
-    ledger.commit()?;
+    batch.end()?;
     eprintln!(
         "{}: {recorded} recorded, {unchanged} unchanged (replays or older states), {ignored} ignored (other topics), {} rejected",
         file.display(),

@@ -280,3 +280,37 @@ fn a_flood_of_forged_webhooks_is_logged_as_counts_not_line_by_line() {
         .sum();
     assert_eq!(counted, 300, "{log}");
 }
+
+#[test]
+fn import_keeps_every_valid_line_and_names_one_that_is_not_utf8() {
+    let env = Env::new();
+    campaign(&env, "phone,name,last\n+16044441111,Ana,\n+16044441112,Bo,\n", "");
+    let mut bytes = inbound("+16044441111", now_unix() - 60).to_string().into_bytes();
+    bytes.extend_from_slice(b"\n{\"message\": \"caf\xe9\"}\n");
+    bytes.extend_from_slice(inbound("+16044441112", now_unix() - 60).to_string().as_bytes());
+    bytes.push(b'\n');
+    std::fs::write(env.path("events.jsonl"), bytes).unwrap();
+    let run = finish(env.spawn(env.cmd(&["inbound", "import", "events.jsonl"])));
+    run.expect(1).stderr_has("2 recorded").stderr_has("line 2: not UTF-8");
+    let rows = env.run(&["run", "c.yaml", "--dry-run", "--format", "jsonl"]).rows();
+    assert!(rows.iter().all(|r| r["route"] == "session"), "both valid lines kept: {rows:?}");
+}
+
+#[test]
+fn a_slow_import_never_holds_the_ledger_while_it_waits_for_input() {
+    let env = Env::new();
+    campaign(&env, &people(2), "");
+    let fifo = env.path("feed");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let import = env.spawn(env.cmd(&["inbound", "import", "feed"]));
+    let mut feed = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+    writeln!(feed, "{}", inbound("+16045550000", now_unix() - 60)).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    // Another writer gets the ledger at once while the import waits for its next line.
+    let conn = rusqlite::Connection::open(env.path(".campaign/state.db")).unwrap();
+    conn.busy_timeout(std::time::Duration::from_millis(500)).unwrap();
+    conn.execute_batch("BEGIN IMMEDIATE; COMMIT;").expect("the ledger is free while the import waits");
+    writeln!(feed, "{}", inbound("+16045550001", now_unix() - 60)).unwrap();
+    drop(feed);
+    finish(import).expect(0).stderr_has("2 recorded");
+}
