@@ -4,6 +4,7 @@
 
 mod dry_run;
 mod inbound;
+mod owed;
 mod prepare;
 mod run;
 mod send;

@@ -98,7 +98,7 @@ pub fn real_run(opts: &Options) -> Result<ExitCode> {
     if !unrecorded.is_empty() {
         return Err(unrecorded_error(&ledger.path, &unrecorded));
     }
-    ledger.end_run(run_id, outcome, &counts, Timestamp::now())?;
+    ledger.end_run(run_id, outcome, &counts, stop.as_deref(), Timestamp::now())?;
     if report.stop.is_some() {
         return Ok(ExitCode::Aborted);
     }

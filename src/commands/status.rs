@@ -3,6 +3,11 @@
 
 use std::path::Path;
 
+use std::sync::Arc;
+
+use jiff::Timestamp;
+
+use super::owed::owed;
 use crate::campaign::Campaign;
 use crate::cli::{StatusArgs, StatusFormat};
 use crate::error::{Error, ExitCode, Result};
@@ -41,6 +46,10 @@ fn load(c: &Campaign, file: &Path, state: &Path) -> Result<Ledgered> {
     s.delivery_failures = l.delivery_failures(&c.name)?;
     s.runs = l.runs(&c.name)?;
     s.failures = l.failures(&c.name)?;
+    s.owed = Some(
+        owed(&Arc::new(c.clone()), state, &l, Timestamp::now())
+            .map_err(|e| e.to_string().lines().next().unwrap_or_default().to_string()),
+    );
     s.running = lock::is_held(state, &c.name).then(|| l.holder(&c.name).unwrap_or_else(|| "a run starting now".into()));
     Ok(s)
 }

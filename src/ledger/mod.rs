@@ -153,11 +153,19 @@ impl Ledger {
         Ok((self.conn.last_insert_rowid(), changed))
     }
 
-    pub fn end_run(&self, run: i64, outcome: &str, counts: &serde_json::Value, now: Timestamp) -> Result<()> {
+    /// Record a run's end; `stop` says why it stopped early, if it did.
+    pub fn end_run(
+        &self,
+        run: i64,
+        outcome: &str,
+        counts: &serde_json::Value,
+        stop: Option<&str>,
+        now: Timestamp,
+    ) -> Result<()> {
         self.conn
             .execute(
-                "UPDATE runs SET ended_at = ?2, outcome = ?3, counts = ?4 WHERE id = ?1",
-                params![run, now.as_second(), outcome, counts.to_string()],
+                "UPDATE runs SET ended_at = ?2, outcome = ?3, counts = ?4, stop_reason = ?5 WHERE id = ?1",
+                params![run, now.as_second(), outcome, counts.to_string(), stop],
             )
             .map(|_| ())
             .map_err(self.err())

@@ -16,6 +16,8 @@ pub struct RunRecord {
     pub outcome: Option<String>,
     pub files_changed: bool,
     pub counts: Option<serde_json::Value>,
+    /// Why the run stopped early, as it told the user.
+    pub reason: Option<String>,
 }
 
 /// A failed or unknown recipient as listed by `status`.
@@ -39,7 +41,7 @@ impl Ledger {
     pub fn runs(&self, campaign: &str) -> Result<Vec<RunRecord>> {
         let mut q = self
             .conn
-            .prepare("SELECT id, started_at, ended_at, outcome, files_changed, counts FROM runs WHERE campaign = ?1 ORDER BY id")
+            .prepare("SELECT id, started_at, ended_at, outcome, files_changed, counts, stop_reason FROM runs WHERE campaign = ?1 ORDER BY id")
             .map_err(self.err())?;
         let rows = q
             .query_map([campaign], |r| {
@@ -50,6 +52,7 @@ impl Ledger {
                     outcome: r.get(3)?,
                     files_changed: r.get(4)?,
                     counts: r.get::<_, Option<String>>(5)?.and_then(|c| serde_json::from_str(&c).ok()),
+                    reason: r.get(6)?,
                 })
             })
             .map_err(self.err())?;

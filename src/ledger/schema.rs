@@ -10,7 +10,10 @@ pub(super) const SCHEMA_VERSION: i64 = 1 + MIGRATIONS.len() as i64;
 /// Changes after the first schema, in order: entry `i` takes a ledger from
 /// version `i + 1` to `i + 2`, in one transaction. Append; never edit one
 /// that has shipped.
-pub(super) const MIGRATIONS: &[&str] = &[];
+pub(super) const MIGRATIONS: &[&str] = &[
+    // 2: why a run stopped early, in words.
+    "ALTER TABLE runs ADD COLUMN stop_reason TEXT",
+];
 
 /// The first schema (version 1).
 pub(super) const SCHEMA: &str = "

@@ -36,6 +36,24 @@ pub struct Ledgered {
     pub failures: Vec<FailureRecord>,
     /// Who holds the campaign's run lock, when a run is going on now.
     pub running: Option<String>,
+    /// What a run started now would do; `Err` says why it could not be
+    /// worked out (the CSV moved, say).
+    pub owed: Option<Result<Owed, String>>,
+}
+
+/// What is still owed, as a run started now would see it.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Owed {
+    /// Sendable now.
+    pub now: u64,
+    /// Deferred, by reason.
+    pub deferred: BTreeMap<String, u64>,
+}
+
+impl Owed {
+    fn deferred(&self) -> u64 {
+        self.deferred.values().sum()
+    }
 }
 
 /// Meta's error for a customer who opted out: they are suppressed, not retried.
@@ -43,7 +61,15 @@ const OPTED_OUT: &str = "ERROR_CODE_MESSAGE_CUSTOMER_OPTED_OUT";
 
 impl Ledgered {
     fn n(&self, status: &str) -> u64 {
-        self.by_status.get(status).copied().unwrap_or(0)
+        match (status, self.owed()) {
+            // Deferred rows are often never recorded: the plan knows them.
+            ("deferred", Some(o)) => o.deferred(),
+            _ => self.by_status.get(status).copied().unwrap_or(0),
+        }
+    }
+
+    fn owed(&self) -> Option<&Owed> {
+        self.owed.as_ref().and_then(|o| o.as_ref().ok())
     }
 
     fn route(&self, route: &str) -> u64 {
@@ -84,6 +110,9 @@ impl Ledgered {
     /// unknown by error code. The parts add up to the status's count.
     fn details(&self, status: &str) -> Vec<(String, u64)> {
         match status {
+            "deferred" if self.owed().is_some() => {
+                self.owed().map(|o| o.deferred.iter().map(|(r, n)| (r.clone(), *n)).collect()).unwrap_or_default()
+            }
             "skipped" | "deferred" => self
                 .reasons
                 .iter()
@@ -136,6 +165,8 @@ pub fn json(s: &Ledgered, out: &mut impl Write) -> std::io::Result<()> {
             "skipped": s.n("skipped"),
             "unknown": s.unknown(),
             "deferred": s.n("deferred"),
+            // Not yet attempted or deferred, as a run started now would see it.
+            "owed": s.owed().map(|o| o.now + o.deferred()),
         },
         "routes": {"session": s.route("session"), "template": s.route("template")},
         // Each message once, at its furthest state.
@@ -204,6 +235,15 @@ fn counts(s: &Ledgered, out: &mut impl Write) -> std::io::Result<()> {
     if s.being_sent() > 0 {
         parts.push(format!("being sent now {}", s.being_sent()));
     }
+    match &s.owed {
+        Some(Ok(o)) if o.now + o.deferred() == 0 => parts.push("nothing owed".into()),
+        Some(Ok(o)) => {
+            let (now, later) = (o.now, o.deferred());
+            parts.push(format!("owed {} (sendable now {now}, deferred {later})", now + later))
+        }
+        Some(Err(why)) => parts.push(format!("owed: cannot tell ({why})")),
+        None => {}
+    }
     for (status, n) in statuses {
         if n == 0 {
             continue;
@@ -263,6 +303,9 @@ fn runs(s: &Ledgered, out: &mut impl Write, st: &Style) -> std::io::Result<()> {
             r.ended_at.as_deref().unwrap_or("…"),
             if r.files_changed { " · files changed" } else { "" }
         )?;
+        if let Some(why) = r.reason.as_deref().and_then(|w| w.lines().next()) {
+            writeln!(out, "     why: {why}")?;
+        }
     }
     Ok(())
 }
@@ -286,7 +329,8 @@ fn failures(s: &Ledgered, out: &mut impl Write, st: &Style) -> std::io::Result<(
     let (in_flight, retry): (Vec<&FailureRecord>, Vec<&FailureRecord>) =
         rest.into_iter().partition(|f| live && f.status == "in_flight");
     if !in_flight.is_empty() {
-        writeln!(out, "{} {}", st.bold("being sent now:"), count(in_flight.len() as u64, "recipient"))?;
+        let by = s.running.as_deref().map(|h| format!(" by {h}")).unwrap_or_default();
+        writeln!(out, "{} {}{by}", st.bold("being sent now:"), count(in_flight.len() as u64, "recipient"))?;
     }
     if !retry.is_empty() {
         writeln!(out, "{}", st.bold("failed and unknown"))?;

@@ -413,3 +413,43 @@ fn a_ledger_locked_for_good_mid_run_stops_it_naming_the_cause_and_nothing_is_sen
     let accounted = st["counts"]["sent"].as_u64().unwrap() + st["counts"]["unknown"].as_u64().unwrap_or(0);
     assert_eq!(accounted as usize, s.accepted().len(), "{st}");
 }
+
+#[test]
+fn status_counts_what_is_owed_as_the_next_run_would() {
+    let env = Env::new();
+    let s = StandIn::start();
+    campaign(&env, &people(10), "");
+    env.send(&s, &["run", "c.yaml", "--limit", "3"]).expect(0);
+    let st = status(&env);
+    assert_eq!(st["counts"]["sent"], 3, "{st}");
+    assert_eq!(st["counts"]["owed"], 7, "{st}");
+    let text = env.run(&["status", "c.yaml"]);
+    assert!(text.stdout.contains("owed 7 (sendable now 7, deferred 0)"), "{}", text.stdout);
+    // Deferred rows are owed too, and counted the way the run counted them.
+    campaign(&env, &people(10), "schedule:\n  not_before: 2999-01-01T00:00:00Z\n");
+    let run = env.send(&s, &["run", "c.yaml"]);
+    run.expect(0).stderr_has("deferred 7");
+    let st = status(&env);
+    assert_eq!((st["counts"]["deferred"].as_u64(), st["counts"]["owed"].as_u64()), (Some(7), Some(7)), "{st}");
+    campaign(&env, &people(10), "");
+    env.send(&s, &["run", "c.yaml"]).expect(0);
+    assert_eq!(status(&env)["counts"]["owed"], 0);
+    assert!(env.run(&["status", "c.yaml"]).stdout.contains("nothing owed"));
+}
+
+#[test]
+fn status_shows_why_an_aborted_run_stopped() {
+    let env = Env::new();
+    let s = StandIn::start();
+    campaign(&env, &people(3), "");
+    let mut bad_key = env.sending(&s, &["run", "c.yaml"]);
+    bad_key.env("CONNECTLY_API_KEY", "not-the-key");
+    crate::support::Run::from_output(bad_key.output().unwrap()).expect(3);
+    let st = status(&env);
+    let run = &st["runs"][0];
+    assert_eq!(run["outcome"], "aborted", "{st}");
+    assert!(run["reason"].as_str().unwrap_or_default().contains("401"), "{st}");
+    assert_eq!(st["counts"]["owed"], 3);
+    let text = env.run(&["status", "c.yaml"]);
+    assert!(text.stdout.contains("why:") && text.stdout.contains("401"), "{}", text.stdout);
+}

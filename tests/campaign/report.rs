@@ -233,7 +233,7 @@ fn status_during_a_run_says_who_runs_it_and_what_is_being_sent() {
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     };
-    assert!(text.contains(&format!("running now (pid {} on ", child.id())), "{text}");
+    assert!(text.contains(&format!("running now (run 1, pid {} on ", child.id())), "{text}");
     assert!(text.contains("being sent now: "), "{text}");
     assert!(!text.contains("--retry-unknown"), "keys in flight of a live run are not to retry: {text}");
     assert!(text.contains("#1") && text.contains("→ … running now"), "{text}");

@@ -1,0 +1,38 @@
+//! What is still owed, as a run started now would see it: every row planned
+//! against the ledger (nothing sent, nothing written). `status` reports it,
+//! so its counts agree with the next run's summary.
+
+use std::ops::ControlFlow;
+use std::sync::Arc;
+
+use jiff::Timestamp;
+
+use super::prepare::{Loaded, planner, template_quota};
+use crate::campaign::Campaign;
+use crate::error::Result;
+use crate::ledger::Ledger;
+use crate::outcome::Status;
+use crate::plan::recipients;
+use crate::plan::row::Retrying;
+use crate::plan::stream::{self as stream, Mode, Sequencer, TemplateQuota};
+use crate::report::status::Owed;
+
+pub fn owed(campaign: &Arc<Campaign>, state: &std::path::Path, ledger: &Ledger, now: Timestamp) -> Result<Owed> {
+    let loaded = Loaded { campaign: campaign.clone(), state: state.to_path_buf() };
+    let snapshot = Arc::new(ledger.snapshot(&campaign.name)?);
+    let quota = template_quota(campaign, Some(ledger), now)?;
+    let (planner, source) = planner(&loaded, snapshot, Retrying::default())?;
+    let mut seq = Sequencer::new(None, TemplateQuota::new(quota), recipients::estimate_rows(&campaign.recipients.csv));
+    let mut owed = Owed::default();
+    stream::run(planner, source, Mode { now, with_request: false, jsonl: false }, |plan, _| {
+        let _ = seq.admit(plan);
+        if plan.send.is_some() {
+            owed.now += 1;
+        } else if plan.outcome.status == Status::Deferred {
+            let reason = plan.outcome.reason.map_or("other", |r| r.as_str());
+            *owed.deferred.entry(reason.to_string()).or_default() += 1;
+        }
+        ControlFlow::Continue(())
+    })?;
+    Ok(owed)
+}
