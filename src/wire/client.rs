@@ -229,8 +229,9 @@ fn network_error(message: &str) -> RowError {
 }
 
 fn cut(s: &str) -> String {
+    // The mark that says it was cut is one of the characters kept.
     match s.char_indices().nth(MAX_MESSAGE) {
-        Some((i, _)) => format!("{}…", &s[..i]),
+        Some(_) => format!("{}…", &s[..s.char_indices().nth(MAX_MESSAGE - 1).map_or(0, |(i, _)| i)]),
         None => s.to_string(),
     }
 }
@@ -345,7 +346,7 @@ mod tests {
     fn long_messages_are_cut() {
         let body = format!(r#"{{"message":"{}"}}"#, "x".repeat(5000));
         match classify(400, &body, None) {
-            Answer::Refused(e) => assert_eq!(e.message.chars().count(), MAX_MESSAGE + 1),
+            Answer::Refused(e) => assert_eq!(e.message.chars().count(), MAX_MESSAGE),
             other => panic!("{other:?}"),
         }
     }

@@ -218,3 +218,31 @@ fn a_file_that_is_not_a_ledger_is_named_and_never_overwritten() {
     assert!(s.received().is_empty());
     env.run(&["status", "c.yaml"]).expect(3).stderr_has("not a campaign ledger");
 }
+
+/// Run `cmd` to the end; its exit code and its own peak memory in MiB.
+// `wait4` reaps the child: it is waited for, with its own resource usage.
+#[allow(clippy::zombie_processes)]
+fn peak_memory(mut cmd: std::process::Command) -> (i32, u64) {
+    let child = cmd.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let mut status = 0;
+    // SAFETY: plain data for the kernel to fill; the pid is our own child.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
+    assert_eq!(pid, child.id() as libc::pid_t);
+    (libc::WEXITSTATUS(status), usage.ru_maxrss as u64 / 1024)
+}
+
+#[test]
+fn a_huge_answer_is_read_only_up_to_a_limit_and_stored_cut() {
+    let env = Env::new();
+    let s = StandIn::start();
+    campaign(&env, &people(2), "");
+    s.fault("+16045550000", &[Fault::Huge(400, 150 << 20)]);
+    let (code, peak) = peak_memory(env.sending(&s, &["run", "c.yaml"]));
+    assert_eq!(code, 1, "the row failed for good, the other was sent");
+    assert!(peak < 100, "a 150 MB answer took {peak} MiB");
+    let st: serde_json::Value =
+        serde_json::from_str(&env.run(&["status", "c.yaml", "--format", "json"]).stdout).unwrap();
+    let message = st["failures"][0]["error_message"].as_str().unwrap();
+    assert!(message.chars().count() <= 1000, "{} characters stored", message.chars().count());
+}

@@ -33,6 +33,8 @@ pub enum Fault {
     Redirect(u16, &'static str),
     /// 200 with no message id.
     OkWithoutId,
+    /// This HTTP status with a body of this many bytes (an error page gone wrong).
+    Huge(u16, usize),
 }
 
 #[derive(Debug, Clone)]
@@ -240,6 +242,10 @@ fn respond(g: &mut Inner, cfg: &Config, kind: &'static str, business: &str, h: &
                 (StatusCode::from_u16(status).unwrap(), [("location", to)], "moved\n").into_response()
             }
             Fault::OkWithoutId => (StatusCode::OK, [("content-type", "application/json")], "{}").into_response(),
+            Fault::Huge(status, bytes) => {
+                let body = format!("{{\"error\": {{\"message\": \"{}\"}}}}", "x".repeat(bytes));
+                (StatusCode::from_u16(status).unwrap(), [("content-type", "application/json")], body).into_response()
+            }
             Fault::TooMany(after) => {
                 let mut r = error(429, "ERROR_CODE_UNSPECIFIED", "Too Many Requests");
                 if let Some(a) = after {
