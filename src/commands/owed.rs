@@ -23,14 +23,21 @@ pub fn owed(campaign: &Arc<Campaign>, state: &std::path::Path, ledger: &Ledger, 
     let quota = template_quota(campaign, Some(ledger), now)?;
     let (planner, source) = planner(&loaded, snapshot, Retrying::default())?;
     let mut seq = Sequencer::new(None, TemplateQuota::new(quota), recipients::estimate_rows(&campaign.recipients.csv));
+    let recorded = ledger.deferred_keys(&campaign.name)?;
     let mut owed = Owed::default();
     stream::run(planner, source, Mode { now, with_request: false, jsonl: false }, |plan, _| {
         let _ = seq.admit(plan);
-        if plan.send.is_some() {
+        let reason = if plan.send.is_some() {
             owed.now += 1;
+            plan.key_hash.and_then(|h| recorded.get(&h)).cloned()
         } else if plan.outcome.status == Status::Deferred {
-            let reason = plan.outcome.reason.map_or("other", |r| r.as_str());
-            *owed.deferred.entry(reason.to_string()).or_default() += 1;
+            owed.later += 1;
+            Some(plan.outcome.reason.map_or("other", |r| r.as_str()).to_string())
+        } else {
+            None
+        };
+        if let Some(r) = reason {
+            *owed.deferred.entry(r).or_default() += 1;
         }
         ControlFlow::Continue(())
     })?;

@@ -81,6 +81,18 @@ impl Ledger {
             .ok()
     }
 
+    /// Keys recorded deferred, by key hash, with the reason recorded.
+    pub fn deferred_keys(&self, campaign: &str) -> Result<HashMap<u128, String>> {
+        let mut q = self
+            .conn
+            .prepare("SELECT key, coalesce(reason, 'run_stopped') FROM deliveries WHERE campaign = ?1 AND status = 'deferred'")
+            .map_err(self.err())?;
+        let rows = q
+            .query_map([campaign], |r| Ok((crate::outcome::key_hash(&r.get::<_, String>(0)?), r.get(1)?)))
+            .map_err(self.err())?;
+        rows.collect::<std::result::Result<_, _>>().map_err(self.err())
+    }
+
     /// Counts by status and by route (of sent messages).
     pub fn counts(&self, campaign: &str) -> Result<(HashMap<String, u64>, HashMap<String, u64>)> {
         let mut by_status = HashMap::new();

@@ -44,9 +44,13 @@ pub struct Ledgered {
 /// What is still owed, as a run started now would see it.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Owed {
-    /// Sendable now.
+    /// A run now would send these.
     pub now: u64,
-    /// Deferred, by reason.
+    /// A run now would defer these.
+    pub later: u64,
+    /// Owed keys that are deferred, by reason: deferred now by the plan,
+    /// or recorded deferred by the run that met them (a run that stopped,
+    /// say) though sendable now.
     pub deferred: BTreeMap<String, u64>,
 }
 
@@ -166,7 +170,7 @@ pub fn json(s: &Ledgered, out: &mut impl Write) -> std::io::Result<()> {
             "unknown": s.unknown(),
             "deferred": s.n("deferred"),
             // Not yet attempted or deferred, as a run started now would see it.
-            "owed": s.owed().map(|o| o.now + o.deferred()),
+            "owed": s.owed().map(|o| o.now + o.later),
         },
         "routes": {"session": s.route("session"), "template": s.route("template")},
         // Each message once, at its furthest state.
@@ -235,21 +239,18 @@ fn counts(s: &Ledgered, out: &mut impl Write) -> std::io::Result<()> {
     if s.being_sent() > 0 {
         parts.push(format!("being sent now {}", s.being_sent()));
     }
-    match &s.owed {
-        Some(Ok(o)) if o.now + o.deferred() == 0 => parts.push("nothing owed".into()),
-        Some(Ok(o)) => {
-            let (now, later) = (o.now, o.deferred());
-            parts.push(format!("owed {} (sendable now {now}, deferred {later})", now + later))
-        }
-        Some(Err(why)) => parts.push(format!("owed: cannot tell ({why})")),
-        None => {}
-    }
     for (status, n) in statuses {
         if n == 0 {
             continue;
         }
         let detail: Vec<String> = s.details(status).iter().map(|(k, n)| format!("{k} {n}")).collect();
         parts.push(format!("{status} {n} ({})", detail.join(", ")));
+    }
+    match &s.owed {
+        Some(Ok(o)) if o.now + o.later == 0 => parts.push("nothing owed".into()),
+        Some(Ok(o)) => parts.push(format!("owed {} ({} sendable now)", o.now + o.later, o.now)),
+        Some(Err(why)) => parts.push(format!("owed: cannot tell ({why})")),
+        None => {}
     }
     writeln!(out, "  {}", parts.join(" · "))
 }
