@@ -131,8 +131,8 @@ fn ceiling() {
 /// the outcome after it, 64 messages at a time, as a run does.
 fn ledger() {
     use campaign::bench::Route;
+    use campaign::bench::{Guard, Outcome, Status};
     use campaign::bench::{Ledger, Write};
-    use campaign::bench::{Outcome, Status};
     println!("\n## Ledger: 100,000 messages, in_flight + outcome each, 64 at a time");
     let dir = tempfile::tempdir().unwrap();
     let writer = Arc::new(Ledger::open(&dir.path().join("state.db")).unwrap().into_writer());
@@ -154,6 +154,9 @@ fn ledger() {
                 route,
                 run: 1,
                 at,
+                // The repeat guard every campaign has unless --allow-repeat.
+                content: Some(i as i64),
+                guard: Some(Guard { repeat_days: Some(30), ..Guard::default() }),
             })
             .await
             .unwrap();

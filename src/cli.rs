@@ -55,6 +55,9 @@ pub struct RunArgs {
     /// Send again to recipients whose outcome is unknown (a crash mid-request). May double-send.
     #[arg(long)]
     pub retry_unknown: bool,
+    /// Send even what another campaign of the ledger sent the same customer within 30 days.
+    #[arg(long)]
+    pub allow_repeat: bool,
     /// Print only the summary line and errors.
     #[arg(long, short)]
     pub quiet: bool,
@@ -95,6 +98,8 @@ pub enum InboundCommand {
         /// Ledger file (default .campaign/state.db).
         #[arg(long, value_name = "PATH", default_value = ".campaign/state.db")]
         state: PathBuf,
+        #[command(flatten)]
+        words: ConsentWords,
     },
     /// Record webhook payloads from a file, one JSON object per line.
     Import {
@@ -102,5 +107,18 @@ pub enum InboundCommand {
         /// Ledger file (default .campaign/state.db).
         #[arg(long, value_name = "PATH", default_value = ".campaign/state.db")]
         state: PathBuf,
+        #[command(flatten)]
+        words: ConsentWords,
     },
+}
+
+/// The words that opt a customer out of, or back into, every campaign.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ConsentWords {
+    /// A message whose whole text is one of these opts the customer out (comma-separated, any case).
+    #[arg(long, value_name = "WORDS", default_value = "STOP,UNSUBSCRIBE")]
+    pub opt_out: String,
+    /// A message whose whole text is one of these opts the customer back in.
+    #[arg(long, value_name = "WORDS", default_value = "START")]
+    pub opt_in: String,
 }

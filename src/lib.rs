@@ -23,7 +23,7 @@ mod wire;
 #[doc(hidden)]
 pub mod bench {
     pub use crate::inbound::{MAX_BODY, sign};
-    pub use crate::ledger::{Ledger, Write};
+    pub use crate::ledger::{Guard, Ledger, Write};
     pub use crate::outcome::{Outcome, Route, Status};
     pub use crate::wire::client::{Client, Endpoint};
 }

@@ -33,8 +33,9 @@ pub fn parse(s: &str) -> Result<Duration, String> {
     let t = s.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
-    let bad =
-        || format!("invalid duration `{s}`: write a whole number and a unit, like `500ms`, `30s`, `15m` or `24h`");
+    let bad = || {
+        format!("invalid duration `{s}`: write a whole number and a unit, like `500ms`, `30s`, `15m`, `24h` or `7d`")
+    };
     if num.is_empty() {
         return Err(bad());
     }
@@ -44,6 +45,7 @@ pub fn parse(s: &str) -> Result<Duration, String> {
         "s" => n.checked_mul(1000),
         "m" => n.checked_mul(60_000),
         "h" => n.checked_mul(3_600_000),
+        "d" => n.checked_mul(86_400_000),
         _ => return Err(bad()),
     };
     ms.map(Duration::from_millis).ok_or_else(bad)
@@ -74,6 +76,7 @@ mod tests {
         assert_eq!(parse("30s"), Ok(Duration::from_secs(30)));
         assert_eq!(parse("15m"), Ok(Duration::from_secs(900)));
         assert_eq!(parse("24h"), Ok(Duration::from_secs(86_400)));
+        assert_eq!(parse("7d"), Ok(Duration::from_secs(7 * 86_400)));
     }
 
     #[test]

@@ -32,6 +32,9 @@ pub struct Campaign {
     pub rate: Rate,
     pub retry: Retry,
     pub templates_per_day: Option<u32>,
+    /// `limits.per_recipient`: most template messages one customer receives
+    /// from every campaign of the ledger within a span.
+    pub per_recipient: Option<PerRecipient>,
     pub schedule: Schedule,
     /// Ledger path from the file (or the default beside it).
     pub state: PathBuf,
@@ -82,6 +85,12 @@ pub struct Retry {
     pub attempts: u32,
     pub max_backoff: Duration,
     pub abort_after: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PerRecipient {
+    pub templates: u32,
+    pub per: Duration,
 }
 
 impl Campaign {

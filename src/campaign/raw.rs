@@ -169,6 +169,15 @@ struct RawRetry {
 struct RawLimits {
     #[serde(default)]
     templates_per_day: Option<u32>,
+    #[serde(default)]
+    per_recipient: Option<RawPerRecipient>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPerRecipient {
+    templates: u32,
+    per: Span,
 }
 
 #[derive(Deserialize)]
@@ -386,7 +395,18 @@ impl Campaign {
             let key = if retry.attempts == 0 { "attempts" } else { "abort_after" };
             return Err(err(&["retry", key], format!("retry.{key} is 0"), "use a whole number of at least 1"));
         }
-        let templates_per_day = self.limits.and_then(|l| l.templates_per_day);
+        let templates_per_day = self.limits.as_ref().and_then(|l| l.templates_per_day);
+        let per_recipient = self
+            .limits
+            .and_then(|l| l.per_recipient)
+            .map(|p| super::PerRecipient { templates: p.templates, per: p.per.0 });
+        if per_recipient.is_some_and(|p| p.templates == 0 || p.per < Duration::from_secs(1)) {
+            return Err(err(
+                &["limits", "per_recipient"],
+                "limits.per_recipient allows no message".into(),
+                "give templates of at least 1 and a span such as 7d, e.g. { templates: 1, per: 7d }",
+            ));
+        }
 
         let schedule = match self.schedule {
             None => Schedule::default(),
@@ -464,6 +484,7 @@ impl Campaign {
             rate,
             retry,
             templates_per_day,
+            per_recipient,
             schedule,
             state,
         })

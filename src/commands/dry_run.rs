@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use jiff::Timestamp;
 
-use super::prepare::{Options, load, planner, template_quota};
+use super::prepare::{Options, load, lookback, planner, template_quota};
 use crate::campaign::Campaign;
 use crate::cli::RunFormat;
 use crate::error::{ExitCode, Result};
@@ -45,11 +45,11 @@ pub fn dry_run(opts: &Options) -> Result<ExitCode> {
     let loaded = load(opts)?;
     let c = loaded.campaign.clone();
     let ledger = Ledger::open_read_only(&loaded.state)?;
+    let now = opts.at.unwrap_or_else(Timestamp::now);
     let snapshot = match &ledger {
-        Some(l) => l.snapshot(&c.name)?,
+        Some(l) => l.snapshot(&c.name, lookback(&c, now))?,
         None => Snapshot::default(),
     };
-    let now = opts.at.unwrap_or_else(Timestamp::now);
     let quota = template_quota(&c, ledger.as_ref(), now)?;
     drop(ledger);
     let (planner, source) = planner(&loaded, Arc::new(snapshot), opts.retrying)?;

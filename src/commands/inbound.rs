@@ -15,8 +15,9 @@ use axum::routing::post;
 use jiff::Timestamp;
 use serde_json::Value;
 
+use crate::cli::ConsentWords;
 use crate::error::{Error, ExitCode, Result};
-use crate::inbound::{Event, MAX_BODY, parse, record, verify};
+use crate::inbound::{Event, MAX_BODY, Words, parse, record, verify};
 use crate::ledger::Ledger;
 
 fn secret() -> Result<Vec<u8>> {
@@ -31,6 +32,7 @@ struct Shared {
     secret: Vec<u8>,
     ledger: Mutex<Ledger>,
     forged: Forged,
+    words: Words,
 }
 
 fn log(topic: &str, outcome: &str) {
@@ -111,7 +113,7 @@ async fn receive(State(sh): State<Arc<Shared>>, headers: HeaderMap, body: Bytes)
     let e2 = event.clone();
     let result = tokio::task::spawn_blocking(move || {
         let ledger = sh2.ledger.lock().map_err(|_| "ledger lock poisoned".to_string())?;
-        record(&ledger, &e2).map_err(|e| e.to_string())
+        record(&ledger, &e2, &sh2.words).map_err(|e| e.to_string())
     })
     .await;
     match result {
@@ -131,13 +133,14 @@ async fn receive(State(sh): State<Arc<Shared>>, headers: HeaderMap, body: Bytes)
     }
 }
 
-pub fn serve(listen: &str, state: &Path) -> Result<ExitCode> {
+pub fn serve(listen: &str, state: &Path, words: &ConsentWords) -> Result<ExitCode> {
+    let words = Words::new(&words.opt_out, &words.opt_in)?;
     let secret = secret()?;
     let addr: SocketAddr = listen.parse().map_err(|_| {
         Error::Usage(format!("--listen `{listen}` is not an address\n  hint: write host:port, e.g. 127.0.0.1:8080"))
     })?;
     let ledger = Ledger::open(state)?;
-    let shared = Arc::new(Shared { secret, ledger: Mutex::new(ledger), forged: Forged::default() });
+    let shared = Arc::new(Shared { secret, ledger: Mutex::new(ledger), forged: Forged::default(), words });
     let flusher = shared.clone();
     let app = Router::new()
         .route("/", post(receive))
@@ -259,7 +262,8 @@ impl<'a> Batch<'a> {
 
 /// Record payloads from a file, one JSON object per line. Every valid line
 /// is kept; the others are named by line number.
-pub fn import(file: &Path, state: &Path) -> Result<ExitCode> {
+pub fn import(file: &Path, state: &Path, words: &ConsentWords) -> Result<ExitCode> {
+    let words = &Words::new(&words.opt_out, &words.opt_in)?;
     let f = std::fs::File::open(file).map_err(|e| {
         Error::input(
             file,
@@ -300,7 +304,7 @@ pub fn import(file: &Path, state: &Path) -> Result<ExitCode> {
             Ok(Some(Event::Other)) => ignored += 1,
             Ok(Some(e)) => {
                 batch.before_write()?;
-                if record(&ledger, &e)? {
+                if record(&ledger, &e, words)? {
                     recorded += 1
                 } else {
                     unchanged += 1

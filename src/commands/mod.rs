@@ -27,8 +27,8 @@ pub fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Run(args) => run::run(args),
         Command::Status(args) => status::status(args),
-        Command::Inbound(InboundCommand::Serve { listen, state }) => inbound::serve(&listen, &state),
-        Command::Inbound(InboundCommand::Import { file, state }) => inbound::import(&file, &state),
+        Command::Inbound(InboundCommand::Serve { listen, state, words }) => inbound::serve(&listen, &state, &words),
+        Command::Inbound(InboundCommand::Import { file, state, words }) => inbound::import(&file, &state, &words),
     };
     match result {
         Ok(code) => std::process::ExitCode::from(code as u8),

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use jiff::Timestamp;
 
-use super::prepare::{Loaded, planner, template_quota};
+use super::prepare::{Loaded, lookback, planner, template_quota};
 use crate::campaign::Campaign;
 use crate::error::Result;
 use crate::ledger::Ledger;
@@ -19,7 +19,7 @@ use crate::report::status::Owed;
 
 pub fn owed(campaign: &Arc<Campaign>, state: &std::path::Path, ledger: &Ledger, now: Timestamp) -> Result<Owed> {
     let loaded = Loaded { campaign: campaign.clone(), state: state.to_path_buf() };
-    let snapshot = Arc::new(ledger.snapshot(&campaign.name)?);
+    let snapshot = Arc::new(ledger.snapshot(&campaign.name, lookback(campaign, now))?);
     let quota = template_quota(campaign, Some(ledger), now)?;
     let (planner, source) = planner(&loaded, snapshot, Retrying::default())?;
     let mut seq = Sequencer::new(None, TemplateQuota::new(quota), recipients::estimate_rows(&campaign.recipients.csv));

@@ -28,6 +28,13 @@ pub struct Options {
     pub quiet: bool,
 }
 
+/// How far back planning reads other runs' sends: the repeat guard's 30
+/// days, or `limits.per_recipient`'s span when longer.
+pub fn lookback(c: &Campaign, now: Timestamp) -> Timestamp {
+    let per = c.per_recipient.and_then(|p| jiff::SignedDuration::try_from(p.per).ok()).unwrap_or_default();
+    now - per.max(crate::plan::row::REPEAT_REACH)
+}
+
 impl Options {
     pub fn from_args(a: RunArgs) -> Result<Options> {
         let at = match &a.at {
@@ -54,7 +61,7 @@ impl Options {
             format: a.format,
             state: a.state,
             skip_invalid: a.skip_invalid,
-            retrying: Retrying { failed: a.retry_failed, unknown: a.retry_unknown },
+            retrying: Retrying { failed: a.retry_failed, unknown: a.retry_unknown, repeat: a.allow_repeat },
             quiet: a.quiet,
         })
     }
@@ -81,13 +88,13 @@ pub fn planner(loaded: &Loaded, snapshot: Arc<Snapshot>, retrying: Retrying) -> 
     Ok((Arc::new(planner), source))
 }
 
-/// Template sends still allowed in the rolling 24 hours, when capped.
+/// Customers still reachable by template in the rolling 24 hours, when capped.
 pub fn template_quota(c: &Campaign, ledger: Option<&Ledger>, now: Timestamp) -> Result<Option<u64>> {
     let Some(cap) = c.templates_per_day else {
         return Ok(None);
     };
     let used = match ledger {
-        Some(l) => l.template_sends_since(now - jiff::SignedDuration::from_hours(24))?,
+        Some(l) => l.template_customers_since(now - jiff::SignedDuration::from_hours(24))?,
         None => 0,
     };
     Ok(Some(u64::from(cap).saturating_sub(used)))

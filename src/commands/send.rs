@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 
-use super::prepare::{Options, load, planner, template_quota};
+use super::prepare::{Options, load, lookback, planner, template_quota};
 use crate::campaign::Campaign;
 use crate::cli::RunFormat;
 use crate::dispatch::{Dispatch, dispatch};
@@ -36,7 +36,7 @@ pub fn real_run(opts: &Options) -> Result<ExitCode> {
     })?;
     let now = Timestamp::now();
     let settled = ledger.settle_in_flight(&c.name, now)?;
-    let snapshot = Arc::new(ledger.snapshot(&c.name)?);
+    let snapshot = Arc::new(ledger.snapshot(&c.name, lookback(&c, now))?);
     let (planner, source) = planner(&loaded, snapshot, opts.retrying)?;
     let pre = preflight(opts, &c, planner.clone(), source, now)?;
     let owed = opts.limit.map_or(pre.owed, |l| pre.owed.min(l));

@@ -44,6 +44,7 @@ fn load(c: &Campaign, file: &Path, state: &Path) -> Result<Ledgered> {
     s.reasons = l.reasons(&c.name)?;
     s.delivery = l.delivery_counts(&c.name)?;
     s.delivery_failures = l.delivery_failures(&c.name)?;
+    s.opted_out_after = l.opted_out_after(&c.name)?;
     s.runs = l.runs(&c.name)?;
     s.failures = l.failures(&c.name)?;
     s.owed = Some(

@@ -13,7 +13,7 @@ use super::Clock;
 use super::pacer::Pacer;
 use super::stop::Stop;
 use crate::campaign::Campaign;
-use crate::ledger::{Write as LedgerWrite, Writer};
+use crate::ledger::{Hold, Write as LedgerWrite, Writer};
 use crate::outcome::{Note, Outcome, Reason, Route, RowError, Status};
 use crate::plan::row::{Planner, Sendable, schedule_verdict};
 use crate::plan::stream::TemplateQuota;
@@ -58,8 +58,10 @@ impl Shared {
 
     /// Skips worth remembering: they show in `status`, and are re-evaluated next run.
     pub fn record_skip(&self, o: &Outcome) {
-        let recorded =
-            matches!(o.reason, Some(Reason::Invalid | Reason::Suppressed | Reason::NoRoute | Reason::Expired));
+        let recorded = matches!(
+            o.reason,
+            Some(Reason::Invalid | Reason::Suppressed | Reason::NoRoute | Reason::Expired | Reason::Repeat)
+        );
         if recorded && o.key.is_some() {
             self.writer.record(LedgerWrite::Final {
                 campaign: self.campaign.name.clone(),
@@ -95,14 +97,18 @@ struct Send<'a> {
     fallback: bool,
     /// The route recorded in flight, if any.
     recorded: Option<Route>,
-    /// The sequencer already took a template send for this row.
+    /// The row needs no (more) place of `templates_per_day`: the sequencer
+    /// judged it as a template, or the customer was reached today.
     counted: bool,
+    /// A place of `templates_per_day` this row holds, given back if unused.
+    taken: bool,
 }
 
 /// Send one recipient. `None`: not attempted (the run stopped first).
 pub(super) async fn send_one(sh: &Shared, o: Outcome, s: Box<Sendable>) -> Option<Outcome> {
-    let counted = o.route == Some(Route::Template);
-    let mut t = Send { sh, s, o, attempts: 0, tries_this_route: 0, fallback: false, recorded: None, counted };
+    let counted = o.route == Some(Route::Template) || s.templated_today;
+    let taken = s.quota_taken;
+    let mut t = Send { sh, s, o, attempts: 0, tries_this_route: 0, fallback: false, recorded: None, counted, taken };
     let mut step = Step::Decide;
     loop {
         step = match step {
@@ -152,6 +158,7 @@ impl Send<'_> {
                 return Step::Done(Status::Deferred, Some(Reason::DailyLimit));
             }
             self.counted = true;
+            self.taken = true;
         }
         Step::Post(route)
     }
@@ -168,10 +175,16 @@ impl Send<'_> {
                 route,
                 run: sh.run_id,
                 at: (sh.clock)(),
+                content: self.s.content(route),
+                guard: Some(sh.planner.guard()),
             };
-            if let Err(e) = sh.writer.commit(w).await {
-                sh.stop(Stop::Ledger(e));
-                return if self.recorded.is_some() { self.owed() } else { Step::Dropped };
+            match sh.writer.commit(w).await {
+                Ok(None) => {}
+                Ok(Some(hold)) => return self.held(route, hold),
+                Err(e) => {
+                    sh.stop(Stop::Ledger(e));
+                    return if self.recorded.is_some() { self.owed() } else { Step::Dropped };
+                }
             }
             self.recorded = Some(route);
         }
@@ -287,6 +300,30 @@ impl Send<'_> {
         Step::Done(Status::Failed, None)
     }
 
+    /// The ledger held the send back as it was to be recorded: another
+    /// campaign sent the same message, or a cap was reached meanwhile.
+    fn held(&mut self, route: Route, hold: Hold) -> Step {
+        self.o.route = Some(route);
+        match hold {
+            Hold::Repeat { campaign, at } => {
+                self.o.note = Note::Text(format!(
+                    "the same message went from campaign `{campaign}` on {}; --allow-repeat sends it",
+                    crate::outcome::short(at)
+                ));
+                Step::Done(Status::Skipped, Some(Reason::Repeat))
+            }
+            Hold::FrequencyCap { until } => {
+                self.o.note = Note::Until(until);
+                Step::Done(Status::Deferred, Some(Reason::FrequencyCap))
+            }
+            Hold::DailyLimit => {
+                // The ledger says the day is full: the place is not given back.
+                self.taken = false;
+                Step::Done(Status::Deferred, Some(Reason::DailyLimit))
+            }
+        }
+    }
+
     async fn backoff(&mut self, wait: Duration) -> Step {
         let mut stop_rx = self.sh.stop_tx.subscribe();
         let stopped = tokio::select! {
@@ -333,6 +370,9 @@ impl Send<'_> {
         let sh = self.sh;
         self.o.status = status;
         self.o.reason = reason;
+        if self.taken && !matches!(status, Status::Sent | Status::Unknown) {
+            sh.quota.release();
+        }
         if self.recorded.is_none() {
             // Never recorded in flight: a hold decided before any request.
             sh.record_skip(&self.o);

@@ -21,8 +21,8 @@ use crate::error::{Error, Result};
 pub use queries::{FailureRecord, RunRecord};
 use schema::{MIGRATIONS, SCHEMA, SCHEMA_VERSION, newer};
 pub use snapshot::{KeyState, Snapshot};
-pub use webhooks::{StatusUpdate, status_rank};
-pub use writer::{Finished, Write, Writer};
+pub use webhooks::{StatusUpdate, refusal_words, status_rank};
+pub use writer::{Finished, Guard, Hold, Write, Writer};
 
 /// How long any connection waits for another process's write to finish
 /// before a write of its own gives up.
@@ -113,11 +113,12 @@ impl Ledger {
             .map_err(self.err())
     }
 
-    /// Template sends (accepted or possibly accepted) since `since`, over every campaign.
-    pub fn template_sends_since(&self, since: Timestamp) -> Result<u64> {
+    /// Distinct customers reached by template (accepted or possibly
+    /// accepted) since `since`, over every campaign: WhatsApp's messaging limit.
+    pub fn template_customers_since(&self, since: Timestamp) -> Result<u64> {
         self.conn
             .query_row(
-                "SELECT count(*) FROM deliveries WHERE route = 'template' AND sent_at >= ?1 AND status IN ('sent','in_flight','unknown')",
+                "SELECT count(DISTINCT recipient) FROM deliveries WHERE route = 'template' AND sent_at >= ?1 AND status IN ('sent','in_flight','unknown')",
                 [since.as_second()],
                 |r| r.get::<_, i64>(0),
             )

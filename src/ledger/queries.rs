@@ -177,6 +177,21 @@ impl Ledger {
         Ok(out)
     }
 
+    /// Customers of this campaign's messages who opted out afterwards (and
+    /// have not opted back in).
+    pub fn opted_out_after(&self, campaign: &str) -> Result<u64> {
+        self.conn
+            .query_row(
+                "SELECT count(DISTINCT o.phone) FROM opt_outs o JOIN deliveries d ON d.recipient = o.phone
+                 WHERE d.campaign = ?1 AND d.sent_at IS NOT NULL AND o.active = 1 AND o.at >= d.sent_at
+                   AND d.status IN ('sent','unknown','deferred','failed') AND d.message_id IS NOT NULL",
+                [campaign],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n as u64)
+            .map_err(self.err())
+    }
+
     /// Failed deliveries by error code, for the funnel.
     pub fn delivery_failures(&self, campaign: &str) -> Result<Vec<(String, u64)>> {
         let mut q = self

@@ -13,6 +13,15 @@ pub(super) const SCHEMA_VERSION: i64 = 1 + MIGRATIONS.len() as i64;
 pub(super) const MIGRATIONS: &[&str] = &[
     // 2: why a run stopped early, in words.
     "ALTER TABLE runs ADD COLUMN stop_reason TEXT",
+    // 3: opt-outs and opt-ins: the latest word per customer wins, and says where it came from.
+    // Per sent message: a fingerprint of its content (the repeat guard); WhatsApp's
+    // marketing-limit refusals and when the key is owed again.
+    "ALTER TABLE opt_outs ADD COLUMN active INTEGER NOT NULL DEFAULT 1;
+     ALTER TABLE opt_outs ADD COLUMN source TEXT;
+     ALTER TABLE deliveries ADD COLUMN content INTEGER;
+     ALTER TABLE deliveries ADD COLUMN refusals INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE deliveries ADD COLUMN retry_at INTEGER;
+     CREATE INDEX IF NOT EXISTS deliveries_recipient ON deliveries(recipient, sent_at) WHERE recipient IS NOT NULL",
 ];
 
 /// The first schema (version 1).

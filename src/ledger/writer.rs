@@ -7,7 +7,7 @@ use std::sync::mpsc;
 use std::thread;
 
 use jiff::Timestamp;
-use rusqlite::params;
+use rusqlite::{OptionalExtension, params};
 
 use super::Ledger;
 use crate::error::Result;
@@ -21,17 +21,24 @@ impl Ledger {
         Writer { tx, handle }
     }
 
-    fn apply(&self, op: &Write) -> rusqlite::Result<()> {
+    /// Apply one write; an `InFlight` whose guard holds it back is not
+    /// written, and the hold is returned.
+    fn apply(&self, op: &Write) -> rusqlite::Result<Option<Hold>> {
         match op {
-            Write::InFlight { campaign, key, row, recipient, route, run, at } => {
+            Write::InFlight { campaign, key, row, recipient, route, run, at, content, guard } => {
+                if let Some(g) = guard
+                    && let Some(hold) = self.held(g, campaign, key, recipient, *route, *content, *at)?
+                {
+                    return Ok(Some(hold));
+                }
                 self.conn.prepare_cached(
-                    "INSERT INTO deliveries(campaign, key, row, recipient, route, status, attempts, run_id, created_at, updated_at, sent_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, 'in_flight', 0, ?6, ?7, ?7, ?7)
+                    "INSERT INTO deliveries(campaign, key, row, recipient, route, status, attempts, run_id, created_at, updated_at, sent_at, content)
+                     VALUES (?1, ?2, ?3, ?4, ?5, 'in_flight', 0, ?6, ?7, ?7, ?7, ?8)
                      ON CONFLICT(campaign, key) DO UPDATE SET row = excluded.row, recipient = excluded.recipient,
                        route = excluded.route, status = 'in_flight', reason = NULL, run_id = excluded.run_id,
-                       updated_at = excluded.updated_at, sent_at = excluded.sent_at",
+                       updated_at = excluded.updated_at, sent_at = excluded.sent_at, content = excluded.content",
                 )?.execute(
-                    params![campaign, key, *row as i64, recipient, route.as_str(), run, at.as_second()],
+                    params![campaign, key, *row as i64, recipient, route.as_str(), run, at.as_second(), content],
                 )?;
             }
             Write::Final { campaign, outcome, run, at } => {
@@ -68,23 +75,138 @@ impl Ledger {
             }
             Write::OptOut { phone, campaign, at } => {
                 self.conn
-                    .prepare_cached("INSERT OR IGNORE INTO opt_outs(phone, at, campaign) VALUES (?1, ?2, ?3)")?
-                    .execute(params![phone, at.as_second(), campaign])?;
+                    .prepare_cached(
+                        "INSERT INTO opt_outs(phone, at, campaign, active, source) VALUES (?1, ?2, ?3, 1, ?4)
+                         ON CONFLICT(phone) DO UPDATE SET at = excluded.at, campaign = excluded.campaign,
+                           active = 1, source = excluded.source
+                         WHERE excluded.at >= opt_outs.at",
+                    )?
+                    .execute(params![phone, at.as_second(), campaign, "the API answered: customer opted out"])?;
             }
         }
-        Ok(())
+        Ok(None)
     }
+
+    /// The cross-campaign rules, checked inside the write transaction that
+    /// would record the send, so campaigns running at once cannot both take
+    /// the last place. Counted: sends accepted or possibly accepted.
+    #[allow(clippy::too_many_arguments)]
+    fn held(
+        &self,
+        g: &Guard,
+        campaign: &str,
+        key: &str,
+        phone: &str,
+        route: Route,
+        content: Option<i64>,
+        at: Timestamp,
+    ) -> rusqlite::Result<Option<Hold>> {
+        let now = at.as_second();
+        if let (Some(content), Some(days)) = (content, g.repeat_days) {
+            let other: Option<(String, i64)> = self
+                .conn
+                .prepare_cached(
+                    "SELECT campaign, sent_at FROM deliveries WHERE recipient = ?1 AND content = ?2 AND campaign != ?3
+                       AND sent_at >= ?4 AND status IN ('sent','in_flight','unknown') ORDER BY sent_at DESC LIMIT 1",
+                )?
+                .query_row(params![phone, content, campaign, now - days * 86400], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            if let Some((other, sent)) = other {
+                return Ok(Some(Hold::Repeat { campaign: other, at: ts(sent) }));
+            }
+        }
+        if route != Route::Template {
+            return Ok(None);
+        }
+        if let Some((most, per)) = g.per_recipient {
+            let mut q = self.conn.prepare_cached(
+                "SELECT sent_at FROM deliveries WHERE recipient = ?1 AND route = 'template' AND sent_at > ?2
+                   AND status IN ('sent','in_flight','unknown') AND NOT (campaign = ?3 AND key = ?4) ORDER BY sent_at",
+            )?;
+            let times: Vec<i64> = q
+                .query_map(params![phone, now - per, campaign, key], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            if times.len() >= most as usize {
+                return Ok(Some(Hold::FrequencyCap { until: ts(times[times.len() - most as usize] + per) }));
+            }
+        }
+        if let Some(cap) = g.templates_per_day {
+            let day = now - 86400;
+            let counted = "route = 'template' AND sent_at >= ?1 AND status IN ('sent','in_flight','unknown')
+                           AND NOT (campaign = ?2 AND key = ?3)";
+            let already: bool = self
+                .conn
+                .prepare_cached(&format!("SELECT EXISTS(SELECT 1 FROM deliveries WHERE recipient = ?4 AND {counted})"))?
+                .query_row(params![day, campaign, key, phone], |r| r.get(0))?;
+            if !already {
+                let n: i64 = self
+                    .conn
+                    .prepare_cached(&format!("SELECT count(DISTINCT recipient) FROM deliveries WHERE {counted}"))?
+                    .query_row(params![day, campaign, key], |r| r.get(0))?;
+                if n >= i64::from(cap) {
+                    return Ok(Some(Hold::DailyLimit));
+                }
+            }
+        }
+        Ok(None)
+    }
+}
+
+fn ts(t: i64) -> Timestamp {
+    Timestamp::from_second(t).unwrap_or(Timestamp::UNIX_EPOCH)
+}
+
+/// The cross-campaign rules a send must pass as it is recorded in flight.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Guard {
+    /// `limits.templates_per_day`: distinct customers reached by template in 24 h.
+    pub templates_per_day: Option<u32>,
+    /// `limits.per_recipient`: most template messages per customer within seconds.
+    pub per_recipient: Option<(u32, i64)>,
+    /// The repeat guard's reach in days; `None` with `--allow-repeat`.
+    pub repeat_days: Option<i64>,
+}
+
+/// Why the guard held a send back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Hold {
+    /// The same content went to this customer from another campaign.
+    Repeat { campaign: String, at: Timestamp },
+    /// The customer reached `per_recipient`; allowed again at `until`.
+    FrequencyCap { until: Timestamp },
+    /// `templates_per_day` distinct customers reached.
+    DailyLimit,
 }
 
 /// One write to the ledger.
 pub enum Write {
-    InFlight { campaign: String, key: String, row: u64, recipient: String, route: Route, run: i64, at: Timestamp },
-    Final { campaign: String, outcome: Box<Outcome>, run: i64, at: Timestamp },
-    OptOut { phone: String, campaign: String, at: Timestamp },
+    InFlight {
+        campaign: String,
+        key: String,
+        row: u64,
+        recipient: String,
+        route: Route,
+        run: i64,
+        at: Timestamp,
+        /// The fingerprint of what is sent (the repeat guard).
+        content: Option<i64>,
+        guard: Option<Guard>,
+    },
+    Final {
+        campaign: String,
+        outcome: Box<Outcome>,
+        run: i64,
+        at: Timestamp,
+    },
+    OptOut {
+        phone: String,
+        campaign: String,
+        at: Timestamp,
+    },
 }
 
 enum Op {
-    Write(Write, Option<tokio::sync::oneshot::Sender<Result<(), String>>>),
+    Write(Write, Option<Ack>),
     Stop,
 }
 
@@ -103,8 +225,8 @@ pub struct Finished {
 }
 
 impl Writer {
-    /// Write and wait until it is committed.
-    pub async fn commit(&self, w: Write) -> Result<(), String> {
+    /// Write and wait until it is committed; `Some` when a guard held it back.
+    pub async fn commit(&self, w: Write) -> Result<Option<Hold>, String> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.tx.send(Op::Write(w, Some(tx))).map_err(|_| "the ledger writer stopped".to_string())?;
         rx.await.map_err(|_| "the ledger writer stopped".to_string())?
@@ -123,7 +245,7 @@ impl Writer {
     }
 }
 
-type Ack = tokio::sync::oneshot::Sender<Result<(), String>>;
+type Ack = tokio::sync::oneshot::Sender<Result<Option<Hold>, String>>;
 
 /// Commits in groups. A group that cannot be committed answers its waiters
 /// with the error (their requests do not leave) but keeps its records of
@@ -137,12 +259,13 @@ fn writer_loop(ledger: Ledger, rx: mpsc::Receiver<Op>) -> Finished {
     while !stop {
         let Ok(first) = rx.recv() else { break };
         let mut batch = Vec::new();
-        let mut acks: Vec<Ack> = Vec::new();
+        // Each waiter with the place of its write in `kept`.
+        let mut acks: Vec<(usize, Ack)> = Vec::new();
         for op in std::iter::once(first).chain(std::iter::from_fn(|| rx.try_recv().ok())).take(4096) {
             match op {
                 Op::Write(w, ack) => {
+                    acks.extend(ack.map(|a| (kept.len() + batch.len(), a)));
                     batch.push(w);
-                    acks.extend(ack);
                 }
                 Op::Stop => stop = true,
             }
@@ -154,8 +277,8 @@ fn writer_loop(ledger: Ledger, rx: mpsc::Receiver<Op>) -> Finished {
             Some(e) => Err(e.clone()),
             None => ledger.commit_group(&kept),
         };
-        for a in acks {
-            let _ = a.send(answer.clone());
+        for (i, a) in acks {
+            let _ = a.send(answer.as_ref().map(|holds| holds.get(i).cloned().flatten()).map_err(Clone::clone));
         }
         if answer.is_ok() {
             kept.clear();
@@ -175,19 +298,26 @@ fn writer_loop(ledger: Ledger, rx: mpsc::Receiver<Op>) -> Finished {
 }
 
 impl Ledger {
-    /// One transaction for `writes`; the error in the user's words.
-    fn commit_group(&self, writes: &[Write]) -> Result<(), String> {
-        let result = (|| -> rusqlite::Result<()> {
+    /// One transaction for `writes` (immediate: the guards read and write
+    /// in one step, across processes); what each guard held back, or the
+    /// error in the user's words.
+    fn commit_group(&self, writes: &[Write]) -> Result<Vec<Option<Hold>>, String> {
+        let result = (|| -> rusqlite::Result<Vec<Option<Hold>>> {
             self.conn.execute_batch("BEGIN IMMEDIATE")?;
+            let mut holds = Vec::with_capacity(writes.len());
             for w in writes {
-                if let Err(e) = self.apply(w) {
-                    let _ = self.conn.execute_batch("ROLLBACK");
-                    return Err(e);
+                match self.apply(w) {
+                    Ok(hold) => holds.push(hold),
+                    Err(e) => {
+                        let _ = self.conn.execute_batch("ROLLBACK");
+                        return Err(e);
+                    }
                 }
             }
             self.conn.execute_batch("COMMIT").inspect_err(|_| {
                 let _ = self.conn.execute_batch("ROLLBACK");
-            })
+            })?;
+            Ok(holds)
         })();
         result.map_err(|e| describe_failure(&self.path, &e))
     }

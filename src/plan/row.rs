@@ -16,7 +16,7 @@ use crate::campaign::schedule::Slot;
 use crate::error::{Error, Location, Result};
 use crate::ledger::{KeyState, Snapshot};
 use crate::outcome::Route;
-use crate::outcome::{Outcome, Reason, Request, RowError, Status};
+use crate::outcome::{Note, Outcome, Reason, Request, RowError, Status, short};
 use crate::plan::recipients::{self, Columns};
 use crate::plan::render::{Headers, Renderer, RowContext, Tid};
 use crate::plan::window;
@@ -28,7 +28,12 @@ use crate::wire::message::{Message, map_message};
 pub struct Retrying {
     pub failed: bool,
     pub unknown: bool,
+    /// `--allow-repeat`: send what another campaign already sent this customer.
+    pub repeat: bool,
 }
+
+/// How far back the repeat guard looks.
+pub const REPEAT_REACH: jiff::SignedDuration = jiff::SignedDuration::from_hours(30 * 24);
 
 /// The campaign compiled against one CSV header.
 pub struct Planner {
@@ -68,6 +73,13 @@ pub struct Sendable {
     pub tz: Option<TimeZone>,
     pub session: Option<Box<RawValue>>,
     pub template: Option<Box<RawValue>>,
+    /// Fingerprints of each route's content (the repeat guard), when taken.
+    pub content: [Option<i64>; 2],
+    /// The customer already got a template in the last 24 hours: another
+    /// does not reach one more customer (`templates_per_day`).
+    pub templated_today: bool,
+    /// The sequencer took a place of `templates_per_day` for this row.
+    pub quota_taken: bool,
 }
 
 impl Sendable {
@@ -76,6 +88,10 @@ impl Sendable {
             Route::Session => self.session.as_deref(),
             Route::Template => self.template.as_deref(),
         }
+    }
+
+    pub fn content(&self, route: Route) -> Option<i64> {
+        self.content[route as usize]
     }
 }
 
@@ -234,36 +250,13 @@ impl Planner {
             out.reason = Some(reason);
             RowPlan::done(out, Some(hash))
         };
-        match self.ledger.key_state(hash) {
-            Some(KeyState::Sent) => return skip(out, Reason::AlreadySent),
-            Some(KeyState::Failed) if !self.retrying.failed => {
-                return skip(out, Reason::PreviouslyFailed);
-            }
-            Some(KeyState::Unknown) if !self.retrying.unknown => {
-                return skip(out, Reason::PreviouslyUnknown);
-            }
-            _ => {}
-        }
-        if self.suppress.contains(&phone) || self.ledger.opted_out(&phone) {
-            return skip(out, Reason::Suppressed);
+        if let Some(verdict) = self.ledger_verdict(hash, &phone, now) {
+            return RowPlan::held(out, hash, verdict);
         }
         // 3. schedule (in the recipient's zone when known)
-        let tz = match self.columns.timezone.map(|i| rec.get(i).unwrap_or("").trim()).filter(|s| !s.is_empty()) {
-            None => None,
-            Some(name) => match TimeZone::get(name) {
-                Ok(tz) => Some(tz),
-                Err(_) => {
-                    let col = c.recipients.timezone_column.as_deref().unwrap_or("timezone");
-                    return RowPlan::done(
-                        invalid(
-                            out,
-                            col,
-                            format!("unknown time zone `{name}` (use an IANA name such as Europe/Madrid)"),
-                        ),
-                        Some(hash),
-                    );
-                }
-            },
+        let tz = match self.zone(rec) {
+            Ok(tz) => tz,
+            Err((col, reason)) => return RowPlan::done(invalid(out, &col, reason), Some(hash)),
         };
         let held = schedule_verdict(c.schedule.slot(now, tz.as_ref()));
         if let Some((Status::Skipped, reason)) = held {
@@ -285,7 +278,10 @@ impl Planner {
         let (route, note) = self.route(last_inbound, now);
         let open = held.is_none();
         let wanted = |r: Route| if request { open && route == Some(r) } else { true };
-        let sendable = match self.render(&ctx, &phone, out.key.as_deref().unwrap_or(""), &wanted) {
+        // Fingerprints cost a little: a preview takes them only for customers
+        // another run reached lately.
+        let fingerprint = !request || self.ledger.has_sends(&phone);
+        let sendable = match self.render(&ctx, &phone, out.key.as_deref().unwrap_or(""), &wanted, fingerprint) {
             Ok(s) => Sendable { last_inbound, tz: tz.clone(), ..s },
             Err((field, reason)) => return RowPlan::done(invalid(out, &field, reason), Some(hash)),
         };
@@ -302,7 +298,12 @@ impl Planner {
             return skip(out, Reason::NoRoute);
         };
         out.route = Some(route);
+        if let Some(verdict) = self.compliance(&phone, route, &sendable, now) {
+            return RowPlan::held(out, hash, verdict);
+        }
         let mut sendable = sendable;
+        sendable.templated_today =
+            self.ledger.templates_since(&phone, now - jiff::SignedDuration::from_hours(24)).next().is_some();
         if request {
             // A dry run never dispatches: the body moves into the report.
             let body = match route {
@@ -312,6 +313,70 @@ impl Planner {
             out.request = body.map(|body| Request { path: self.path_arc(route), body });
         }
         RowPlan { outcome: out, key_hash: Some(hash), send: Some(Box::new(sendable)), line: None, rewritten: false }
+    }
+
+    /// The cross-campaign rules the ledger checks as each send is recorded.
+    pub fn guard(&self) -> crate::ledger::Guard {
+        let c = &self.campaign;
+        crate::ledger::Guard {
+            templates_per_day: c.templates_per_day,
+            per_recipient: c.per_recipient.map(|p| (p.templates, p.per.as_secs() as i64)),
+            repeat_days: (!self.retrying.repeat).then_some(REPEAT_REACH.as_hours() / 24),
+        }
+    }
+
+    /// What the ledger and the suppression list say of a key and its
+    /// customer (SPEC §3 step 2), as of `now`.
+    fn ledger_verdict(&self, hash: u128, phone: &str, now: Timestamp) -> Option<(Status, Reason, Note)> {
+        let skip = |r| Some((Status::Skipped, r, Note::None));
+        match self.ledger.key_state(hash) {
+            Some(KeyState::Sent) => return skip(Reason::AlreadySent),
+            Some(KeyState::RefusedUntil(t)) if t > now => {
+                let note = Note::Text(format!("until {}: WhatsApp's per-user marketing limit (131049)", short(t)));
+                return Some((Status::Deferred, Reason::FrequencyCap, note));
+            }
+            Some(KeyState::Failed) if !self.retrying.failed => return skip(Reason::PreviouslyFailed),
+            Some(KeyState::Unknown) if !self.retrying.unknown => return skip(Reason::PreviouslyUnknown),
+            _ => {}
+        }
+        if self.suppress.contains(phone) {
+            return skip(Reason::Suppressed);
+        }
+        let (at, why) = self.ledger.opt_out(phone)?;
+        Some((Status::Skipped, Reason::Suppressed, Note::Text(format!("opted out {}: {why}", short(at)))))
+    }
+
+    /// The recipient's own time zone, when the CSV gives one; else the
+    /// column and what is wrong with it.
+    fn zone(&self, rec: &StringRecord) -> Result<Option<TimeZone>, (String, String)> {
+        let Some(name) = self.columns.timezone.map(|i| rec.get(i).unwrap_or("").trim()).filter(|s| !s.is_empty())
+        else {
+            return Ok(None);
+        };
+        TimeZone::get(name).map(Some).map_err(|_| {
+            let col = self.campaign.recipients.timezone_column.as_deref().unwrap_or("timezone");
+            (col.to_string(), format!("unknown time zone `{name}` (use an IANA name such as Europe/Madrid)"))
+        })
+    }
+
+    /// The rules across the campaigns of the ledger, as of `now`: the repeat
+    /// guard, then `limits.per_recipient` (templates only). The dispatcher
+    /// checks them again, in the ledger, as the request is recorded.
+    fn compliance(&self, phone: &str, route: Route, s: &Sendable, now: Timestamp) -> Option<(Status, Reason, Note)> {
+        if !self.retrying.repeat
+            && let Some(content) = s.content(route)
+            && let Some((other, at)) = self.ledger.repeat_of(phone, content, now - REPEAT_REACH)
+        {
+            let note =
+                format!("the same message went from campaign `{other}` on {}; --allow-repeat sends it", short(at));
+            return Some((Status::Skipped, Reason::Repeat, Note::Text(note)));
+        }
+        let cap = self.campaign.per_recipient.filter(|_| route == Route::Template)?;
+        let per = jiff::SignedDuration::try_from(cap.per).unwrap_or(jiff::SignedDuration::MAX);
+        let times: Vec<Timestamp> = self.ledger.templates_since(phone, now - per).collect();
+        let most = cap.templates as usize;
+        (times.len() >= most)
+            .then(|| (Status::Deferred, Reason::FrequencyCap, Note::Until(times[times.len() - most] + per)))
     }
 
     /// The route as of `now` for a recipient whose last inbound is known (or not).
@@ -326,7 +391,9 @@ impl Planner {
         phone: &str,
         key: &str,
         wanted: &dyn Fn(Route) -> bool,
+        fingerprint: bool,
     ) -> Result<Sendable, (String, String)> {
+        let mut content = [None, None];
         let c = &*self.campaign;
         let fail = |e: crate::plan::render::RenderError| (e.field, e.reason);
         let problem = |prefix: &str, p: body::Problem| (format!("{prefix}{}", p.field), p.reason);
@@ -342,6 +409,11 @@ impl Planner {
                     }
                 }
                 body::check_session(&mut msg).map_err(|p| problem("session.message.", p))?;
+                if fingerprint {
+                    // The message alone: no sender, no recipient.
+                    let alone = body::session_body(None, "", &msg);
+                    content[Route::Session as usize] = Some(fingerprint_of(&[b"session", alone.get().as_bytes()]));
+                }
                 wanted(Route::Session).then(|| body::session_body(c.sender.as_deref(), phone, &msg))
             }
         };
@@ -360,10 +432,29 @@ impl Planner {
                     params.push(p);
                 }
                 body::check_callback(&c.name, key).map_err(|p| (p.field, p.reason))?;
+                if fingerprint && let Some(t) = &c.template {
+                    let mut parts: Vec<&[u8]> = vec![b"template", t.name.as_bytes(), t.language.as_bytes()];
+                    for p in &params {
+                        parts.extend([
+                            p.name.as_bytes(),
+                            p.value.as_bytes(),
+                            p.filename.as_deref().unwrap_or("").as_bytes(),
+                        ]);
+                    }
+                    content[Route::Template as usize] = Some(fingerprint_of(&parts));
+                }
                 wanted(Route::Template).then(|| body::template_body(consts, phone, &params, key))
             }
         };
-        Ok(Sendable { last_inbound: None, tz: None, session, template })
+        Ok(Sendable {
+            last_inbound: None,
+            tz: None,
+            session,
+            template,
+            content,
+            templated_today: false,
+            quota_taken: false,
+        })
     }
 }
 
@@ -379,9 +470,27 @@ pub fn schedule_verdict(slot: Slot) -> Option<(Status, Reason)> {
     }
 }
 
+/// A message's content as one number: its parts, each ended by a zero byte.
+fn fingerprint_of(parts: &[&[u8]]) -> i64 {
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    for p in parts {
+        h.update(p);
+        h.update(&[0]);
+    }
+    h.digest() as i64
+}
+
 impl RowPlan {
     fn done(outcome: Outcome, key_hash: Option<u128>) -> RowPlan {
         RowPlan { outcome, key_hash, send: None, line: None, rewritten: false }
+    }
+
+    /// Not sent now: skipped or deferred, and why.
+    fn held(mut outcome: Outcome, hash: u128, (status, reason, note): (Status, Reason, Note)) -> RowPlan {
+        outcome.status = status;
+        outcome.reason = Some(reason);
+        outcome.note = note;
+        RowPlan::done(outcome, Some(hash))
     }
 
     /// A later stage takes the row out of the send: it gets this status and

@@ -187,7 +187,7 @@ fn worker(planner: &Planner, rx: &Mutex<Receiver<Batch>>, tx: &std::sync::mpsc::
     }
 }
 
-/// Template sends still allowed in the rolling 24 hours (`limits.templates_per_day`),
+/// Customers still reachable by template in the rolling 24 hours (`limits.templates_per_day`),
 /// shared by the sequencer (rows planned as templates) and the dispatcher
 /// (sessions that become templates as they leave).
 #[derive(Debug, Default)]
@@ -203,6 +203,13 @@ impl TemplateQuota {
         match &self.0 {
             None => true,
             Some(left) => left.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok(),
+        }
+    }
+
+    /// Give back a place taken for a send that did not happen.
+    pub fn release(&self) {
+        if let Some(left) = &self.0 {
+            left.fetch_add(1, Ordering::SeqCst);
         }
     }
 }
@@ -270,9 +277,16 @@ impl Sequencer {
         if self.limit.is_some_and(|l| self.planned >= l) {
             return ControlFlow::Break(());
         }
-        if plan.outcome.route == Some(Route::Template) && !self.template_quota.try_take() {
-            plan.withdraw(Status::Deferred, Reason::DailyLimit);
-            return ControlFlow::Continue(());
+        // A customer already reached today does not count again.
+        let today = plan.send.as_ref().is_some_and(|s| s.templated_today);
+        if plan.outcome.route == Some(Route::Template) && !today {
+            if !self.template_quota.try_take() {
+                plan.withdraw(Status::Deferred, Reason::DailyLimit);
+                return ControlFlow::Continue(());
+            }
+            if let Some(s) = plan.send.as_mut() {
+                s.quota_taken = true;
+            }
         }
         self.planned += 1;
         ControlFlow::Continue(())

@@ -32,6 +32,8 @@ pub struct Ledgered {
     /// Each message's furthest delivery state, counted.
     pub delivery: HashMap<String, u64>,
     pub delivery_failures: Vec<(String, u64)>,
+    /// Customers who opted out after this campaign's messages.
+    pub opted_out_after: u64,
     pub runs: Vec<RunRecord>,
     pub failures: Vec<FailureRecord>,
     /// Who holds the campaign's run lock, when a run is going on now.
@@ -181,6 +183,10 @@ pub fn json(s: &Ledgered, out: &mut impl Write) -> std::io::Result<()> {
         },
         // Each stage counts the messages that reached at least it: delivered includes read.
         "delivery_funnel": {"sent": f.sent, "delivered": f.delivered, "read": f.read, "delivery_failed": f.failed},
+        "delivery_failures": s.delivery_failures.iter().map(|(code, n)| serde_json::json!({
+            "code": code, "reason": crate::ledger::refusal_words(code), "count": n,
+        })).collect::<Vec<_>>(),
+        "opted_out_after": s.opted_out_after,
         "runs": s.runs,
         "failures": s.failures,
     });
@@ -279,7 +285,13 @@ fn delivery(s: &Ledgered, out: &mut impl Write) -> std::io::Result<()> {
         f.failed
     )?;
     for (code, k) in &s.delivery_failures {
-        writeln!(out, "    {code}: {k}")?;
+        match crate::ledger::refusal_words(code) {
+            Some(words) => writeln!(out, "    {code}: {k} — {words}")?,
+            None => writeln!(out, "    {code}: {k}")?,
+        }
+    }
+    if s.opted_out_after > 0 {
+        writeln!(out, "  opted out after this campaign's messages: {}", count(s.opted_out_after, "customer"))?;
     }
     Ok(())
 }

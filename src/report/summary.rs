@@ -33,6 +33,7 @@ pub fn print_preview(s: &PreviewSummary) {
     let style = Style::stderr();
     let t = s.tally;
     note(&format!("{}: dry run as of {} — {}", style.bold(s.campaign), crate::outcome::short(s.at), t.line()));
+    repeats(t);
     let invalid = t.reason(Reason::Invalid);
     if invalid == 0 {
         return;
@@ -119,9 +120,23 @@ pub fn print_run(s: &RunSummary) {
     if s.limit == Some(0) && s.owed_before > 0 {
         note(&format!("--limit 0: nothing was sent; {} owed", count(s.owed_before, "recipient")));
     }
+    repeats(t);
     owed(s);
     if let Some(reason) = s.abort {
         note(&format!("error: run aborted: {reason}"));
+    }
+}
+
+/// Rows another campaign of the ledger already sent the same message to:
+/// which campaign, and the flag that sends them anyway.
+fn repeats(t: &Tally) {
+    let n = t.reason(Reason::Repeat);
+    if let Some(first) = t.first_repeat.as_deref().filter(|_| n > 0) {
+        note(&format!(
+            "{} skipped as repeats (the same message from another campaign of the ledger within 30 days), e.g. {first}",
+            count(n, "recipient")
+        ));
+        note("  hint: a renamed or copied campaign does not make a message new; --allow-repeat sends them anyway");
     }
 }
 

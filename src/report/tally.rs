@@ -40,6 +40,8 @@ pub struct Tally {
     pub invalid: Vec<Outcome>,
     /// The earliest instant a row the schedule holds may be sent, when known.
     pub opens: Option<Timestamp>,
+    /// The first row skipped as a repeat of another campaign: why, in words.
+    pub first_repeat: Option<String>,
 }
 
 fn index(s: Status) -> usize {
@@ -70,6 +72,9 @@ impl Tally {
         }
         if o.reason == Some(Reason::Invalid) && self.invalid.len() < INVALID_LISTED {
             self.invalid.push(o.clone());
+        }
+        if o.reason == Some(Reason::Repeat) && self.first_repeat.is_none() {
+            self.first_repeat = Some(format!("row {} {}: {}", o.row, o.recipient.as_deref().unwrap_or("-"), o.note));
         }
         if let (Status::Deferred, Note::Until(t)) = (o.status, &o.note) {
             self.opens = Some(self.opens.map_or(*t, |o| o.min(*t)));

@@ -127,11 +127,8 @@ pub fn row_line(o: &Outcome, style: &Style) -> String {
         _ => o.status.as_str().to_string(),
     };
     let reason = o.reason.map(|r| format!("/{}", r.as_str())).unwrap_or_default();
-    let until = if o.status == Status::Deferred && o.note != crate::outcome::Note::None {
-        format!(" {}", o.note)
-    } else {
-        String::new()
-    };
+    let held = matches!(o.status, Status::Deferred | Status::Skipped);
+    let until = if held && o.note != crate::outcome::Note::None { format!(" {}", o.note) } else { String::new() };
     let err = o
         .error
         .as_ref()

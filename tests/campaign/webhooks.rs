@@ -14,14 +14,14 @@ use crate::support::{Env, StandIn, finish, pace, people};
 const SECRET: &str = "whsec-test";
 
 /// A running `campaign inbound serve` and the address it listens on.
-struct Server {
+pub(crate) struct Server {
     child: Child,
     addr: String,
     log: BufReader<std::process::ChildStderr>,
 }
 
 impl Server {
-    fn start(env: &Env, state: &str) -> Server {
+    pub(crate) fn start(env: &Env, state: &str) -> Server {
         let mut child = env
             .cmd(&["inbound", "serve", "--listen", "127.0.0.1:0", "--state", state])
             .env("CONNECTLY_WEBHOOK_SECRET", SECRET)
@@ -61,12 +61,12 @@ impl Server {
         resp.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0)
     }
 
-    fn signed(&self, v: &Value) -> u16 {
+    pub(crate) fn signed(&self, v: &Value) -> u16 {
         let body = v.to_string();
         self.post(body.as_bytes(), Some(campaign::bench::sign(SECRET.as_bytes(), body.as_bytes())))
     }
 
-    fn stop(mut self) -> (i32, String) {
+    pub(crate) fn stop(mut self) -> (i32, String) {
         let ok = std::process::Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
         assert!(ok.success());
         let mut rest = String::new();

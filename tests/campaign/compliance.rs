@@ -1,0 +1,361 @@
+//! What keeps a business within WhatsApp's rules, across every campaign
+//! sharing a ledger: opt-out words, the repeat guard, the frequency cap, the
+//! daily messaging limit, and WhatsApp's refusal reasons.
+
+use std::collections::HashMap;
+
+use serde_json::{Value, json};
+
+use crate::send::campaign;
+use crate::support::standin::now_unix;
+use crate::support::{Env, Fault, Run, StandIn, finish, pace, people};
+use crate::webhooks::Server;
+
+/// An inbound message from `phone` saying `text` at Unix time `at`.
+fn said(phone: &str, text: &str, at: i64) -> Value {
+    json!({"timestamp": at.to_string(), "sender": {"id": phone, "channelType": "whatsapp"},
+           "recipient": {"id": "+14151111234", "channelType": "whatsapp"}, "message": {"text": text}})
+}
+
+/// A delivery failure of message `id` with this error, at Unix time `at`.
+fn refused(id: &str, error: Value, at: i64) -> Value {
+    json!({"topic": "delivery_status", "timestamp": at.to_string(), "sender": {"id": "+14151111234"},
+           "recipient": {"id": "+16044441111"},
+           "statusUpdate": {"id": id, "status": "delivery_failed", "error": error},
+           "metadata": {"campaign_name": "test-campaign"}})
+}
+
+fn import(env: &Env, events: &[Value], flags: &[&str]) -> Run {
+    env.write("events.jsonl", &events.iter().map(|e| format!("{e}\n")).collect::<String>());
+    let mut args = vec!["inbound", "import", "events.jsonl"];
+    args.extend(flags);
+    finish(env.spawn(env.cmd(&args)))
+}
+
+/// Another campaign beside `c.yaml`, sharing its ledger: the same file under
+/// another name, with these replacements and `extra` appended.
+fn copy_as(env: &Env, file: &str, name: &str, replace: &[(&str, &str)], extra: &str) {
+    let mut y =
+        std::fs::read_to_string(env.path("c.yaml")).unwrap().replace("name: test-campaign", &format!("name: {name}"));
+    for (from, to) in replace {
+        assert!(y.contains(from), "{from} not in the campaign file");
+        y = y.replace(from, to);
+    }
+    env.write(file, &(y + extra));
+}
+
+/// Each row's `status/reason` in a dry run of `file`, with extra flags.
+fn verdicts(env: &Env, file: &str, flags: &[&str]) -> Vec<String> {
+    let mut args = vec!["run", file, "--dry-run", "--format", "jsonl"];
+    args.extend(flags);
+    let run = env.run(&args);
+    run.expect(0);
+    run.rows()
+        .iter()
+        .map(|r| match r["reason"].as_str() {
+            Some(reason) => format!("{}/{reason}", r["status"].as_str().unwrap()),
+            None => r["status"].as_str().unwrap().to_string(),
+        })
+        .collect()
+}
+
+fn at(unix: i64) -> String {
+    jiff::Timestamp::from_second(unix).unwrap().to_string()
+}
+
+const SIX: &str = "phone,name,last\n+16044441111,Ana,\n+16044441112,Bo,\n+16044441113,Cy,\n+16044441114,Di,\n+16044441115,Ed,\n+16044441116,Flo,\n";
+
+#[test]
+fn stop_and_unsubscribe_opt_out_of_every_campaign_and_the_latest_word_wins() {
+    let env = Env::new();
+    let s = StandIn::start();
+    campaign(&env, SIX, "");
+    copy_as(&env, "other.yaml", "other-campaign", &[], "");
+    let t = now_unix();
+    let button = json!({"timestamp": (t - 850).to_string(), "sender": {"id": "+16044441115"},
+        "message": {"text": "Unsubscribe", "isButtonResponse": true}});
+    import(
+        &env,
+        &[
+            said("+16044441111", "STOP", t - 900),
+            said("+16044441112", "  stop \n", t - 890),
+            said("+16044441113", "please stop the spam", t - 880),
+            said("+16044441114", "STOP", t - 870),
+            said("+16044441114", "Start", t - 860),
+            button,
+            said("+16044441116", "START", t - 500),
+            // An older STOP arriving late does not undo the later START.
+            said("+16044441116", "STOP", t - 800),
+        ],
+        &[],
+    )
+    .expect(0);
+    let expected = ["skipped/suppressed", "skipped/suppressed", "planned", "planned", "skipped/suppressed", "planned"];
+    assert_eq!(verdicts(&env, "c.yaml", &[]), expected);
+    assert_eq!(verdicts(&env, "other.yaml", &[]), expected, "every campaign of the ledger");
+    let preview = env.run(&["run", "c.yaml", "--dry-run"]);
+    assert!(preview.stdout.contains("wrote STOP") && preview.stdout.contains("opted out"), "{}", preview.stdout);
+
+    for (phone, when) in [("+16044441113", t - 880), ("+16044441114", t - 860), ("+16044441116", t - 500)] {
+        s.inbound(phone, when);
+    }
+    env.send(&s, &["run", "c.yaml"]).expect(0);
+    let mut sent: Vec<String> = s.accepted().into_keys().collect();
+    sent.sort();
+    assert_eq!(sent, ["+16044441113", "+16044441114", "+16044441116"]);
+}
+
+#[test]
+fn opt_out_words_can_be_chosen_and_the_receiver_honours_them() {
+    let env = Env::new();
+    campaign(&env, SIX, "");
+    let t = now_unix();
+    import(
+        &env,
+        &[
+            said("+16044441111", "baja", t - 60),
+            said("+16044441112", "STOP", t - 60),
+            said("+16044441113", "Alto", t - 50),
+        ],
+        &["--opt-out", "BAJA,ALTO", "--opt-in", "ALTA"],
+    )
+    .expect(0);
+    import(&env, &[said("+16044441113", "alta", t - 40)], &["--opt-out", "BAJA,ALTO", "--opt-in", "ALTA"]).expect(0);
+    let v = verdicts(&env, "c.yaml", &[]);
+    assert_eq!(&v[..3], ["skipped/suppressed", "planned", "planned"], "STOP is not one of the chosen words");
+
+    let server = Server::start(&env, ".campaign/state.db");
+    assert_eq!(server.signed(&said("+16044441114", "Stop", t - 30)), 200);
+    assert_eq!(server.signed(&said("+16044441115", "don't stop", t - 30)), 200);
+    assert_eq!(server.stop().0, 0);
+    let v = verdicts(&env, "c.yaml", &[]);
+    assert_eq!(&v[3..5], ["skipped/suppressed", "planned"]);
+
+    env.run(&["inbound", "import", "events.jsonl", "--opt-out", "STOP", "--opt-in", "stop"])
+        .expect(2)
+        .stderr_has("both an --opt-out and an --opt-in word");
+}
+
+#[test]
+fn an_api_opt_out_joins_the_list_and_a_later_start_undoes_it() {
+    let env = Env::new();
+    let s = StandIn::start();
+    campaign(&env, "phone,name,last\n+16044441111,Ana,\n+16044441112,Bo,\n", "");
+    copy_as(&env, "other.yaml", "other-campaign", &[("name: hello_tpl", "name: autumn_tpl")], "");
+    s.fault("+16044441111", &[Fault::Error(400, "ERROR_CODE_MESSAGE_CUSTOMER_OPTED_OUT")]);
+    env.send(&s, &["run", "c.yaml"]).expect(0);
+    assert_eq!(verdicts(&env, "other.yaml", &[]), ["skipped/suppressed", "planned"]);
+    let preview = env.run(&["run", "other.yaml", "--dry-run"]);
+    assert!(preview.stdout.contains("customer opted out"), "{}", preview.stdout);
+    import(&env, &[said("+16044441111", "START", now_unix() + 2)], &[]).expect(0);
+    assert_eq!(verdicts(&env, "other.yaml", &[]), ["planned", "planned"]);
+}
+
+#[test]
+fn status_counts_the_opt_outs_that_followed_the_campaigns_messages() {
+    let env = Env::new();
+    let s = StandIn::start();
+    campaign(&env, &people(3), "");
+    env.send(&s, &["run", "c.yaml"]).expect(0);
+    let t = now_unix() + 2;
+    // One customer of the campaign, and one it never wrote to.
+    import(&env, &[said("+16045550001", "STOP", t), said("+17785550009", "STOP", t)], &[]).expect(0);
+    let st: Value = serde_json::from_str(&env.run(&["status", "c.yaml", "--format", "json"]).expect(0).stdout).unwrap();
+    assert_eq!(st["opted_out_after"], 1);
+    let text = env.run(&["status", "c.yaml"]).stdout;
+    assert!(text.contains("opted out after this campaign's messages: 1 customer"), "{text}");
+}
+
+#[test]
+fn a_renamed_copy_does_not_message_everyone_again() {
+    let env = Env::new();
+    let s = StandIn::start();
+    campaign(&env, &people(3), "");
+    env.send(&s, &["run", "c.yaml"]).expect(0);
+    copy_as(&env, "renamed.yaml", "renamed", &[], "");
+    assert_eq!(verdicts(&env, "renamed.yaml", &[]), ["skipped/repeat"; 3]);
+    env.run(&["run", "renamed.yaml", "--dry-run"])
+        .expect(0)
+        .stderr_has("3 recipients skipped as repeats")
+        .stderr_has("campaign `test-campaign`")
+        .stderr_has("--allow-repeat");
+    env.send(&s, &["run", "renamed.yaml"])
+        .expect(0)
+        .stderr_has("campaign `test-campaign`")
+        .stderr_has("--allow-repeat");
+    assert_eq!(s.received().len(), 3, "nothing sent twice");
+
+    // Another message to the same customers is not a repeat.
+    copy_as(&env, "offer.yaml", "offer", &[("body_1: \"{{ name }}\"", "body_1: \"{{ name }}, 20% off\"")], "");
+    assert_eq!(verdicts(&env, "offer.yaml", &[]), ["planned"; 3]);
+    // --allow-repeat sends it anyway.
+    assert_eq!(verdicts(&env, "renamed.yaml", &["--allow-repeat"]), ["planned"; 3]);
+    env.send(&s, &["run", "renamed.yaml", "--allow-repeat"]).expect(0);
+    assert_eq!(s.received().len(), 6);
+}
+
+#[test]
+fn the_frequency_cap_counts_templates_from_every_campaign_until_they_age_out() {
+    let env = Env::new();
+    let s = StandIn::start();
+    campaign(&env, &people(2), "");
+    env.send(&s, &["run", "c.yaml"]).expect(0);
+    env.write("more.csv", &people(3));
+    let cap = "limits:\n  per_recipient: { templates: 1, per: 7d }\n";
+    copy_as(
+        &env,
+        "autumn.yaml",
+        "autumn",
+        &[("csv: people.csv", "csv: more.csv"), ("name: hello_tpl", "name: autumn_tpl")],
+        cap,
+    );
+    let capped = ["deferred/frequency_cap", "deferred/frequency_cap", "planned"];
+    assert_eq!(verdicts(&env, "autumn.yaml", &[]), capped);
+    let preview = env.run(&["run", "autumn.yaml", "--dry-run"]);
+    assert!(preview.stdout.contains("frequency_cap until"), "{}", preview.stdout);
+    assert_eq!(verdicts(&env, "autumn.yaml", &["--at", &at(now_unix() + 8 * 86400)]), ["planned"; 3]);
+    env.send(&s, &["run", "autumn.yaml"]).expect(0).stderr_has("deferred 2 (frequency_cap 2)");
+    assert_eq!(s.received().len(), 3);
+}
+
+/// Two campaigns over the same customers, each with its own template, started together.
+fn two_at_once(env: &Env, s: &StandIn, limits: &str, csv_b: &str) -> (Run, Run) {
+    campaign(env, &people(40), limits);
+    pace(env, 40, 1, None);
+    env.write("b.csv", csv_b);
+    copy_as(env, "b.yaml", "b-campaign", &[("name: hello_tpl", "name: b_tpl"), ("csv: people.csv", "csv: b.csv")], "");
+    let a = env.spawn(env.sending(s, &["run", "c.yaml"]));
+    let b = env.spawn(env.sending(s, &["run", "b.yaml"]));
+    (finish(a), finish(b))
+}
+
+#[test]
+fn the_frequency_cap_holds_across_campaigns_running_at_once() {
+    let env = Env::new();
+    let s = StandIn::start();
+    let (a, b) = two_at_once(&env, &s, "limits:\n  per_recipient: { templates: 1, per: 7d }\n", &people(40));
+    a.expect(0);
+    b.expect(0);
+    let accepted = s.accepted();
+    assert_eq!(accepted.len(), 40);
+    assert!(accepted.values().all(|n| *n == 1), "one template per customer: {accepted:?}");
+}
+
+#[test]
+fn the_daily_limit_counts_customers_not_messages() {
+    let env = Env::new();
+    let s = StandIn::start();
+    campaign(&env, &people(10), "");
+    env.send(&s, &["run", "c.yaml"]).expect(0);
+    // The ten already reached today count once, whatever they receive next.
+    env.write("more.csv", &people(30));
+    let limit = "limits:\n  templates_per_day: 20\n";
+    copy_as(
+        &env,
+        "more.yaml",
+        "more",
+        &[("csv: people.csv", "csv: more.csv"), ("name: hello_tpl", "name: more_tpl")],
+        limit,
+    );
+    let v = verdicts(&env, "more.yaml", &[]);
+    assert_eq!(v.iter().filter(|v| *v == "planned").count(), 20, "{v:?}");
+    assert_eq!(v.iter().filter(|v| *v == "deferred/daily_limit").count(), 10, "{v:?}");
+    env.send(&s, &["run", "more.yaml"]).expect(0).stderr_has("deferred 10 (daily_limit 10)");
+    assert_eq!(s.received().len(), 30);
+}
+
+#[test]
+fn the_daily_limit_holds_across_campaigns_running_at_once() {
+    let env = Env::new();
+    let s = StandIn::start();
+    let others: String = std::iter::once("phone,name,last\n".to_string())
+        .chain((0..40).map(|i| format!("+1778555{i:04},Q{i},\n")))
+        .collect();
+    let limit = "limits:\n  templates_per_day: 50\n";
+    let (a, b) = two_at_once(&env, &s, limit, &others);
+    a.expect(0);
+    b.expect(0);
+    // b.yaml was copied from c.yaml, limit included: 80 customers, room for 50.
+    assert_eq!(s.accepted().len(), 50, "{} and {}", a.stderr, b.stderr);
+}
+
+fn ledger_row(env: &Env, phone: &str) -> (String, i64) {
+    let db = rusqlite::Connection::open(env.path(".campaign/state.db")).unwrap();
+    db.query_row("SELECT status, attempts FROM deliveries WHERE recipient = ?1", [phone], |r| {
+        Ok((r.get(0)?, r.get(1)?))
+    })
+    .unwrap()
+}
+
+#[test]
+fn whatsapps_marketing_limit_makes_the_key_owed_after_24h_then_48h_then_failed() {
+    let env = Env::new();
+    let s = StandIn::start();
+    campaign(&env, "phone,name,last\n+16044441111,Ana,\n+16044441112,Bo,\n", "");
+    let id = |run: &Run| run.rows()[0]["message_id"].as_str().unwrap().to_string();
+    let first = env.send(&s, &["run", "c.yaml", "--format", "jsonl"]);
+    first.expect(0);
+    // Refused 25 hours ago.
+    let t = now_unix();
+    let refusal = t - 25 * 3600;
+    let limit = json!({"code": "131049", "message": "This message was not delivered to maintain healthy ecosystem engagement."});
+    import(&env, &[refused(&id(&first), limit.clone(), refusal)], &[]).expect(0);
+    assert_eq!(
+        verdicts(&env, "c.yaml", &["--at", &at(refusal + 3600)]),
+        ["deferred/frequency_cap", "skipped/already_sent"]
+    );
+    let preview = env.run(&["run", "c.yaml", "--dry-run", "--at", &at(refusal + 3600)]);
+    assert!(preview.stdout.contains("131049"), "{}", preview.stdout);
+    assert_eq!(verdicts(&env, "c.yaml", &["--at", &at(refusal + 25 * 3600)]), ["planned", "skipped/already_sent"]);
+
+    // Owed now: sent again, and refused again 49 hours ago (the code in the text this time).
+    let second = env.send(&s, &["run", "c.yaml", "--format", "jsonl"]);
+    second.expect(0);
+    assert_eq!(second.rows().len(), 2);
+    let in_text = json!({"code": "ERROR_CODE_DELIVERY_FAILED", "message": "(#131049) not delivered"});
+    let refusal = t - 49 * 3600;
+    import(&env, &[refused(&id(&second), in_text, refusal)], &[]).expect(0);
+    assert_eq!(verdicts(&env, "c.yaml", &["--at", &at(refusal + 25 * 3600)])[0], "deferred/frequency_cap");
+    assert_eq!(verdicts(&env, "c.yaml", &[])[0], "planned");
+
+    // The third refusal is final; the attempts are kept.
+    let third = env.send(&s, &["run", "c.yaml", "--format", "jsonl"]);
+    import(&env, &[refused(&id(&third), limit, t)], &[]).expect(0);
+    assert_eq!(verdicts(&env, "c.yaml", &[])[0], "skipped/previously_failed");
+    assert_eq!(ledger_row(&env, "+16044441111"), ("failed".to_string(), 3));
+    assert_eq!(s.accepted()["+16044441111"], 3);
+    let text = env.run(&["status", "c.yaml"]).stdout;
+    assert!(text.contains("131049: 1 — Meta's per-user marketing limit"), "{text}");
+}
+
+#[test]
+fn a_customer_who_stopped_marketing_messages_is_opted_out() {
+    let env = Env::new();
+    let s = StandIn::start();
+    campaign(&env, "phone,name,last\n+16044441111,Ana,\n+16044441112,Bo,\n", "");
+    let rows = env.send(&s, &["run", "c.yaml", "--format", "jsonl"]).expect(0).rows();
+    let ids: HashMap<String, String> = rows
+        .iter()
+        .map(|r| (r["recipient"].as_str().unwrap().to_string(), r["message_id"].as_str().unwrap().to_string()))
+        .collect();
+    let t = now_unix();
+    import(
+        &env,
+        &[
+            refused(&ids["+16044441111"], json!({"code": "131050", "message": "User stopped marketing messages"}), t),
+            refused(&ids["+16044441112"], json!({"code": "131026", "message": "Message undeliverable"}), t),
+        ],
+        &[],
+    )
+    .expect(0);
+    copy_as(&env, "other.yaml", "other-campaign", &[("name: hello_tpl", "name: autumn_tpl")], "");
+    assert_eq!(verdicts(&env, "other.yaml", &[]), ["skipped/suppressed", "planned"]);
+    let preview = env.run(&["run", "other.yaml", "--dry-run"]);
+    assert!(preview.stdout.contains("131050"), "{}", preview.stdout);
+    // The other failure stays a delivery failure, with its code, in words.
+    assert_eq!(verdicts(&env, "c.yaml", &[]), ["skipped/already_sent"; 2]);
+    let text = env.run(&["status", "c.yaml"]).stdout;
+    assert!(text.contains("131026: 1 — undeliverable"), "{text}");
+    assert!(text.contains("131050: 1 — the customer stopped marketing messages"), "{text}");
+    assert!(text.contains("opted out after this campaign's messages: 1 customer"), "{text}");
+}
