@@ -300,11 +300,16 @@ impl Send<'_> {
         Step::Done(Status::Failed, None)
     }
 
-    /// The ledger held the send back as it was to be recorded: another
-    /// campaign sent the same message, or a cap was reached meanwhile.
+    /// The ledger held the send back as it was to be recorded: the customer
+    /// opted out, another campaign sent the same message, or a cap was
+    /// reached meanwhile.
     fn held(&mut self, route: Route, hold: Hold) -> Step {
         self.o.route = Some(route);
         match hold {
+            Hold::OptedOut { at, source } => {
+                self.o.note = Note::Text(format!("opted out {}: {source}", crate::outcome::short(at)));
+                Step::Done(Status::Skipped, Some(Reason::Suppressed))
+            }
             Hold::Repeat { campaign, at } => {
                 self.o.note = Note::Text(format!(
                     "the same message went from campaign `{campaign}` on {}; --allow-repeat sends it",

@@ -102,6 +102,15 @@ impl Ledger {
         at: Timestamp,
     ) -> rusqlite::Result<Option<Hold>> {
         let now = at.as_second();
+        // An opt-out recorded since the run started (a webhook, another campaign).
+        let opted: Option<(i64, Option<String>)> = self
+            .conn
+            .prepare_cached("SELECT at, source FROM opt_outs WHERE phone = ?1 AND active = 1")?
+            .query_row([phone], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        if let Some((since, source)) = opted {
+            return Ok(Some(Hold::OptedOut { at: ts(since), source: source.unwrap_or_else(|| "opted out".into()) }));
+        }
         if let (Some(content), Some(days)) = (content, g.repeat_days) {
             let other: Option<(String, i64)> = self
                 .conn
@@ -170,6 +179,8 @@ pub struct Guard {
 /// Why the guard held a send back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Hold {
+    /// The customer opted out of every campaign.
+    OptedOut { at: Timestamp, source: String },
     /// The same content went to this customer from another campaign.
     Repeat { campaign: String, at: Timestamp },
     /// The customer reached `per_recipient`; allowed again at `until`.

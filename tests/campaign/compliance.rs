@@ -106,6 +106,22 @@ fn stop_and_unsubscribe_opt_out_of_every_campaign_and_the_latest_word_wins() {
 }
 
 #[test]
+fn a_stop_arriving_during_a_run_is_honoured_before_the_next_send() {
+    let env = Env::new();
+    let s = StandIn::start();
+    campaign(&env, &people(6), "");
+    pace(&env, 2, 1, Some(1));
+    let run = env.spawn(env.sending(&s, &["run", "c.yaml", "--format", "jsonl"]));
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    import(&env, &[said("+16045550005", "STOP", now_unix())], &[]).expect(0);
+    let run = finish(run);
+    run.expect(0);
+    let last = &run.rows()[5];
+    assert_eq!((last["status"].as_str(), last["reason"].as_str()), (Some("skipped"), Some("suppressed")), "{last}");
+    assert_eq!(s.received().len(), 5, "{}", run.stderr);
+}
+
+#[test]
 fn opt_out_words_can_be_chosen_and_the_receiver_honours_them() {
     let env = Env::new();
     campaign(&env, SIX, "");
