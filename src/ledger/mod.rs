@@ -62,7 +62,24 @@ impl Ledger {
         if version == 0 {
             return Ok(None);
         }
+        if version < SCHEMA_VERSION {
+            return Self::migrated_copy(path, &conn).map(Some);
+        }
         Ok(Some(Ledger { path: path.to_path_buf(), conn }))
+    }
+
+    /// A ledger written by an earlier version, read through a copy in memory
+    /// brought up to date: reading never changes the file (the next real run
+    /// migrates it).
+    fn migrated_copy(path: &Path, file: &Connection) -> Result<Ledger> {
+        let e = |e: rusqlite::Error| sqlite_error(path, &e);
+        let mut conn = Connection::open_in_memory().map_err(e)?;
+        rusqlite::backup::Backup::new(file, &mut conn)
+            .and_then(|b| b.run_to_completion(1024, std::time::Duration::ZERO, None))
+            .map_err(e)?;
+        let l = Ledger { path: path.to_path_buf(), conn };
+        l.setup()?;
+        Ok(l)
     }
 
     fn setup(&self) -> Result<()> {

@@ -375,3 +375,49 @@ fn a_customer_who_stopped_marketing_messages_is_opted_out() {
     assert!(text.contains("131050: 1 — the customer stopped marketing messages"), "{text}");
     assert!(text.contains("opted out after this campaign's messages: 1 customer"), "{text}");
 }
+
+/// The ledger's first schema, as shipped (frozen: later versions migrate from it).
+const FIRST_SCHEMA: &str = "
+CREATE TABLE runs(id INTEGER PRIMARY KEY, campaign TEXT NOT NULL, started_at INTEGER NOT NULL, ended_at INTEGER,
+  outcome TEXT, pid INTEGER, host TEXT, fingerprint TEXT, files_changed INTEGER NOT NULL DEFAULT 0, counts TEXT);
+CREATE TABLE deliveries(campaign TEXT NOT NULL, key TEXT NOT NULL, row INTEGER, recipient TEXT, route TEXT,
+  status TEXT NOT NULL, reason TEXT, message_id TEXT, attempts INTEGER NOT NULL DEFAULT 0,
+  fallback INTEGER NOT NULL DEFAULT 0, error_http INTEGER, error_code TEXT, error_message TEXT, run_id INTEGER,
+  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, sent_at INTEGER, PRIMARY KEY(campaign, key)) WITHOUT ROWID;
+CREATE TABLE inbound(phone TEXT PRIMARY KEY, last_at INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE opt_outs(phone TEXT PRIMARY KEY, at INTEGER NOT NULL, campaign TEXT) WITHOUT ROWID;
+CREATE TABLE statuses(message_id TEXT PRIMARY KEY, status TEXT NOT NULL, rank INTEGER NOT NULL, error_code TEXT,
+  error_message TEXT, campaign TEXT, updated_at INTEGER NOT NULL) WITHOUT ROWID;
+PRAGMA user_version = 1;
+";
+
+#[test]
+fn a_ledger_of_the_first_version_is_read_unchanged_and_migrated_by_the_next_run() {
+    let env = Env::new();
+    let s = StandIn::start();
+    campaign(&env, &people(3), "");
+    std::fs::create_dir_all(env.path(".campaign")).unwrap();
+    let version = || -> i64 {
+        let db = rusqlite::Connection::open(env.path(".campaign/state.db")).unwrap();
+        db.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap()
+    };
+    {
+        let db = rusqlite::Connection::open(env.path(".campaign/state.db")).unwrap();
+        db.execute_batch(FIRST_SCHEMA).unwrap();
+        let t = now_unix();
+        db.execute_batch(&format!(
+            "INSERT INTO runs(campaign, started_at, ended_at, outcome) VALUES ('test-campaign', {t}, {t}, 'done');
+             INSERT INTO deliveries(campaign, key, recipient, route, status, message_id, attempts, created_at, updated_at, sent_at)
+               VALUES ('test-campaign', '+16045550000', '+16045550000', 'template', 'sent', '01OLD', 1, {t}, {t}, {t});
+             INSERT INTO opt_outs(phone, at) VALUES ('+16045550001', {t});"
+        ))
+        .unwrap();
+    }
+    assert_eq!(verdicts(&env, "c.yaml", &[]), ["skipped/already_sent", "skipped/suppressed", "planned"]);
+    let st: Value = serde_json::from_str(&env.run(&["status", "c.yaml", "--format", "json"]).expect(0).stdout).unwrap();
+    assert_eq!(st["counts"]["sent"], 1);
+    assert_eq!(version(), 1, "reading changes nothing");
+    env.send(&s, &["run", "c.yaml"]).expect(0);
+    assert_eq!(s.received().len(), 1);
+    assert!(version() > 1);
+}
