@@ -46,8 +46,9 @@ pub fn dry_run(opts: &Options) -> Result<ExitCode> {
     let c = loaded.campaign.clone();
     let ledger = Ledger::open_read_only(&loaded.state)?;
     let now = opts.at.unwrap_or_else(Timestamp::now);
+    let (since, own) = lookback(&c, now);
     let snapshot = match &ledger {
-        Some(l) => l.snapshot(&c.name, lookback(&c, now))?,
+        Some(l) => l.snapshot(&c.name, since, own)?,
         None => Snapshot::default(),
     };
     let quota = template_quota(&c, ledger.as_ref(), now)?;

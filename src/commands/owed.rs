@@ -19,7 +19,8 @@ use crate::report::status::Owed;
 
 pub fn owed(campaign: &Arc<Campaign>, state: &std::path::Path, ledger: &Ledger, now: Timestamp) -> Result<Owed> {
     let loaded = Loaded { campaign: campaign.clone(), state: state.to_path_buf() };
-    let snapshot = Arc::new(ledger.snapshot(&campaign.name, lookback(campaign, now))?);
+    let (since, own) = lookback(campaign, now);
+    let snapshot = Arc::new(ledger.snapshot(&campaign.name, since, own)?);
     let quota = template_quota(campaign, Some(ledger), now)?;
     let (planner, source) = planner(&loaded, snapshot, Retrying::default())?;
     let mut seq = Sequencer::new(None, TemplateQuota::new(quota), recipients::estimate_rows(&campaign.recipients.csv));

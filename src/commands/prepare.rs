@@ -28,11 +28,13 @@ pub struct Options {
     pub quiet: bool,
 }
 
-/// How far back planning reads other runs' sends: the repeat guard's 30
-/// days, or `limits.per_recipient`'s span when longer.
-pub fn lookback(c: &Campaign, now: Timestamp) -> Timestamp {
+/// How far back planning reads earlier sends: the repeat guard's 30 days,
+/// or `limits.per_recipient`'s span when longer; and whether this
+/// campaign's own sends count too (the caps count them, the repeat guard not).
+pub fn lookback(c: &Campaign, now: Timestamp) -> (Timestamp, bool) {
     let per = c.per_recipient.and_then(|p| jiff::SignedDuration::try_from(p.per).ok()).unwrap_or_default();
-    now - per.max(crate::plan::row::REPEAT_REACH)
+    let own = c.per_recipient.is_some() || c.templates_per_day.is_some();
+    (now - per.max(crate::plan::row::REPEAT_REACH), own)
 }
 
 impl Options {

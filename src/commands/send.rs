@@ -36,7 +36,8 @@ pub fn real_run(opts: &Options) -> Result<ExitCode> {
     })?;
     let now = Timestamp::now();
     let settled = ledger.settle_in_flight(&c.name, now)?;
-    let snapshot = Arc::new(ledger.snapshot(&c.name, lookback(&c, now))?);
+    let (since, own) = lookback(&c, now);
+    let snapshot = Arc::new(ledger.snapshot(&c.name, since, own)?);
     let (planner, source) = planner(&loaded, snapshot, opts.retrying)?;
     let pre = preflight(opts, &c, planner.clone(), source, now)?;
     let owed = opts.limit.map_or(pre.owed, |l| pre.owed.min(l));

@@ -77,9 +77,10 @@ impl Snapshot {
 }
 
 impl Ledger {
-    /// Everything planning needs to know, read once; sends of every campaign
-    /// since `since` (the repeat guard's and the caps' reach).
-    pub fn snapshot(&self, campaign: &str, since: Timestamp) -> Result<Snapshot> {
+    /// Everything planning needs to know, read once; sends of the other
+    /// campaigns since `since` (the repeat guard's and the caps' reach), and
+    /// of this one too with `own` (the caps count them).
+    pub fn snapshot(&self, campaign: &str, since: Timestamp, own: bool) -> Result<Snapshot> {
         let mut s = Snapshot::default();
         let mut q = self
             .conn
@@ -101,7 +102,7 @@ impl Ledger {
             };
             s.keys.insert(key_hash(&key), state);
         }
-        self.load_sends(&mut s, campaign, since)?;
+        self.load_sends(&mut s, campaign, since, own)?;
         let mut q = self.conn.prepare("SELECT phone, last_at FROM inbound").map_err(self.err())?;
         let mut rows = q.query([]).map_err(self.err())?;
         while let Some(r) = rows.next().map_err(self.err())? {
@@ -121,15 +122,16 @@ impl Ledger {
         Ok(s)
     }
 
-    fn load_sends(&self, s: &mut Snapshot, campaign: &str, since: Timestamp) -> Result<()> {
+    fn load_sends(&self, s: &mut Snapshot, campaign: &str, since: Timestamp, own: bool) -> Result<()> {
         let mut q = self
             .conn
             .prepare(
                 "SELECT recipient, campaign, content, route, sent_at FROM deliveries WHERE sent_at >= ?1
-                   AND recipient IS NOT NULL AND status IN ('sent','in_flight','unknown') ORDER BY sent_at",
+                   AND recipient IS NOT NULL AND status IN ('sent','in_flight','unknown')
+                   AND (?3 OR campaign != ?2) ORDER BY sent_at",
             )
             .map_err(self.err())?;
-        let mut rows = q.query([since.as_second()]).map_err(self.err())?;
+        let mut rows = q.query(rusqlite::params![since.as_second(), campaign, own]).map_err(self.err())?;
         let mut names: HashMap<String, u32> = HashMap::new();
         while let Some(r) = rows.next().map_err(self.err())? {
             let phone: String = r.get(0).map_err(self.err())?;
