@@ -21,7 +21,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
      ALTER TABLE deliveries ADD COLUMN content INTEGER;
      ALTER TABLE deliveries ADD COLUMN refusals INTEGER NOT NULL DEFAULT 0;
      ALTER TABLE deliveries ADD COLUMN retry_at INTEGER;
-     CREATE INDEX IF NOT EXISTS deliveries_recipient ON deliveries(recipient, sent_at) WHERE recipient IS NOT NULL",
+     CREATE INDEX IF NOT EXISTS deliveries_recipient ON deliveries(recipient, sent_at) WHERE recipient IS NOT NULL;
+     CREATE INDEX IF NOT EXISTS deliveries_reached ON deliveries(sent_at, recipient, status) WHERE route = 'template'",
 ];
 
 /// The first schema (version 1).

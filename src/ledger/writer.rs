@@ -23,11 +23,11 @@ impl Ledger {
 
     /// Apply one write; an `InFlight` whose guard holds it back is not
     /// written, and the hold is returned.
-    fn apply(&self, op: &Write) -> rusqlite::Result<Option<Hold>> {
+    fn apply(&self, op: &Write, reached: &mut Option<i64>) -> rusqlite::Result<Option<Hold>> {
         match op {
             Write::InFlight { campaign, key, row, recipient, route, run, at, content, guard } => {
                 if let Some(g) = guard
-                    && let Some(hold) = self.held(g, campaign, key, recipient, *route, *content, *at)?
+                    && let Some(hold) = self.held(g, (campaign, key, recipient), *route, *content, *at, reached)?
                 {
                     return Ok(Some(hold));
                 }
@@ -94,12 +94,11 @@ impl Ledger {
     fn held(
         &self,
         g: &Guard,
-        campaign: &str,
-        key: &str,
-        phone: &str,
+        (campaign, key, phone): (&str, &str, &str),
         route: Route,
         content: Option<i64>,
         at: Timestamp,
+        reached: &mut Option<i64>,
     ) -> rusqlite::Result<Option<Hold>> {
         let now = at.as_second();
         // An opt-out recorded since the run started (a webhook, another campaign).
@@ -139,25 +138,38 @@ impl Ledger {
                 return Ok(Some(Hold::FrequencyCap { until: ts(times[times.len() - most as usize] + per) }));
             }
         }
-        if let Some(cap) = g.templates_per_day {
-            let day = now - 86400;
-            let counted = "route = 'template' AND sent_at >= ?1 AND status IN ('sent','in_flight','unknown')
-                           AND NOT (campaign = ?2 AND key = ?3)";
-            let already: bool = self
-                .conn
-                .prepare_cached(&format!("SELECT EXISTS(SELECT 1 FROM deliveries WHERE recipient = ?4 AND {counted})"))?
-                .query_row(params![day, campaign, key, phone], |r| r.get(0))?;
-            if !already {
-                let n: i64 = self
-                    .conn
-                    .prepare_cached(&format!("SELECT count(DISTINCT recipient) FROM deliveries WHERE {counted}"))?
-                    .query_row(params![day, campaign, key], |r| r.get(0))?;
-                if n >= i64::from(cap) {
-                    return Ok(Some(Hold::DailyLimit));
-                }
-            }
+        if let Some(cap) = g.templates_per_day
+            && self.day_full(cap, phone, now, reached)?
+        {
+            return Ok(Some(Hold::DailyLimit));
         }
         Ok(None)
+    }
+
+    /// Whether reaching `phone` now would exceed `templates_per_day`
+    /// distinct customers in 24 hours. The count is read once per commit
+    /// group (exact: the group holds the write lock) and kept up to date as
+    /// the group's sends pass, so a large run does not count for each send.
+    fn day_full(&self, cap: u32, phone: &str, now: i64, reached: &mut Option<i64>) -> rusqlite::Result<bool> {
+        const COUNTED: &str = "route = 'template' AND sent_at >= ?1 AND status IN ('sent','in_flight','unknown')";
+        let day = now - 86400;
+        let already: bool = self
+            .conn
+            .prepare_cached(&format!("SELECT EXISTS(SELECT 1 FROM deliveries WHERE recipient = ?2 AND {COUNTED})"))?
+            .query_row(params![day, phone], |r| r.get(0))?;
+        if already {
+            return Ok(false);
+        }
+        let n = match *reached {
+            Some(n) => n,
+            None => self
+                .conn
+                .prepare_cached(&format!("SELECT count(DISTINCT recipient) FROM deliveries WHERE {COUNTED}"))?
+                .query_row([day], |r| r.get(0))?,
+        };
+        let full = n >= i64::from(cap);
+        *reached = Some(if full { n } else { n + 1 });
+        Ok(full)
     }
 }
 
@@ -316,8 +328,10 @@ impl Ledger {
         let result = (|| -> rusqlite::Result<Vec<Option<Hold>>> {
             self.conn.execute_batch("BEGIN IMMEDIATE")?;
             let mut holds = Vec::with_capacity(writes.len());
+            // Customers reached by template in 24 hours, once counted.
+            let mut reached = None;
             for w in writes {
-                match self.apply(w) {
+                match self.apply(w, &mut reached) {
                     Ok(hold) => holds.push(hold),
                     Err(e) => {
                         let _ = self.conn.execute_batch("ROLLBACK");
