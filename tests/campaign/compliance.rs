@@ -423,3 +423,20 @@ fn a_ledger_of_the_first_version_is_read_unchanged_and_migrated_by_the_next_run(
     assert_eq!(s.received().len(), 1);
     assert!(version() > 1);
 }
+
+#[test]
+fn a_place_of_the_daily_limit_not_used_is_given_back() {
+    let env = Env::new();
+    let s = StandIn::start();
+    campaign(&env, &people(3), "limits:\n  templates_per_day: 2\n");
+    // The first customer's send fails for good: nobody was reached.
+    s.fault("+16045550000", &[Fault::Error(400, "ERROR_CODE_MESSAGE_TEMPLATE_NOT_FOUND")]);
+    env.send(&s, &["run", "c.yaml"]).expect(1).stderr_has("deferred 1 (daily_limit 1)");
+    assert_eq!(verdicts(&env, "c.yaml", &[]), ["skipped/previously_failed", "skipped/already_sent", "planned"]);
+    env.send(&s, &["run", "c.yaml"]).expect(0);
+    assert_eq!(s.accepted().len(), 2);
+    assert_eq!(
+        verdicts(&env, "c.yaml", &[]),
+        ["skipped/previously_failed", "skipped/already_sent", "skipped/already_sent"]
+    );
+}
