@@ -50,9 +50,6 @@ impl Snapshot {
     pub fn last_inbound(&self, phone: &str) -> Option<Timestamp> {
         self.inbound.get(phone).copied()
     }
-    pub fn opted_out(&self, phone: &str) -> bool {
-        self.opted_out.contains_key(phone)
-    }
     /// When and why the customer opted out, if they did.
     pub fn opt_out(&self, phone: &str) -> Option<(Timestamp, &str)> {
         self.opted_out.get(phone).map(|(t, why)| (*t, why.as_str()))
