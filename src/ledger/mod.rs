@@ -85,7 +85,7 @@ impl Ledger {
     fn setup(&self) -> Result<()> {
         let e = |e: rusqlite::Error| sqlite_error(&self.path, &e);
         self.conn.busy_timeout(BUSY_TIMEOUT).map_err(e)?;
-        self.conn.pragma_update(None, "journal_mode", "WAL").map_err(e)?;
+        self.wal().map_err(e)?;
         self.conn.pragma_update(None, "synchronous", "NORMAL").map_err(e)?;
         let version: i64 = self.conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(e)?;
         if version > SCHEMA_VERSION {
@@ -111,6 +111,26 @@ impl Ledger {
             }
         }
         Ok(())
+    }
+
+    /// Switch to WAL. Switching a new file needs it alone for an instant,
+    /// and SQLite answers "busy" at once, without waiting, when another
+    /// process is opening it too (two campaigns started together): try again
+    /// for as long as the busy timeout.
+    fn wal(&self) -> rusqlite::Result<()> {
+        let pause = std::time::Duration::from_millis(10);
+        let mut waited = std::time::Duration::ZERO;
+        loop {
+            match self.conn.pragma_update(None, "journal_mode", "WAL") {
+                Err(err)
+                    if err.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy) && waited < BUSY_TIMEOUT =>
+                {
+                    std::thread::sleep(pause);
+                    waited += pause;
+                }
+                done => return done,
+            }
+        }
     }
 
     fn err(&self) -> impl Fn(rusqlite::Error) -> Error + '_ {
