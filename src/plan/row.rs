@@ -302,8 +302,8 @@ impl Planner {
             return RowPlan::held(out, hash, verdict);
         }
         let mut sendable = sendable;
-        sendable.templated_today =
-            self.ledger.templates_since(&phone, now - jiff::SignedDuration::from_hours(24)).next().is_some();
+        sendable.templated_today = c.templates_per_day.is_some()
+            && self.ledger.templates_since(&phone, now - jiff::SignedDuration::from_hours(24)).next().is_some();
         if request {
             // A dry run never dispatches: the body moves into the report.
             let body = match route {
