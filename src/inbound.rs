@@ -20,6 +20,8 @@ pub const MAX_BODY: usize = 256 * 1024;
 pub enum Event {
     Inbound {
         phone: String,
+        /// The business number that received it (`recipient.id`), when given.
+        to: Option<String>,
         at: Timestamp,
         /// The message's text, or the text of the button replied with.
         text: Option<String>,
@@ -57,7 +59,10 @@ pub fn parse(v: &Value) -> Result<Event, String> {
     if v.get("message").is_some() {
         let sender = v.pointer("/sender/id").and_then(Value::as_str).ok_or("sender.id is missing")?;
         let at = timestamp(v)?;
-        return Ok(Event::Inbound { phone: customer(sender), at, text: message_text(v) });
+        let to = v.pointer("/recipient/id").and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty());
+        // Business numbers are compared as the campaign file writes them: E.164 with `+`.
+        let to = to.map(|t| if t.bytes().all(|b| b.is_ascii_digit()) { format!("+{t}") } else { t.to_string() });
+        return Ok(Event::Inbound { phone: customer(sender), to, at, text: message_text(v) });
     }
     // Another topic is acknowledged; an object of no known shape is a
     // misconfiguration the sender should see (400), not a silent replay.
@@ -166,8 +171,8 @@ impl Default for Words {
 /// Record one event; `true` when the ledger changed (not a replay or an older state).
 pub fn record(ledger: &Ledger, e: &Event, words: &Words) -> Result<bool> {
     match e {
-        Event::Inbound { phone, at, text } => {
-            let moved = ledger.record_inbound(phone, *at)?;
+        Event::Inbound { phone, to, at, text } => {
+            let moved = ledger.record_inbound(phone, to.as_deref(), *at)?;
             let consent = match text.as_deref().and_then(|t| words.consent(t).map(|out| (t, out))) {
                 Some((t, out)) => ledger.record_consent(phone, *at, out, &format!("wrote {}", t.trim()))?,
                 None => false,
@@ -223,6 +228,7 @@ mod tests {
             parse(&inbound),
             Ok(Event::Inbound {
                 phone: "+16311111111".into(),
+                to: Some("+14151111234".into()),
                 at: Timestamp::from_second(1639083206).unwrap(),
                 text: Some("Hello!".into())
             })

@@ -22,7 +22,9 @@ pub struct Campaign {
     pub source: String,
     pub name: String,
     pub business_id: String,
-    pub sender: Option<String>,
+    /// The business numbers to send from: none (Connectly's default), one,
+    /// or a pool (SPEC §3 step 4).
+    pub senders: Vec<String>,
     pub recipients: Recipients,
     /// `once_per` template source.
     pub once_per: String,
@@ -48,6 +50,8 @@ pub struct Recipients {
     pub last_inbound_column: Option<String>,
     pub timezone_column: Option<String>,
     pub suppress: Option<PathBuf>,
+    /// Per-row sender number, one of `senders` when a pool is given.
+    pub sender_column: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -76,6 +80,8 @@ pub struct Parameter {
 #[derive(Debug, Clone, Copy)]
 pub struct Rate {
     pub per_second: u32,
+    /// The pace of one sender number.
+    pub per_sender: u32,
     pub burst: u32,
     pub concurrency: usize,
 }
@@ -117,6 +123,11 @@ impl Campaign {
         let dir = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir };
         raw.validate(path, &dir, source)
     }
+}
+
+/// A business number as the campaign file writes it: `+` and 8–15 digits.
+pub fn is_e164(s: &str) -> bool {
+    raw::strict_e164(s).is_some()
 }
 
 /// yaml errors end with "at line X column Y", which the location already says.

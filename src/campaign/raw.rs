@@ -17,7 +17,7 @@ pub struct Campaign {
     name: Text,
     business_id: Text,
     #[serde(default)]
-    sender: Option<Text>,
+    sender: Option<Senders>,
     recipients: RawRecipients,
     #[serde(default)]
     once_per: Option<Text>,
@@ -53,6 +53,16 @@ struct RawRecipients {
     timezone_column: Option<Text>,
     #[serde(default)]
     suppress: Option<Text>,
+    #[serde(default)]
+    sender_column: Option<Text>,
+}
+
+/// `sender`: one number, or a pool of them.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Senders {
+    One(Text),
+    Pool(Vec<Text>),
 }
 
 #[derive(Deserialize)]
@@ -148,6 +158,8 @@ struct RawRate {
     #[serde(default)]
     per_second: Option<u32>,
     #[serde(default)]
+    per_sender: Option<u32>,
+    #[serde(default)]
     burst: Option<u32>,
     #[serde(default)]
     concurrency: Option<usize>,
@@ -231,16 +243,32 @@ impl Campaign {
                 "copy the business id from the Connectly dashboard (letters, digits and dashes)",
             ));
         }
-        let sender = match self.sender {
-            None => None,
-            Some(s) => Some(strict_e164(&s.0).ok_or_else(|| {
+        let senders = match self.sender {
+            None => Vec::new(),
+            Some(Senders::One(s)) => vec![s],
+            Some(Senders::Pool(list)) if list.is_empty() => {
+                return Err(err(
+                    &["sender"],
+                    "the sender list is empty".into(),
+                    "list the business's numbers to send from, or remove `sender` to use the default one",
+                ));
+            }
+            Some(Senders::Pool(list)) => list,
+        };
+        let mut pool: Vec<String> = Vec::with_capacity(senders.len());
+        for s in senders {
+            let n = strict_e164(&s.0).ok_or_else(|| {
                 err(
                     &["sender"],
                     format!("sender `{}` is not an E.164 number", s.0),
                     "write the sending number with + and country code, e.g. \"+14151111234\" (quoted)",
                 )
-            })?),
-        };
+            })?;
+            if pool.contains(&n) {
+                return Err(err(&["sender"], format!("sender `{n}` is listed twice"), "list each number once"));
+            }
+            pool.push(n);
+        }
 
         let r = self.recipients;
         let default_country = match r.default_country {
@@ -270,6 +298,7 @@ impl Campaign {
             last_inbound_column: nonempty(r.last_inbound_column, "last_inbound_column")?,
             timezone_column: nonempty(r.timezone_column, "timezone_column")?,
             suppress: r.suppress.as_ref().map(resolve),
+            sender_column: nonempty(r.sender_column, "sender_column")?,
         };
 
         let session = match self.session {
@@ -370,14 +399,16 @@ impl Campaign {
                 "a margin is a safety allowance, e.g. 15m",
             ));
         }
-        let rr = self.rate.unwrap_or(RawRate { per_second: None, burst: None, concurrency: None });
+        let rr = self.rate.unwrap_or(RawRate { per_second: None, per_sender: None, burst: None, concurrency: None });
         let rate = Rate {
             per_second: rr.per_second.unwrap_or(20),
+            per_sender: rr.per_sender.unwrap_or(80),
             burst: rr.burst.unwrap_or(1),
             concurrency: rr.concurrency.unwrap_or(16),
         };
         for (key, v) in [
             ("per_second", rate.per_second as usize),
+            ("per_sender", rate.per_sender as usize),
             ("burst", rate.burst as usize),
             ("concurrency", rate.concurrency),
         ] {
@@ -475,7 +506,7 @@ impl Campaign {
             source,
             name,
             business_id,
-            sender,
+            senders: pool,
             recipients,
             once_per: self.once_per.map(|t| t.0).unwrap_or_else(|| "{{ recipient }}".into()),
             session,
@@ -492,7 +523,7 @@ impl Campaign {
 }
 
 /// `+` and 8–15 digits, nothing else.
-fn strict_e164(s: &str) -> Option<String> {
+pub(super) fn strict_e164(s: &str) -> Option<String> {
     let d = s.strip_prefix('+')?;
     (d.bytes().all(|b| b.is_ascii_digit()) && (8..=15).contains(&d.len())).then(|| s.to_string())
 }

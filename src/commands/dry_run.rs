@@ -48,7 +48,13 @@ pub fn dry_run(opts: &Options) -> Result<ExitCode> {
     let now = opts.at.unwrap_or_else(Timestamp::now);
     let (since, own) = lookback(&c, now);
     let snapshot = match &ledger {
-        Some(l) => l.snapshot(&c.name, since, own)?,
+        Some(l) => {
+            let mut s = l.snapshot(&c.name, since, own)?;
+            if c.senders.len() > 1 {
+                l.read_last_senders(&mut s)?;
+            }
+            s
+        }
         None => Snapshot::default(),
     };
     let quota = template_quota(&c, ledger.as_ref(), now)?;

@@ -37,7 +37,11 @@ pub fn real_run(opts: &Options) -> Result<ExitCode> {
     let now = Timestamp::now();
     let settled = ledger.settle_in_flight(&c.name, now)?;
     let (since, own) = lookback(&c, now);
-    let snapshot = Arc::new(ledger.snapshot(&c.name, since, own)?);
+    let mut snapshot = ledger.snapshot(&c.name, since, own)?;
+    if c.senders.len() > 1 {
+        ledger.read_last_senders(&mut snapshot)?;
+    }
+    let snapshot = Arc::new(snapshot);
     let (planner, source) = planner(&loaded, snapshot, opts.retrying)?;
     let pre = preflight(opts, &c, planner.clone(), source, now)?;
     let owed = opts.limit.map_or(pre.owed, |l| pre.owed.min(l));

@@ -41,6 +41,7 @@ fn load(c: &Campaign, file: &Path, state: &Path) -> Result<Ledgered> {
     };
     s.found = true;
     (s.by_status, s.by_route) = l.counts(&c.name)?;
+    s.by_sender = l.sender_counts(&c.name)?;
     s.reasons = l.reasons(&c.name)?;
     s.delivery = l.delivery_counts(&c.name)?;
     s.delivery_failures = l.delivery_failures(&c.name)?;

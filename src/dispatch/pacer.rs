@@ -103,7 +103,7 @@ impl Pacer {
         {
             let (lock, wake) = &*self.shared;
             let Ok(mut l) = lock.lock() else { return false };
-            let i = lane.min(l.lanes.len() - 1);
+            let i = l.lane(lane);
             l.lanes[i].1.push(Reverse(Waiter { row, done }));
             let due = l.next_due().map(|(_, at)| at);
             if l.sleeping_until.is_none_or(|planned| due.is_some_and(|d| d < planned)) {
@@ -200,6 +200,7 @@ impl Ord for Waiter {
 struct Lanes {
     run: Gcra,
     burst: u32,
+    per_sender: f64,
     lanes: Vec<(Gcra, BinaryHeap<Reverse<Waiter>>)>,
     configured: f64,
     rate: f64,
@@ -215,13 +216,12 @@ impl Lanes {
     fn new(l: Limits, slowed: Arc<AtomicBool>) -> Lanes {
         let now = Instant::now();
         let configured = f64::from(l.per_second.max(1));
-        let lane = |_| {
-            let per = l.per_sender.map_or(f64::MAX, |p| f64::from(p.max(1)));
-            (Gcra::new(per, l.burst, now), BinaryHeap::new())
-        };
+        let per_sender = l.per_sender.map_or(f64::MAX, |p| f64::from(p.max(1)));
+        let lane = |_| (Gcra::new(per_sender, l.burst, now), BinaryHeap::new());
         Lanes {
             run: Gcra::new(configured, l.burst, now),
             burst: l.burst,
+            per_sender,
             lanes: (0..l.senders.max(1)).map(lane).collect(),
             configured,
             rate: configured,
@@ -231,6 +231,14 @@ impl Lanes {
             sleeping_until: None,
             closed: false,
         }
+    }
+
+    /// Lane `i`, made (paced at `per_sender`) when a number first appears.
+    fn lane(&mut self, i: usize) -> usize {
+        while self.lanes.len() <= i {
+            self.lanes.push((Gcra::new(self.per_sender, self.burst, Instant::now()), BinaryHeap::new()));
+        }
+        i
     }
 
     /// The lane whose next waiter is due first, and when.

@@ -26,6 +26,9 @@ pub(super) struct Shared {
     pub client: Client,
     pub writer: Arc<Writer>,
     pub pacer: Pacer,
+    /// Sender numbers outside the campaign's list (from `sender_column`),
+    /// each paced in a lane of its own after the listed ones.
+    pub lanes: Mutex<Vec<String>>,
     pub run_id: i64,
     pub clock: Clock,
     pub quota: Arc<TemplateQuota>,
@@ -40,6 +43,22 @@ pub(super) struct Shared {
 }
 
 impl Shared {
+    /// The pace lane of a sender number: its place in the campaign's list;
+    /// Connectly's default number (no sender) shares lane 0.
+    fn lane(&self, sender: Option<&str>) -> usize {
+        let pool = &self.campaign.senders;
+        let Some(s) = sender else { return 0 };
+        if let Some(i) = pool.iter().position(|p| p == s) {
+            return i;
+        }
+        let Ok(mut others) = self.lanes.lock() else { return 0 };
+        let i = others.iter().position(|o| o == s).unwrap_or_else(|| {
+            others.push(s.to_string());
+            others.len() - 1
+        });
+        pool.len().max(1) + i
+    }
+
     pub fn stopped(&self) -> bool {
         self.stopping.load(Ordering::SeqCst)
     }
@@ -172,6 +191,7 @@ impl Send<'_> {
                 key: self.o.key.clone().unwrap_or_default(),
                 row: self.o.row,
                 recipient: self.o.recipient.clone().unwrap_or_default(),
+                sender: self.o.sender.clone(),
                 route,
                 run: sh.run_id,
                 at: (sh.clock)(),
@@ -192,7 +212,7 @@ impl Send<'_> {
         // Waiting for the slot ends at once when the run stops.
         let mut stop_rx = sh.stop_tx.subscribe();
         let paced = tokio::select! {
-            ok = sh.pacer.ready(0, self.o.row) => Some(ok),
+            ok = sh.pacer.ready(sh.lane(self.o.sender.as_deref()), self.o.row) => Some(ok),
             _ = stop_rx.wait_for(|s| *s) => None,
         };
         match paced {

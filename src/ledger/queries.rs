@@ -119,6 +119,22 @@ impl Ledger {
         Ok((by_status, by_route))
     }
 
+    /// Sent messages by the number they went from (none before senders were recorded).
+    pub fn sender_counts(&self, campaign: &str) -> Result<Vec<(String, u64)>> {
+        if !self.has_table("inbound_numbers")? {
+            return Ok(Vec::new());
+        }
+        let mut q = self
+            .conn
+            .prepare(
+                "SELECT sender, count(*) FROM deliveries WHERE campaign = ?1 AND status = 'sent' AND sender IS NOT NULL
+                 GROUP BY sender ORDER BY sender",
+            )
+            .map_err(self.err())?;
+        let rows = q.query_map([campaign], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64))).map_err(self.err())?;
+        rows.collect::<std::result::Result<_, _>>().map_err(self.err())
+    }
+
     /// Skipped and deferred keys by status and reason (none for a run that stopped).
     pub fn reasons(&self, campaign: &str) -> Result<Vec<(String, Option<String>, u64)>> {
         let mut q = self

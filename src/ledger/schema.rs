@@ -23,6 +23,18 @@ pub(super) const MIGRATIONS: &[&str] = &[
      ALTER TABLE deliveries ADD COLUMN retry_at INTEGER;
      CREATE INDEX IF NOT EXISTS deliveries_recipient ON deliveries(recipient, sent_at) WHERE recipient IS NOT NULL;
      CREATE INDEX IF NOT EXISTS deliveries_reached ON deliveries(sent_at, recipient, status) WHERE route = 'template'",
+    // 4: senders: the number each message went from, and inbound times per
+    // (customer, business number) pair; '' is "a number we were not told",
+    // which counts for every number (as earlier inbound records do).
+    "ALTER TABLE deliveries ADD COLUMN sender TEXT;
+     CREATE INDEX deliveries_recipient_sender ON deliveries(recipient, updated_at) WHERE sender IS NOT NULL;
+     CREATE TABLE inbound_numbers(
+       phone TEXT NOT NULL,
+       number TEXT NOT NULL,
+       last_at INTEGER NOT NULL,
+       PRIMARY KEY(phone, number)
+     ) WITHOUT ROWID;
+     INSERT INTO inbound_numbers(phone, number, last_at) SELECT phone, '', last_at FROM inbound",
 ];
 
 /// The first schema (version 1).

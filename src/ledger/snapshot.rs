@@ -35,20 +35,40 @@ pub struct PastSend {
 #[derive(Debug, Default)]
 pub struct Snapshot {
     keys: HashMap<u128, KeyState>,
-    inbound: HashMap<String, Timestamp>,
+    /// Inbound times per customer, by the business number written to
+    /// (`""`: not known, which counts for every number).
+    inbound: HashMap<String, Vec<(Box<str>, Timestamp)>>,
     opted_out: HashMap<String, (Timestamp, String)>,
     campaigns: Vec<String>,
     /// This run's campaign, an index into `campaigns` once it has sent.
     own: Option<u32>,
     sends: HashMap<String, Vec<PastSend>>,
+    /// The number that last messaged each customer, from any campaign
+    /// (read only for a pool of senders).
+    last_sender: HashMap<String, Box<str>>,
 }
 
 impl Snapshot {
     pub fn key_state(&self, hash: u128) -> Option<KeyState> {
         self.keys.get(&hash).copied()
     }
+    /// The customer's last message to any of the business's numbers.
     pub fn last_inbound(&self, phone: &str) -> Option<Timestamp> {
-        self.inbound.get(phone).copied()
+        self.inbound.get(phone)?.iter().map(|(_, t)| *t).max()
+    }
+    /// The customer's last message to `number` (or to a number not recorded).
+    pub fn last_inbound_to(&self, phone: &str, number: &str) -> Option<Timestamp> {
+        self.inbound.get(phone)?.iter().filter(|(n, _)| n.is_empty() || &**n == number).map(|(_, t)| *t).max()
+    }
+    /// Of `pool`, the number the customer wrote to last.
+    pub fn last_written_to<'p>(&self, phone: &str, pool: &'p [String]) -> Option<&'p str> {
+        let mine = self.inbound.get(phone)?;
+        let pick = mine.iter().filter(|(n, _)| pool.iter().any(|p| **p == **n)).max_by_key(|(_, t)| *t)?;
+        pool.iter().find(|p| ***p == *pick.0).map(String::as_str)
+    }
+    /// The number that last messaged the customer, in any campaign.
+    pub fn last_sender(&self, phone: &str) -> Option<&str> {
+        self.last_sender.get(phone).map(|s| &**s)
     }
     /// When and why the customer opted out, if they did.
     pub fn opt_out(&self, phone: &str) -> Option<(Timestamp, &str)> {
@@ -100,13 +120,20 @@ impl Ledger {
             s.keys.insert(key_hash(&key), state);
         }
         self.load_sends(&mut s, campaign, since, own)?;
-        let mut q = self.conn.prepare("SELECT phone, last_at FROM inbound").map_err(self.err())?;
+        // A ledger not yet migrated (read by a dry run) knows no numbers.
+        let sql = if self.has_table("inbound_numbers")? {
+            "SELECT phone, number, last_at FROM inbound_numbers"
+        } else {
+            "SELECT phone, '', last_at FROM inbound"
+        };
+        let mut q = self.conn.prepare(sql).map_err(self.err())?;
         let mut rows = q.query([]).map_err(self.err())?;
         while let Some(r) = rows.next().map_err(self.err())? {
             let phone: String = r.get(0).map_err(self.err())?;
-            let at: i64 = r.get(1).map_err(self.err())?;
+            let number: String = r.get(1).map_err(self.err())?;
+            let at: i64 = r.get(2).map_err(self.err())?;
             if let Ok(t) = Timestamp::from_second(at) {
-                s.inbound.insert(phone, t);
+                s.inbound.entry(phone).or_default().push((number.into(), t));
             }
         }
         let mut q = self.conn.prepare("SELECT phone, at, source FROM opt_outs WHERE active = 1").map_err(self.err())?;
@@ -150,5 +177,38 @@ impl Ledger {
             s.campaigns[i as usize] = name;
         }
         Ok(())
+    }
+
+    /// With a pool of senders: who last messaged each customer, across
+    /// campaigns, so a customer keeps hearing from the same number.
+    pub fn read_last_senders(&self, s: &mut Snapshot) -> Result<()> {
+        if !self.has_table("inbound_numbers")? {
+            return Ok(());
+        }
+        // SQLite takes the bare column from the row holding the max().
+        let mut q = self
+            .conn
+            .prepare(
+                "SELECT recipient, sender, max(updated_at) FROM deliveries
+                 WHERE sender IS NOT NULL AND recipient IS NOT NULL
+                   AND status IN ('sent', 'unknown', 'in_flight') GROUP BY recipient",
+            )
+            .map_err(self.err())?;
+        let mut rows = q.query([]).map_err(self.err())?;
+        while let Some(r) = rows.next().map_err(self.err())? {
+            let phone: String = r.get(0).map_err(self.err())?;
+            let sender: String = r.get(1).map_err(self.err())?;
+            s.last_sender.insert(phone, sender.into());
+        }
+        Ok(())
+    }
+
+    pub(super) fn has_table(&self, name: &str) -> Result<bool> {
+        self.conn
+            .query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1", [name], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map(|n| n > 0)
+            .map_err(self.err())
     }
 }

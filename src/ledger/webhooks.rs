@@ -8,17 +8,28 @@ use super::Ledger;
 use crate::error::Result;
 
 impl Ledger {
-    /// Keep the latest inbound time per customer. Returns whether it moved.
-    pub fn record_inbound(&self, phone: &str, at: Timestamp) -> Result<bool> {
-        let n = self
+    /// Keep the latest inbound time per customer, and per customer and
+    /// business number (`to`, when the payload names it). Returns whether
+    /// either moved.
+    pub fn record_inbound(&self, phone: &str, to: Option<&str>, at: Timestamp) -> Result<bool> {
+        let any = self
             .conn
-            .execute(
+            .prepare_cached(
                 "INSERT INTO inbound(phone, last_at) VALUES (?1, ?2)
                  ON CONFLICT(phone) DO UPDATE SET last_at = excluded.last_at WHERE excluded.last_at > inbound.last_at",
-                params![phone, at.as_second()],
             )
+            .and_then(|mut q| q.execute(params![phone, at.as_second()]))
             .map_err(self.err())?;
-        Ok(n > 0)
+        let pair = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO inbound_numbers(phone, number, last_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(phone, number) DO UPDATE SET last_at = excluded.last_at
+                 WHERE excluded.last_at > inbound_numbers.last_at",
+            )
+            .and_then(|mut q| q.execute(params![phone, to.unwrap_or(""), at.as_second()]))
+            .map_err(self.err())?;
+        Ok(any + pair > 0)
     }
 
     /// Opt a customer out of (`out`) or back into every campaign of the

@@ -25,20 +25,21 @@ impl Ledger {
     /// written, and the hold is returned.
     fn apply(&self, op: &Write, reached: &mut Option<i64>) -> rusqlite::Result<Option<Hold>> {
         match op {
-            Write::InFlight { campaign, key, row, recipient, route, run, at, content, guard } => {
+            Write::InFlight { campaign, key, row, recipient, sender, route, run, at, content, guard } => {
                 if let Some(g) = guard
                     && let Some(hold) = self.held(g, (campaign, key, recipient), *route, *content, *at, reached)?
                 {
                     return Ok(Some(hold));
                 }
                 self.conn.prepare_cached(
-                    "INSERT INTO deliveries(campaign, key, row, recipient, route, status, attempts, run_id, created_at, updated_at, sent_at, content)
-                     VALUES (?1, ?2, ?3, ?4, ?5, 'in_flight', 0, ?6, ?7, ?7, ?7, ?8)
+                    "INSERT INTO deliveries(campaign, key, row, recipient, route, status, attempts, run_id, created_at, updated_at, sent_at, content, sender)
+                     VALUES (?1, ?2, ?3, ?4, ?5, 'in_flight', 0, ?6, ?7, ?7, ?7, ?8, ?9)
                      ON CONFLICT(campaign, key) DO UPDATE SET row = excluded.row, recipient = excluded.recipient,
                        route = excluded.route, status = 'in_flight', reason = NULL, run_id = excluded.run_id,
-                       updated_at = excluded.updated_at, sent_at = excluded.sent_at, content = excluded.content",
+                       updated_at = excluded.updated_at, sent_at = excluded.sent_at, content = excluded.content,
+                       sender = excluded.sender",
                 )?.execute(
-                    params![campaign, key, *row as i64, recipient, route.as_str(), run, at.as_second(), content],
+                    params![campaign, key, *row as i64, recipient, route.as_str(), run, at.as_second(), content, sender],
                 )?;
             }
             Write::Final { campaign, outcome, run, at } => {
@@ -46,13 +47,14 @@ impl Ledger {
                 let err: Option<&RowError> = o.error.as_ref();
                 self.conn.prepare_cached(
                     "INSERT INTO deliveries(campaign, key, row, recipient, route, status, reason, message_id, attempts, fallback,
-                        error_http, error_code, error_message, run_id, created_at, updated_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15)
+                        error_http, error_code, error_message, run_id, created_at, updated_at, sender)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15, ?16)
                      ON CONFLICT(campaign, key) DO UPDATE SET row = excluded.row, recipient = excluded.recipient,
                        route = excluded.route, status = excluded.status, reason = excluded.reason,
                        message_id = excluded.message_id, attempts = deliveries.attempts + excluded.attempts,
                        fallback = excluded.fallback, error_http = excluded.error_http, error_code = excluded.error_code,
-                       error_message = excluded.error_message, run_id = excluded.run_id, updated_at = excluded.updated_at",
+                       error_message = excluded.error_message, run_id = excluded.run_id, updated_at = excluded.updated_at,
+                       sender = coalesce(excluded.sender, deliveries.sender)",
                 )?.execute(
                     params![
                         campaign,
@@ -69,7 +71,8 @@ impl Ledger {
                         err.and_then(|e| e.code.clone()),
                         err.map(|e| e.message.clone()),
                         run,
-                        at.as_second()
+                        at.as_second(),
+                        o.sender
                     ],
                 )?;
             }
@@ -208,6 +211,7 @@ pub enum Write {
         key: String,
         row: u64,
         recipient: String,
+        sender: Option<String>,
         route: Route,
         run: i64,
         at: Timestamp,

@@ -19,6 +19,7 @@ pub struct Columns {
     pub phone: usize,
     pub last_inbound: Option<usize>,
     pub timezone: Option<usize>,
+    pub sender: Option<usize>,
 }
 
 /// An open recipients file: header read, columns found, rows still to come.
@@ -89,6 +90,7 @@ impl Source {
                 .map(|n| find(n, "last_inbound_column"))
                 .transpose()?,
             timezone: c.recipients.timezone_column.as_deref().map(|n| find(n, "timezone_column")).transpose()?,
+            sender: c.recipients.sender_column.as_deref().map(|n| find(n, "sender_column")).transpose()?,
         };
         Ok(Source { reader, headers: Arc::new(headers), columns })
     }

@@ -175,8 +175,7 @@ impl Planner {
                 params.push((p.name.clone(), body::json_str(&p.name), v, f));
             }
         }
-        let template_consts =
-            c.template.as_ref().map(|t| body::TemplateConsts::new(&t.name, &t.language, &c.name, c.sender.as_deref()));
+        let template_consts = c.template.as_ref().map(|t| body::TemplateConsts::new(&t.name, &t.language, &c.name));
         Ok(Planner {
             session_path: body::session_path(&c.business_id).into(),
             template_path: body::template_path(&c.business_id).into(),
@@ -271,7 +270,19 @@ impl Planner {
                 return RowPlan::done(invalid(out, col, e), Some(hash));
             }
         };
-        let last_inbound = csv_inbound.max(self.ledger.last_inbound(&phone));
+        // The sender, and the window of that (number, customer) pair.
+        let sender = match self.sender(rec, &phone) {
+            Ok(s) => s,
+            Err(reason) => {
+                let col = c.recipients.sender_column.as_deref().unwrap_or("sender");
+                return RowPlan::done(invalid(out, col, reason), Some(hash));
+            }
+        };
+        let last_inbound = csv_inbound.max(match &sender {
+            Some(number) => self.ledger.last_inbound_to(&phone, number),
+            None => self.ledger.last_inbound(&phone),
+        });
+        out.sender = sender;
         // 5. render and check both routes; serialize what will be used: both
         // for a real run (the route is decided again as the request leaves),
         // the chosen one for a dry run's report.
@@ -281,7 +292,8 @@ impl Planner {
         // Fingerprints cost a little: a preview takes them only for customers
         // another run reached lately.
         let fingerprint = !request || self.ledger.has_sends(&phone);
-        let sendable = match self.render(&ctx, &phone, out.key.as_deref().unwrap_or(""), &wanted, fingerprint) {
+        let who = Who { phone: &phone, sender: out.sender.as_deref(), key: out.key.as_deref().unwrap_or("") };
+        let sendable = match self.render(&ctx, &who, &wanted, fingerprint) {
             Ok(s) => Sendable { last_inbound, tz: tz.clone(), ..s },
             Err((field, reason)) => return RowPlan::done(invalid(out, &field, reason), Some(hash)),
         };
@@ -385,16 +397,47 @@ impl Planner {
         window::choose(window::window(last_inbound, now, c.window_margin), c.session.is_some(), c.template.is_some())
     }
 
+    /// Which number this row goes from (SPEC §3 step 4): the row's
+    /// `sender_column`; with a pool, the number the customer last wrote to,
+    /// else the one that last messaged them, else a stable hash of their
+    /// number. `Err` names what is wrong with the row's column.
+    fn sender(&self, rec: &StringRecord, phone: &str) -> Result<Option<String>, String> {
+        let pool = &self.campaign.senders;
+        let cell = self.columns.sender.map(|i| rec.get(i).unwrap_or("").trim()).filter(|s| !s.is_empty());
+        if let Some(cell) = cell {
+            return match pool.iter().find(|p| **p == cell) {
+                Some(p) => Ok(Some(p.clone())),
+                None if pool.is_empty() && crate::campaign::is_e164(cell) => Ok(Some(cell.to_string())),
+                None if pool.is_empty() => {
+                    Err(format!("sender `{cell}` is not an E.164 number (write it with + and country code)"))
+                }
+                None => Err(format!("sender `{cell}` is not one of the campaign's senders ({})", pool.join(", "))),
+            };
+        }
+        Ok(match pool.len() {
+            0 => None,
+            1 => Some(pool[0].clone()),
+            n => {
+                let sticky = self
+                    .ledger
+                    .last_written_to(phone, pool)
+                    .or_else(|| self.ledger.last_sender(phone).filter(|s| pool.iter().any(|p| p == s)));
+                let hashed = || &pool[(xxhash_rust::xxh3::xxh3_64(phone.as_bytes()) % n as u64) as usize];
+                Some(sticky.map_or_else(|| hashed().clone(), str::to_string))
+            }
+        })
+    }
+
     fn render(
         &self,
         ctx: &RowContext<'_>,
-        phone: &str,
-        key: &str,
+        who: &Who<'_>,
         wanted: &dyn Fn(Route) -> bool,
         fingerprint: bool,
     ) -> Result<Sendable, (String, String)> {
         let mut content = [None, None];
         let c = &*self.campaign;
+        let (phone, key) = (who.phone, who.key);
         let fail = |e: crate::plan::render::RenderError| (e.field, e.reason);
         let problem = |prefix: &str, p: body::Problem| (format!("{prefix}{}", p.field), p.reason);
         let session = match &self.message {
@@ -414,7 +457,7 @@ impl Planner {
                     let alone = body::session_body(None, "", &msg);
                     content[Route::Session as usize] = Some(fingerprint_of(&[b"session", alone.get().as_bytes()]));
                 }
-                wanted(Route::Session).then(|| body::session_body(c.sender.as_deref(), phone, &msg))
+                wanted(Route::Session).then(|| body::session_body(who.sender, phone, &msg))
             }
         };
         let template = match &self.template_consts {
@@ -443,7 +486,7 @@ impl Planner {
                     }
                     content[Route::Template as usize] = Some(fingerprint_of(&parts));
                 }
-                wanted(Route::Template).then(|| body::template_body(consts, phone, &params, key))
+                wanted(Route::Template).then(|| body::template_body(consts, phone, who.sender, &params, key))
             }
         };
         Ok(Sendable {
@@ -456,6 +499,13 @@ impl Planner {
             quota_taken: false,
         })
     }
+}
+
+/// Whom a row's requests go to, from which number, under which key.
+struct Who<'a> {
+    phone: &'a str,
+    sender: Option<&'a str>,
+    key: &'a str,
 }
 
 /// What the schedule says of a row now: nothing (send it), deferred

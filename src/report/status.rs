@@ -27,6 +27,8 @@ pub struct Ledgered {
     pub by_status: HashMap<String, u64>,
     /// Sent messages by route.
     pub by_route: HashMap<String, u64>,
+    /// Sent messages by sender number.
+    pub by_sender: Vec<(String, u64)>,
     /// Skipped and deferred keys by (status, reason).
     pub reasons: Vec<(String, Option<String>, u64)>,
     /// Each message's furthest delivery state, counted.
@@ -175,6 +177,7 @@ pub fn json(s: &Ledgered, out: &mut impl Write) -> std::io::Result<()> {
             "owed": s.owed().map(|o| o.now + o.later),
         },
         "routes": {"session": s.route("session"), "template": s.route("template")},
+        "senders": s.by_sender.iter().map(|(k, n)| (k.clone(), serde_json::json!(n))).collect::<serde_json::Map<_, _>>(),
         // Each message once, at its furthest state.
         "delivery": {
             "delivered": s.delivered("delivered"),
@@ -258,7 +261,12 @@ fn counts(s: &Ledgered, out: &mut impl Write) -> std::io::Result<()> {
         Some(Err(why)) => parts.push(format!("owed: cannot tell ({why})")),
         None => {}
     }
-    writeln!(out, "  {}", parts.join(" · "))
+    writeln!(out, "  {}", parts.join(" · "))?;
+    if s.by_sender.len() > 1 {
+        let each: Vec<String> = s.by_sender.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        writeln!(out, "  sent from {}", each.join(" · "))?;
+    }
+    Ok(())
 }
 
 fn delivery(s: &Ledgered, out: &mut impl Write) -> std::io::Result<()> {

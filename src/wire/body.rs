@@ -52,7 +52,7 @@ struct TemplateBody<'a> {
     #[serde(skip_serializing_if = "<[Param]>::is_empty")]
     parameters: &'a [Param<'a>],
     #[serde(skip_serializing_if = "Option::is_none")]
-    sender: Option<&'a RawValue>,
+    sender: Option<&'a str>,
     campaign_name: &'a RawValue,
     callback_data: Callback<'a, &'a RawValue>,
 }
@@ -75,17 +75,11 @@ pub struct TemplateConsts {
     name: Box<RawValue>,
     language: Box<RawValue>,
     campaign: Box<RawValue>,
-    sender: Option<Box<RawValue>>,
 }
 
 impl TemplateConsts {
-    pub fn new(name: &str, language: &str, campaign: &str, sender: Option<&str>) -> Self {
-        TemplateConsts {
-            name: json_str(name),
-            language: json_str(language),
-            campaign: json_str(campaign),
-            sender: sender.map(json_str),
-        }
+    pub fn new(name: &str, language: &str, campaign: &str) -> Self {
+        TemplateConsts { name: json_str(name), language: json_str(language), campaign: json_str(campaign) }
     }
 }
 
@@ -118,13 +112,20 @@ pub fn check_callback(campaign: &str, key: &str) -> Result<(), Problem> {
     Ok(())
 }
 
-pub fn template_body(c: &TemplateConsts, number: &str, parameters: &[Param<'_>], key: &str) -> Box<RawValue> {
+/// A template request; `sender` is the number it goes from, when the campaign names one.
+pub fn template_body(
+    c: &TemplateConsts,
+    number: &str,
+    sender: Option<&str>,
+    parameters: &[Param<'_>],
+    key: &str,
+) -> Box<RawValue> {
     raw(&TemplateBody {
         number,
         template_name: &c.name,
         language: &c.language,
         parameters,
-        sender: c.sender.as_deref(),
+        sender,
         campaign_name: &c.campaign,
         callback_data: Callback { campaign: &c.campaign, key },
     })
@@ -303,8 +304,8 @@ mod tests {
                 filename: None,
             },
         ];
-        let consts = TemplateConsts::new("spring_sale", "en", "spring-sale", Some("+14151111234"));
-        let body = template_body(&consts, "+16044441111", &params, "+16044441111");
+        let consts = TemplateConsts::new("spring_sale", "en", "spring-sale");
+        let body = template_body(&consts, "+16044441111", Some("+14151111234"), &params, "+16044441111");
         assert_eq!(
             body.get(),
             r#"{"number":"+16044441111","templateName":"spring_sale","language":"en","parameters":[{"name":"body_1","value":"Ana"},{"name":"header_image","value":"https://cdn.example.com/a.jpg"}],"sender":"+14151111234","campaignName":"spring-sale","callbackData":{"campaign":"spring-sale","key":"+16044441111"}}"#

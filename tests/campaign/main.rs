@@ -12,4 +12,5 @@ mod ledger;
 mod pacing;
 mod report;
 mod send;
+mod senders;
 mod webhooks;

@@ -1,0 +1,149 @@
+//! Sender numbers: a pool, the number each customer keeps hearing from, the
+//! window of each (number, customer) pair, and the pace of each number.
+//! Counts, not timings.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::support::standin::{Config, now_unix};
+use crate::support::{Env, StandIn, finish, people, yaml};
+
+const A: &str = "+14151110001";
+const B: &str = "+14151110002";
+
+/// A campaign named `name` with both routes, sent from `sender` (YAML).
+fn campaign(env: &Env, file: &str, name: &str, sender: &str, extra: &str) {
+    env.write("hello.j2", "Hi {{ name }}!");
+    let body = yaml(&format!(
+        "sender: {sender}\nrecipients:\n  csv: people.csv\n  last_inbound_column: last\n{extra}session:\n  body: hello.j2\ntemplate:\n  name: {name}_tpl\n  parameters:\n    body_1: \"{{{{ name }}}}\"\nrate:\n  per_second: 200\n  per_sender: 200\n  burst: 10\n"
+    ))
+    .replace("name: test-campaign", &format!("name: {name}"));
+    env.write(file, &body);
+}
+
+/// The customer wrote to the business number `to` at `at` (Unix seconds).
+fn wrote(env: &Env, phone: &str, to: &str, at: i64) {
+    let event = json!({"timestamp": at.to_string(), "sender": {"id": phone, "channelType": "whatsapp"},
+        "recipient": {"id": to, "channelType": "whatsapp"}, "message": {"text": "Hello!"}});
+    env.write("events.jsonl", &format!("{event}\n"));
+    finish(env.spawn(env.cmd(&["inbound", "import", "events.jsonl"]))).expect(0);
+}
+
+/// Sender of each request the stand-in received, by recipient.
+fn senders(s: &StandIn) -> HashMap<String, String> {
+    s.received().iter().map(|r| (r.recipient(), r.body["sender"].as_str().unwrap_or("").to_string())).collect()
+}
+
+fn preview(env: &Env, file: &str) -> Vec<Value> {
+    env.run(&["run", file, "--dry-run", "--format", "jsonl"]).expect(0).rows()
+}
+
+#[test]
+fn a_customer_keeps_hearing_from_the_same_number_across_campaigns() {
+    let env = Env::new();
+    env.write("people.csv", &people(40));
+    campaign(&env, "a.yaml", "first", &format!("[\"{A}\", \"{B}\"]"), "");
+    let s = StandIn::start();
+    env.send(&s, &["run", "a.yaml"]).expect(0);
+    let first = senders(&s);
+    assert_eq!(first.len(), 40);
+    let from_a = first.values().filter(|n| *n == A).count();
+    assert!(from_a > 0 && from_a < 40, "the pool is shared: {from_a} of 40 from {A}");
+    // Another campaign of the same ledger lists the pool the other way round
+    // (and adds a number): everyone still hears from the number they did.
+    campaign(&env, "b.yaml", "second", &format!("[\"+14151110003\", \"{B}\", \"{A}\"]"), "");
+    let s2 = StandIn::start();
+    env.send(&s2, &["run", "b.yaml"]).expect(0);
+    assert_eq!(senders(&s2), first, "each customer on the number of the first campaign");
+    let rows = preview(&env, "b.yaml");
+    assert!(rows.iter().all(|r| r["reason"] == "already_sent"));
+}
+
+#[test]
+fn the_number_a_customer_wrote_to_wins_and_its_window_is_the_one_open() {
+    let env = Env::new();
+    env.write("people.csv", "phone,name,last\n+16045550001,Ana,\n+16045550002,Bo,\n");
+    // Ana wrote to B an hour ago; Bo wrote to a number outside the pool.
+    wrote(&env, "+16045550001", B, now_unix() - 3600);
+    wrote(&env, "+16045550002", "+14159999999", now_unix() - 3600);
+    campaign(&env, "c.yaml", "pool", &format!("[\"{A}\", \"{B}\"]"), "");
+    let rows = preview(&env, "c.yaml");
+    assert_eq!((rows[0]["sender"].as_str(), rows[0]["route"].as_str()), (Some(B), Some("session")));
+    assert_eq!(rows[0]["request"]["body"]["sender"]["id"], B, "the session body carries the number");
+    assert_eq!(rows[1]["route"], "template", "no number of the pool has Bo's window open");
+    assert_eq!(rows[1]["request"]["body"]["sender"], rows[1]["sender"], "the template body carries the number");
+    // A campaign sending from A alone: Ana's window with A was never open.
+    campaign(&env, "a.yaml", "onlya", &format!("\"{A}\""), "");
+    let rows = preview(&env, "a.yaml");
+    assert_eq!((rows[0]["sender"].as_str(), rows[0]["route"].as_str()), (Some(A), Some("template")));
+    // Without a sender (Connectly's default number) any number counts.
+    env.write(
+        "n.yaml",
+        &std::fs::read_to_string(env.path("a.yaml")).unwrap().replace(&format!("sender: \"{A}\"\n"), ""),
+    );
+    let rows = preview(&env, "n.yaml");
+    assert_eq!((rows[0]["sender"].clone(), rows[0]["route"].as_str()), (Value::Null, Some("session")));
+}
+
+#[test]
+fn the_csv_last_inbound_counts_for_every_number() {
+    let env = Env::new();
+    let last = jiff::Timestamp::from_second(now_unix() - 600).unwrap();
+    env.write("people.csv", &format!("phone,name,last\n+16045550001,Ana,{last}\n"));
+    campaign(&env, "c.yaml", "pool", &format!("[\"{A}\", \"{B}\"]"), "");
+    let rows = preview(&env, "c.yaml");
+    assert_eq!(rows[0]["route"], "session");
+    assert!(rows[0]["sender"] == A || rows[0]["sender"] == B);
+}
+
+#[test]
+fn sender_column_picks_the_number_and_must_name_one_of_the_pool() {
+    let env = Env::new();
+    env.write(
+        "people.csv",
+        &format!("phone,name,last,ours\n+16045550001,Ana,,{B}\n+16045550002,Bo,,\n+16045550003,Cy,,+14150000000\n"),
+    );
+    campaign(&env, "c.yaml", "pool", &format!("[\"{A}\", \"{B}\"]"), "  sender_column: ours\n");
+    let run = env.run(&["run", "c.yaml", "--dry-run", "--format", "jsonl"]);
+    run.expect(2);
+    let rows = run.rows();
+    assert_eq!(rows[0]["sender"], B);
+    assert!(rows[1]["sender"] == A || rows[1]["sender"] == B, "an empty cell: the pool decides");
+    assert_eq!(rows[2]["reason"], "invalid");
+    let message = rows[2]["error"]["message"].as_str().unwrap();
+    assert!(message.contains("+14150000000") && message.contains("not one of the campaign's senders"), "{message}");
+}
+
+#[test]
+fn each_number_keeps_its_own_pace_and_status_counts_per_number() {
+    let env = Env::new();
+    env.write("people.csv", &people(48));
+    campaign(&env, "c.yaml", "paced", &format!("[\"{A}\", \"{B}\"]"), "");
+    let c = std::fs::read_to_string(env.path("c.yaml")).unwrap();
+    env.write("c.yaml", &c.replace("  per_sender: 200\n  burst: 10\n", "  per_sender: 8\n  burst: 1\n"));
+    let s = StandIn::with(Config { latency: Duration::from_millis(5), per_second: 1000 });
+    env.send(&s, &["run", "c.yaml"]).expect(0);
+    let got = s.received();
+    assert_eq!(got.len(), 48);
+    let mut per_number = HashMap::<String, Vec<Instant>>::new();
+    for r in &got {
+        per_number.entry(r.body["sender"].as_str().unwrap().to_string()).or_default().push(r.at);
+    }
+    assert_eq!(per_number.len(), 2);
+    for (number, times) in &mut per_number {
+        times.sort();
+        // At most per_sender + burst (9) in any second; one more is allowed
+        // for arrival jitter on a busy machine (ten requests span 1.125 s
+        // when paced). Unpaced, all 24 would arrive within milliseconds.
+        let over = times.windows(11).filter(|w| w[10].duration_since(w[0]) < Duration::from_secs(1)).count();
+        assert_eq!(over, 0, "{number}: 11 requests within one second");
+    }
+    let status = env.run(&["status", "c.yaml", "--format", "json"]);
+    let v: Value = serde_json::from_str(&status.stdout).unwrap();
+    let counts: Vec<u64> = [A, B].iter().map(|n| v["senders"][n].as_u64().unwrap()).collect();
+    assert_eq!(counts.iter().sum::<u64>(), 48);
+    let text = env.run(&["status", "c.yaml"]).stdout;
+    assert!(text.contains(&format!("sent from {A} {}", counts[0])), "{text}");
+}
