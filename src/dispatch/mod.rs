@@ -240,9 +240,8 @@ async fn send_all(shared: Arc<Shared>, mut job_rx: mpsc::Receiver<Vec<Job>>, con
             }
             let shared = shared.clone();
             tasks.spawn(async move {
-                let out = send_one(&shared, job.outcome, job.send).await;
+                let out = send_one(&shared, job.outcome, job.send, permit).await;
                 let _ = job.done.send(out);
-                drop(permit);
             });
             while tasks.try_join_next().is_some() {}
         }

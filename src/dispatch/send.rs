@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::watch;
+use tokio::sync::{OwnedSemaphorePermit, watch};
 
 use super::Clock;
 use super::pacer::Pacer;
@@ -121,13 +121,17 @@ struct Send<'a> {
     counted: bool,
     /// A place of `templates_per_day` this row holds, given back if unused.
     taken: bool,
+    /// Its place among the requests in flight, given back once answered.
+    slot: Option<OwnedSemaphorePermit>,
 }
 
 /// Send one recipient. `None`: not attempted (the run stopped first).
-pub(super) async fn send_one(sh: &Shared, o: Outcome, s: Box<Sendable>) -> Option<Outcome> {
+pub(super) async fn send_one(sh: &Shared, o: Outcome, s: Box<Sendable>, slot: OwnedSemaphorePermit) -> Option<Outcome> {
     let counted = o.route == Some(Route::Template) || s.templated_today;
     let taken = s.quota_taken;
-    let mut t = Send { sh, s, o, attempts: 0, tries_this_route: 0, fallback: false, recorded: None, counted, taken };
+    let slot = Some(slot);
+    let mut t =
+        Send { sh, s, o, attempts: 0, tries_this_route: 0, fallback: false, recorded: None, counted, taken, slot };
     let mut step = Step::Decide;
     loop {
         step = match step {
@@ -405,6 +409,9 @@ impl Send<'_> {
         }
         self.o.attempts = Some(self.attempts);
         self.o.fallback = Some(self.fallback);
+        // Answered: no longer in flight. The next recipient's `in_flight`
+        // can then join this outcome's commit.
+        drop(self.slot.take());
         let w = LedgerWrite::Final {
             campaign: sh.campaign.name.clone(),
             outcome: Box::new(self.o.clone()),

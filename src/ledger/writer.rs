@@ -5,6 +5,7 @@
 
 use std::sync::mpsc;
 use std::thread;
+use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 use rusqlite::{OptionalExtension, params};
@@ -272,6 +273,38 @@ impl Writer {
     }
 }
 
+/// Most writes committed together.
+const BATCH: usize = 4096;
+
+/// How long a group holding only outcomes waits for more before it commits.
+/// An answered request's outcome is usually followed at once by the next
+/// recipient's `in_flight`: one commit instead of two per message at a
+/// steady pace. `in_flight` itself never waits (its request is held for it).
+const LINGER: Duration = Duration::from_millis(2);
+
+/// The group to commit: what is queued now, and while nothing in it is
+/// urgent, what arrives within `LINGER`.
+fn gather(rx: &mpsc::Receiver<Op>, first: Op) -> Vec<Op> {
+    let urgent = |op: &Op| !matches!(op, Op::Write(Write::Final { .. } | Write::OptOut { .. }, _));
+    let mut waiting = !urgent(&first);
+    let mut batch = vec![first];
+    let until = Instant::now() + LINGER;
+    while batch.len() < BATCH {
+        let next = match rx.try_recv() {
+            Ok(op) => op,
+            Err(mpsc::TryRecvError::Disconnected) => break,
+            Err(mpsc::TryRecvError::Empty) if !waiting => break,
+            Err(mpsc::TryRecvError::Empty) => match rx.recv_timeout(until.saturating_duration_since(Instant::now())) {
+                Ok(op) => op,
+                Err(_) => break,
+            },
+        };
+        waiting &= !urgent(&next);
+        batch.push(next);
+    }
+    batch
+}
+
 type Ack = tokio::sync::oneshot::Sender<Result<Option<Hold>, String>>;
 
 /// Commits in groups. A group that cannot be committed answers its waiters
@@ -288,7 +321,7 @@ fn writer_loop(ledger: Ledger, rx: mpsc::Receiver<Op>) -> Finished {
         let mut batch = Vec::new();
         // Each waiter with the place of its write in `kept`.
         let mut acks: Vec<(usize, Ack)> = Vec::new();
-        for op in std::iter::once(first).chain(std::iter::from_fn(|| rx.try_recv().ok())).take(4096) {
+        for op in gather(&rx, first) {
             match op {
                 Op::Write(w, ack) => {
                     acks.extend(ack.map(|a| (kept.len() + batch.len(), a)));
