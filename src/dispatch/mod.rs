@@ -7,6 +7,7 @@ pub mod pacer;
 mod send;
 mod stop;
 
+use std::collections::{HashMap, VecDeque};
 use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -226,25 +227,106 @@ fn produce(
 }
 
 /// The dispatcher: each job its own task, at most `concurrency` at once.
+/// With a pool of senders each number may hold only its share of those
+/// places; a job whose number has used its share waits aside while later
+/// rows for other numbers go ahead, so a number at its pace limit does not
+/// hold the others back.
 async fn send_all(shared: Arc<Shared>, mut job_rx: mpsc::Receiver<Vec<Job>>, concurrency: usize) {
-    let slots = Arc::new(Semaphore::new(concurrency));
-    let mut tasks = tokio::task::JoinSet::new();
-    while let Some(batch) = job_rx.recv().await {
-        for job in batch {
-            let Ok(permit) = slots.clone().acquire_owned().await else {
-                return;
-            };
-            if shared.stopped() {
-                let _ = job.done.send(None);
-                continue;
+    let mut d = Dispatcher {
+        share: concurrency.div_ceil(shared.campaign.senders.len().max(1)).max(1),
+        slots: Arc::new(Semaphore::new(concurrency)),
+        busy: HashMap::new(),
+        aside: HashMap::new(),
+        waiting: 0,
+        freed: mpsc::unbounded_channel(),
+        tasks: tokio::task::JoinSet::new(),
+        shared,
+    };
+    let mut open = true;
+    while open || d.waiting > 0 {
+        tokio::select! {
+            Some(lane) = d.freed.1.recv() => {
+                if !d.freed_one(lane).await {
+                    return;
+                }
             }
-            let shared = shared.clone();
-            tasks.spawn(async move {
-                let out = send_one(&shared, job.outcome, job.send, permit).await;
-                let _ = job.done.send(out);
-            });
-            while tasks.try_join_next().is_some() {}
+            batch = job_rx.recv(), if open && d.waiting < SET_ASIDE => match batch {
+                Some(batch) => {
+                    for job in batch {
+                        if !d.offer(job).await {
+                            return;
+                        }
+                    }
+                }
+                None => open = false,
+            },
         }
+        while d.tasks.try_join_next().is_some() {}
     }
-    while tasks.join_next().await.is_some() {}
+    while d.tasks.join_next().await.is_some() {}
+}
+
+/// Jobs set aside at most (waiting for their number's share), before the
+/// dispatcher stops taking more.
+const SET_ASIDE: usize = 4096;
+
+struct Dispatcher {
+    shared: Arc<Shared>,
+    /// Places in flight one sender number may hold.
+    share: usize,
+    slots: Arc<Semaphore>,
+    /// Jobs running per pace lane.
+    busy: HashMap<usize, usize>,
+    aside: HashMap<usize, VecDeque<Job>>,
+    waiting: usize,
+    freed: (mpsc::UnboundedSender<usize>, mpsc::UnboundedReceiver<usize>),
+    tasks: tokio::task::JoinSet<()>,
+}
+
+impl Dispatcher {
+    /// Start the job, or set it aside while its number uses its share.
+    /// `false` once the run can take no more.
+    async fn offer(&mut self, job: Job) -> bool {
+        let lane = self.shared.lane(job.outcome.sender.as_deref());
+        if self.busy.get(&lane).copied().unwrap_or(0) >= self.share {
+            self.aside.entry(lane).or_default().push_back(job);
+            self.waiting += 1;
+            return true;
+        }
+        self.start(lane, job).await
+    }
+
+    /// A job of `lane` finished: jobs set aside for it start while it has
+    /// room (after a stop they are all let go at once).
+    async fn freed_one(&mut self, lane: usize) -> bool {
+        if let Some(n) = self.busy.get_mut(&lane) {
+            *n = n.saturating_sub(1);
+        }
+        while self.busy.get(&lane).copied().unwrap_or(0) < self.share {
+            let Some(job) = self.aside.get_mut(&lane).and_then(VecDeque::pop_front) else { break };
+            self.waiting -= 1;
+            if !self.start(lane, job).await {
+                return false;
+            }
+        }
+        true
+    }
+
+    async fn start(&mut self, lane: usize, job: Job) -> bool {
+        let Ok(permit) = self.slots.clone().acquire_owned().await else {
+            return false;
+        };
+        if self.shared.stopped() {
+            let _ = job.done.send(None);
+            return true;
+        }
+        *self.busy.entry(lane).or_default() += 1;
+        let (shared, freed) = (self.shared.clone(), self.freed.0.clone());
+        self.tasks.spawn(async move {
+            let out = send_one(&shared, job.outcome, job.send, permit).await;
+            let _ = job.done.send(out);
+            let _ = freed.send(lane);
+        });
+        true
+    }
 }

@@ -45,7 +45,7 @@ pub(super) struct Shared {
 impl Shared {
     /// The pace lane of a sender number: its place in the campaign's list;
     /// Connectly's default number (no sender) shares lane 0.
-    fn lane(&self, sender: Option<&str>) -> usize {
+    pub fn lane(&self, sender: Option<&str>) -> usize {
         let pool = &self.campaign.senders;
         let Some(s) = sender else { return 0 };
         if let Some(i) = pool.iter().position(|p| p == s) {

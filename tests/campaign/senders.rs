@@ -147,3 +147,29 @@ fn each_number_keeps_its_own_pace_and_status_counts_per_number() {
     let text = env.run(&["status", "c.yaml"]).stdout;
     assert!(text.contains(&format!("sent from {A} {}", counts[0])), "{text}");
 }
+
+#[test]
+fn a_number_at_its_limit_does_not_hold_back_the_others() {
+    let env = Env::new();
+    // The first ten rows go from A, the next ten from B; each number 5/s.
+    let mut csv = String::from("phone,name,last,ours\n");
+    for i in 0..20 {
+        csv.push_str(&format!("+1604555{i:04},P{i},,{}\n", if i < 10 { A } else { B }));
+    }
+    env.write("people.csv", &csv);
+    campaign(&env, "c.yaml", "lanes", &format!("[\"{A}\", \"{B}\"]"), "  sender_column: ours\n");
+    let c = std::fs::read_to_string(env.path("c.yaml")).unwrap();
+    env.write(
+        "c.yaml",
+        &c.replace("  per_sender: 200\n  burst: 10\n", "  per_sender: 5\n  burst: 1\n  concurrency: 4\n"),
+    );
+    let s = StandIn::start();
+    env.send(&s, &["run", "c.yaml"]).expect(0);
+    let mut got = s.received();
+    assert_eq!(got.len(), 20);
+    got.sort_by_key(|r| r.at);
+    // Waiting in row order, B's rows would start only once A's ten were
+    // nearly done; each number keeps its own share of `concurrency`.
+    let early_b = got[..8].iter().filter(|r| r.body["sender"] == B).count();
+    assert!(early_b >= 2, "{early_b} of the first 8 requests from {B}");
+}
