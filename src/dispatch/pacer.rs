@@ -15,7 +15,7 @@
 //! Retry-After; good answers bring it back gradually (AIMD).
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -26,21 +26,45 @@ pub use crate::outcome::Pace;
 
 /// One GCRA limiter: `tat` is the theoretical arrival time of the next
 /// request; a release is allowed from `tat - tolerance`.
+///
+/// It also keeps the last `per_second + burst` release instants, and holds a
+/// release until the oldest of them is more than a second (plus `GUARD`)
+/// ago: so no second holds more than `per_second + burst` even where the
+/// requests arrive, with up to `GUARD` of jitter on their way.
 #[derive(Debug, Clone)]
 struct Gcra {
     interval: Duration,
     tolerance: Duration,
     tat: Instant,
+    recent: VecDeque<Instant>,
+    /// How many releases one second (plus `GUARD`) may hold; 0: unchecked
+    /// (very high rates, where one request more is noise).
+    most: usize,
 }
+
+/// Arrival jitter the one-second bound allows for.
+const GUARD: Duration = Duration::from_millis(5);
 
 impl Gcra {
     fn new(per_second: f64, burst: u32, start: Instant) -> Gcra {
         let interval = Duration::from_secs_f64(1.0 / per_second.max(0.001));
-        Gcra { interval, tolerance: interval * burst.saturating_sub(1), tat: start }
+        let most = per_second.ceil() + f64::from(burst);
+        let most = if most <= 10_000.0 { most as usize } else { 0 };
+        Gcra {
+            interval,
+            tolerance: interval * burst.saturating_sub(1),
+            tat: start,
+            recent: VecDeque::with_capacity(most),
+            most,
+        }
     }
 
     fn due(&self) -> Instant {
-        self.tat.checked_sub(self.tolerance).unwrap_or(self.tat)
+        let due = self.tat.checked_sub(self.tolerance).unwrap_or(self.tat);
+        match self.recent.front() {
+            Some(&oldest) if self.recent.len() >= self.most => due.max(oldest + Duration::from_secs(1) + GUARD),
+            _ => due,
+        }
     }
 
     /// Take a release at `now`. A wake-up a little late (under half an
@@ -50,6 +74,12 @@ impl Gcra {
         let catch_up = (self.interval / 2).min(Duration::from_millis(2));
         let from = if now > self.tat + catch_up { now } else { self.tat };
         self.tat = from + self.interval;
+        if self.most > 0 {
+            if self.recent.len() >= self.most {
+                self.recent.pop_front();
+            }
+            self.recent.push_back(now);
+        }
     }
 
     fn set_rate(&mut self, per_second: f64, burst: u32) {
