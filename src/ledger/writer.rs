@@ -234,7 +234,7 @@ pub enum Write {
 }
 
 enum Op {
-    Write(Write, Option<Ack>),
+    Write(Box<Write>, Option<Ack>),
     Stop,
 }
 
@@ -256,13 +256,13 @@ impl Writer {
     /// Write and wait until it is committed; `Some` when a guard held it back.
     pub async fn commit(&self, w: Write) -> Result<Option<Hold>, String> {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        self.tx.send(Op::Write(w, Some(tx))).map_err(|_| "the ledger writer stopped".to_string())?;
+        self.tx.send(Op::Write(Box::new(w), Some(tx))).map_err(|_| "the ledger writer stopped".to_string())?;
         rx.await.map_err(|_| "the ledger writer stopped".to_string())?
     }
 
     /// Write without waiting; it commits with the next group.
     pub fn record(&self, w: Write) {
-        let _ = self.tx.send(Op::Write(w, None));
+        let _ = self.tx.send(Op::Write(Box::new(w), None));
     }
 
     /// Commit what is queued and hand the connection back. Bounded: at
@@ -285,7 +285,7 @@ const LINGER: Duration = Duration::from_millis(2);
 /// The group to commit: what is queued now, and while nothing in it is
 /// urgent, what arrives within `LINGER`.
 fn gather(rx: &mpsc::Receiver<Op>, first: Op) -> Vec<Op> {
-    let urgent = |op: &Op| !matches!(op, Op::Write(Write::Final { .. } | Write::OptOut { .. }, _));
+    let urgent = |op: &Op| !matches!(op, Op::Write(w, _) if matches!(**w, Write::Final { .. } | Write::OptOut { .. }));
     let mut waiting = !urgent(&first);
     let mut batch = vec![first];
     let until = Instant::now() + LINGER;
@@ -325,7 +325,7 @@ fn writer_loop(ledger: Ledger, rx: mpsc::Receiver<Op>) -> Finished {
             match op {
                 Op::Write(w, ack) => {
                     acks.extend(ack.map(|a| (kept.len() + batch.len(), a)));
-                    batch.push(w);
+                    batch.push(*w);
                 }
                 Op::Stop => stop = true,
             }
