@@ -58,11 +58,38 @@ struct RawRecipients {
 }
 
 /// `sender`: one number, or a pool of them.
-#[derive(Deserialize)]
-#[serde(untagged)]
 enum Senders {
     One(Text),
     Pool(Vec<Text>),
+}
+
+impl<'de> Deserialize<'de> for Senders {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Senders;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a sender number such as \"+14151111234\", or a list of them")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Senders, E> {
+                Ok(Senders::One(Text(v.to_string())))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Senders, E> {
+                Ok(Senders::One(Text(v.to_string())))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Senders, E> {
+                Ok(Senders::One(Text(v.to_string())))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Senders, A::Error> {
+                let mut pool = Vec::new();
+                while let Some(t) = seq.next_element::<Text>()? {
+                    pool.push(t);
+                }
+                Ok(Senders::Pool(pool))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 #[derive(Deserialize)]

@@ -173,3 +173,39 @@ fn a_number_at_its_limit_does_not_hold_back_the_others() {
     let early_b = got[..8].iter().filter(|r| r.body["sender"] == B).count();
     assert!(early_b >= 2, "{early_b} of the first 8 requests from {B}");
 }
+
+#[test]
+fn a_pool_that_cannot_be_used_is_refused_at_the_door() {
+    let env = Env::new();
+    env.write("people.csv", &people(2));
+    for (sender, extra, says) in [
+        ("[]".to_string(), "", "the sender list is empty"),
+        (format!("[\"{A}\", \"4151110002\"]"), "", "sender `4151110002` is not an E.164 number"),
+        (format!("[\"{A}\", \"{A}\"]"), "", "listed twice"),
+        ("{a: 1}".to_string(), "", "expected a sender number such as \"+14151111234\", or a list of them"),
+        (format!("\"{A}\""), "  sender_column: nowhere\n", "no column `nowhere`"),
+    ] {
+        campaign(&env, "c.yaml", "door", &sender, extra);
+        let run = env.run(&["run", "c.yaml", "--dry-run"]);
+        run.expect(2).stderr_has(says);
+    }
+    campaign(&env, "c.yaml", "door", &format!("\"{A}\""), "");
+    let c = std::fs::read_to_string(env.path("c.yaml")).unwrap();
+    env.write("c.yaml", &c.replace("per_sender: 200", "per_sender: 0"));
+    env.run(&["run", "c.yaml", "--dry-run"]).expect(2).stderr_has("rate.per_sender is 0");
+}
+
+#[test]
+fn without_a_pool_sender_column_takes_any_number_written_in_e164() {
+    let env = Env::new();
+    env.write("people.csv", &format!("phone,name,last,ours\n+16045550001,Ana,,{B}\n+16045550002,Bo,,415 111 0003\n"));
+    campaign(&env, "c.yaml", "free", "[]", "  sender_column: ours\n");
+    let c = std::fs::read_to_string(env.path("c.yaml")).unwrap();
+    env.write("c.yaml", &c.replace("sender: []\n", ""));
+    let run = env.run(&["run", "c.yaml", "--dry-run", "--format", "jsonl"]);
+    let rows = run.expect(2).rows();
+    assert_eq!(rows[0]["sender"], B);
+    assert_eq!(rows[0]["request"]["body"]["sender"], B);
+    assert_eq!(rows[1]["reason"], "invalid");
+    assert!(rows[1]["error"]["message"].as_str().unwrap().contains("not an E.164 number"), "{}", rows[1]);
+}
