@@ -244,296 +244,57 @@ fn is_campaign_name(s: &str) -> bool {
         && b.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_' || c == b'-')
 }
 
+/// Where the campaign file is, for errors and relative paths.
+struct Door<'a> {
+    path: &'a Path,
+    dir: &'a Path,
+    source: &'a str,
+}
+
+impl Door<'_> {
+    /// An input error at the field `keys` (located in the file when found).
+    fn err(&self, keys: &[&str], what: String, fix: &str) -> Error {
+        let line = super::locate(self.source, keys);
+        Error::input(self.path, Location { line, ..Location::field(keys.join(".")) }, what, fix)
+    }
+
+    /// A path from the file, relative to the file's folder.
+    fn resolve(&self, p: &Text) -> PathBuf {
+        let p = Path::new(&p.0);
+        if p.is_absolute() || self.dir == Path::new(".") { p.to_path_buf() } else { self.dir.join(p) }
+    }
+}
+
 impl Campaign {
     pub fn validate(self, path: &Path, dir: &Path, source: String) -> Result<super::Campaign> {
-        let err = |keys: &[&str], what: String, fix: &str| {
-            let line = super::locate(&source, keys);
-            Error::input(path, Location { line, ..Location::field(keys.join(".")) }, what, fix)
-        };
-        let resolve = |p: &Text| -> PathBuf {
-            let p = Path::new(&p.0);
-            if p.is_absolute() || dir == Path::new(".") { p.to_path_buf() } else { dir.join(p) }
-        };
-        let name = self.name.0;
-        if !is_campaign_name(&name) {
-            return Err(err(
-                &["name"],
-                format!("invalid campaign name `{name}`"),
-                "use lowercase letters, digits, `-` and `_`, starting with a letter or digit (e.g. spring-sale)",
-            ));
-        }
-        let business_id = self.business_id.0;
-        if business_id.is_empty() || !business_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-            return Err(err(
-                &["business_id"],
-                format!("invalid business_id `{business_id}`"),
-                "copy the business id from the Connectly dashboard (letters, digits and dashes)",
-            ));
-        }
-        let senders = match self.sender {
-            None => Vec::new(),
-            Some(Senders::One(s)) => vec![s],
-            Some(Senders::Pool(list)) if list.is_empty() => {
-                return Err(err(
-                    &["sender"],
-                    "the sender list is empty".into(),
-                    "list the business's numbers to send from, or remove `sender` to use the default one",
-                ));
-            }
-            Some(Senders::Pool(list)) => list,
-        };
-        let mut pool: Vec<String> = Vec::with_capacity(senders.len());
-        for s in senders {
-            let n = strict_e164(&s.0).ok_or_else(|| {
-                err(
-                    &["sender"],
-                    format!("sender `{}` is not an E.164 number", s.0),
-                    "write the sending number with + and country code, e.g. \"+14151111234\" (quoted)",
-                )
-            })?;
-            if pool.contains(&n) {
-                return Err(err(&["sender"], format!("sender `{n}` is listed twice"), "list each number once"));
-            }
-            pool.push(n);
-        }
-
-        let r = self.recipients;
-        let default_country = match r.default_country {
-            None => None,
-            Some(c) => Some(Region::lookup(&c.0).ok_or_else(|| {
-                err(
-                    &["recipients", "default_country"],
-                    format!("unknown region `{}`", c.0),
-                    "use a two-letter ISO 3166 region code such as US, GB or ES",
-                )
-            })?),
-        };
-        let nonempty = |t: Option<Text>, key: &str| -> Result<Option<String>> {
-            match t {
-                Some(t) if t.0.trim().is_empty() => Err(err(
-                    &["recipients", key],
-                    format!("`{key}` is empty"),
-                    "name a column of the CSV header, or remove the key",
-                )),
-                other => Ok(other.map(|t| t.0)),
-            }
-        };
-        let recipients = Recipients {
-            csv: resolve(&r.csv),
-            phone_column: nonempty(r.phone_column, "phone_column")?.unwrap_or_else(|| "phone".into()),
-            default_country,
-            last_inbound_column: nonempty(r.last_inbound_column, "last_inbound_column")?,
-            timezone_column: nonempty(r.timezone_column, "timezone_column")?,
-            suppress: r.suppress.as_ref().map(resolve),
-            sender_column: nonempty(r.sender_column, "sender_column")?,
-        };
-
-        let session = match self.session {
-            None => None,
-            Some(s) => {
-                let body = match s.body {
-                    None => None,
-                    Some(b) => {
-                        let file = resolve(&b);
-                        let text = std::fs::read_to_string(&file).map_err(|e| {
-                            err(
-                                &["session", "body"],
-                                format!("cannot read body template {}: {e}", file.display()),
-                                "the path is relative to the campaign file's folder",
-                            )
-                        })?;
-                        Some((file, text))
-                    }
-                };
-                let message = s.message.as_ref().map(super::message_sources).unwrap_or(Message {
-                    text: None,
-                    attachments: None,
-                    location: None,
-                    list_message: None,
-                    reply_button_message: None,
-                });
-                check_message_shape(&message, body.is_some()).map_err(|(keys, what, fix)| {
-                    let mut full = vec!["session", "message"];
-                    full.extend(keys.iter().copied());
-                    err(&full, what, fix)
-                })?;
-                Some(Session { body, message })
-            }
-        };
-
-        let template = match self.template {
-            None => None,
-            Some(t) => {
-                let tname = t.name.0;
-                if tname.is_empty() || !tname.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-                {
-                    return Err(err(
-                        &["template", "name"],
-                        format!("invalid template name `{tname}`"),
-                        "WhatsApp template names use lowercase letters, digits and `_`; copy it from Connectly",
-                    ));
-                }
-                let language = t.language.map(|l| l.0).unwrap_or_else(|| "en".into());
-                if language.is_empty() || !language.bytes().all(|b| b.is_ascii_alphabetic() || b == b'_') {
-                    return Err(err(
-                        &["template", "language"],
-                        format!("invalid language `{language}`"),
-                        "use the template's language code as approved, e.g. en, en_US, pt_BR",
-                    ));
-                }
-                let mut parameters = Vec::new();
-                let mut headers = 0;
-                for (pname, value) in t.parameters.map(|p| p.0).unwrap_or_default() {
-                    if pname.starts_with("header_") {
-                        headers += 1;
-                        if headers > 1 {
-                            return Err(err(
-                                &["template", "parameters", &pname],
-                                format!("`{pname}` is a second header parameter"),
-                                "a template has one header: keep one of header_text, header_image, header_video, header_document",
-                            ));
-                        }
-                    }
-                    let (value, filename) = match value {
-                        RawParam::Plain(v) => (v.0, None),
-                        RawParam::WithFile(p) => (p.value.0, p.filename.map(|f| f.0)),
-                    };
-                    if filename.is_some() && pname != "header_document" {
-                        return Err(err(
-                            &["template", "parameters", &pname],
-                            format!("`{pname}` has a filename"),
-                            "only header_document takes {value, filename}; write the others as plain values",
-                        ));
-                    }
-                    parameters.push(Parameter { name: pname, value, filename });
-                }
-                Some(Template { name: tname, language, parameters })
-            }
-        };
+        let door = Door { path, dir, source: &source };
+        let name = campaign_name(&door, self.name)?;
+        let business_id = business_id(&door, self.business_id)?;
+        let senders = self.sender.map(|s| senders(&door, s)).transpose()?.unwrap_or_default();
+        let recipients = recipients(&door, self.recipients)?;
+        let session = self.session.map(|s| session(&door, s)).transpose()?;
+        let template = self.template.map(|t| template(&door, t)).transpose()?;
         if session.is_none() && template.is_none() {
-            return Err(err(
+            return Err(door.err(
                 &["name"],
                 "the campaign has neither `session` nor `template`, so nothing could be sent".into(),
                 "add a `session:` (free-form, inside the 24-hour window) and/or a `template:` (approved template, any time)",
             ));
         }
-
-        let window_margin = self.window.and_then(|w| w.margin).map(|s| s.0).unwrap_or(Duration::from_secs(15 * 60));
-        if window_margin >= Duration::from_secs(24 * 3600) {
-            return Err(err(
-                &["window", "margin"],
-                "window.margin must be less than 24h".into(),
-                "a margin is a safety allowance, e.g. 15m",
-            ));
-        }
-        let rr = self.rate.unwrap_or(RawRate { per_second: None, per_sender: None, burst: None, concurrency: None });
-        let rate = Rate {
-            per_second: rr.per_second.unwrap_or(20),
-            per_sender: rr.per_sender.unwrap_or(80),
-            burst: rr.burst.unwrap_or(1),
-            concurrency: rr.concurrency.unwrap_or(16),
-        };
-        for (key, v) in [
-            ("per_second", rate.per_second as usize),
-            ("per_sender", rate.per_sender as usize),
-            ("burst", rate.burst as usize),
-            ("concurrency", rate.concurrency),
-        ] {
-            if v == 0 {
-                return Err(err(&["rate", key], format!("rate.{key} is 0"), "use a whole number of at least 1"));
-            }
-        }
-        let rt = self.retry.unwrap_or(RawRetry { attempts: None, max_backoff: None, abort_after: None });
-        let retry = Retry {
-            attempts: rt.attempts.unwrap_or(5),
-            max_backoff: rt.max_backoff.map(|s| s.0).unwrap_or(Duration::from_secs(60)),
-            abort_after: rt.abort_after.unwrap_or(50),
-        };
-        if retry.attempts == 0 || retry.abort_after == 0 {
-            let key = if retry.attempts == 0 { "attempts" } else { "abort_after" };
-            return Err(err(&["retry", key], format!("retry.{key} is 0"), "use a whole number of at least 1"));
-        }
+        let window_margin = window_margin(&door, self.window)?;
+        let rate = rate(&door, self.rate)?;
+        let retry = retry(&door, self.retry)?;
         let templates_per_day = self.limits.as_ref().and_then(|l| l.templates_per_day);
-        let per_recipient = self
-            .limits
-            .and_then(|l| l.per_recipient)
-            .map(|p| super::PerRecipient { templates: p.templates, per: p.per.0 });
-        if per_recipient.is_some_and(|p| p.templates == 0 || p.per < Duration::from_secs(1)) {
-            return Err(err(
-                &["limits", "per_recipient"],
-                "limits.per_recipient allows no message".into(),
-                "give templates of at least 1 and a span such as 7d, e.g. { templates: 1, per: 7d }",
-            ));
-        }
-
-        let schedule = match self.schedule {
-            None => Schedule::default(),
-            Some(s) => {
-                let instant = |t: Option<Text>, key: &str| -> Result<Option<jiff::Timestamp>> {
-                    t.map(|t| {
-                        t.0.parse::<jiff::Timestamp>().map_err(|e| {
-                            err(
-                                &["schedule", key],
-                                format!("`{}` is not an RFC 3339 instant: {e}", t.0),
-                                "write a date, time and offset, e.g. 2026-12-01T09:00:00+01:00",
-                            )
-                        })
-                    })
-                    .transpose()
-                };
-                let not_before = instant(s.not_before, "not_before")?;
-                let not_after = instant(s.not_after, "not_after")?;
-                if let (Some(a), Some(b)) = (not_before, not_after)
-                    && b <= a
-                {
-                    return Err(err(
-                        &["schedule", "not_after"],
-                        "schedule.not_after is not after not_before".into(),
-                        "swap them, or widen the window",
-                    ));
-                }
-                let quiet_hours = match s.quiet_hours {
-                    None => None,
-                    Some(q) => {
-                        let time = |t: &Text, key: &str| -> Result<jiff::civil::Time> {
-                            jiff::civil::Time::strptime("%H:%M", t.0.trim()).map_err(|_| {
-                                err(
-                                    &["schedule", "quiet_hours", key],
-                                    format!("`{}` is not a time of day", t.0),
-                                    "write 24-hour HH:MM in quotes, e.g. \"21:00\"",
-                                )
-                            })
-                        };
-                        let start = time(&q.start, "start")?;
-                        let end = time(&q.end, "end")?;
-                        let timezone = jiff::tz::TimeZone::get(&q.timezone.0).map_err(|_| {
-                            err(
-                                &["schedule", "quiet_hours", "timezone"],
-                                format!("unknown time zone `{}`", q.timezone.0),
-                                "use an IANA zone name such as Europe/Madrid or America/New_York",
-                            )
-                        })?;
-                        if start == end {
-                            return Err(err(
-                                &["schedule", "quiet_hours", "end"],
-                                "quiet hours start and end at the same time".into(),
-                                "give a window such as start: \"21:00\", end: \"08:00\"",
-                            ));
-                        }
-                        Some(QuietHours { start, end, timezone })
-                    }
-                };
-                Schedule { not_before, not_after, quiet_hours }
-            }
-        };
-        let state = self.state.as_ref().map(resolve).unwrap_or_else(|| dir.join(".campaign/state.db"));
+        let per_recipient = self.limits.and_then(|l| l.per_recipient).map(|p| per_recipient(&door, p)).transpose()?;
+        let schedule = self.schedule.map(|s| schedule(&door, s)).transpose()?.unwrap_or_default();
+        let state = self.state.as_ref().map(|s| door.resolve(s)).unwrap_or_else(|| dir.join(".campaign/state.db"));
 
         Ok(super::Campaign {
             path: path.to_path_buf(),
             source,
             name,
             business_id,
-            senders: pool,
+            senders,
             recipients,
             once_per: self.once_per.map(|t| t.0).unwrap_or_else(|| "{{ recipient }}".into()),
             session,
@@ -547,6 +308,283 @@ impl Campaign {
             state,
         })
     }
+}
+
+fn campaign_name(door: &Door, name: Text) -> Result<String> {
+    let name = name.0;
+    if !is_campaign_name(&name) {
+        return Err(door.err(
+            &["name"],
+            format!("invalid campaign name `{name}`"),
+            "use lowercase letters, digits, `-` and `_`, starting with a letter or digit (e.g. spring-sale)",
+        ));
+    }
+    Ok(name)
+}
+
+fn business_id(door: &Door, id: Text) -> Result<String> {
+    let business_id = id.0;
+    if business_id.is_empty() || !business_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+        return Err(door.err(
+            &["business_id"],
+            format!("invalid business_id `{business_id}`"),
+            "copy the business id from the Connectly dashboard (letters, digits and dashes)",
+        ));
+    }
+    Ok(business_id)
+}
+
+fn senders(door: &Door, s: Senders) -> Result<Vec<String>> {
+    let senders = match s {
+        Senders::One(s) => vec![s],
+        Senders::Pool(list) if list.is_empty() => {
+            return Err(door.err(
+                &["sender"],
+                "the sender list is empty".into(),
+                "list the business's numbers to send from, or remove `sender` to use the default one",
+            ));
+        }
+        Senders::Pool(list) => list,
+    };
+    let mut pool: Vec<String> = Vec::with_capacity(senders.len());
+    for s in senders {
+        let n = strict_e164(&s.0).ok_or_else(|| {
+            door.err(
+                &["sender"],
+                format!("sender `{}` is not an E.164 number", s.0),
+                "write the sending number with + and country code, e.g. \"+14151111234\" (quoted)",
+            )
+        })?;
+        if pool.contains(&n) {
+            return Err(door.err(&["sender"], format!("sender `{n}` is listed twice"), "list each number once"));
+        }
+        pool.push(n);
+    }
+    Ok(pool)
+}
+
+fn recipients(door: &Door, r: RawRecipients) -> Result<Recipients> {
+    let default_country = match r.default_country {
+        None => None,
+        Some(c) => Some(Region::lookup(&c.0).ok_or_else(|| {
+            door.err(
+                &["recipients", "default_country"],
+                format!("unknown region `{}`", c.0),
+                "use a two-letter ISO 3166 region code such as US, GB or ES",
+            )
+        })?),
+    };
+    let nonempty = |t: Option<Text>, key: &str| -> Result<Option<String>> {
+        match t {
+            Some(t) if t.0.trim().is_empty() => Err(door.err(
+                &["recipients", key],
+                format!("`{key}` is empty"),
+                "name a column of the CSV header, or remove the key",
+            )),
+            other => Ok(other.map(|t| t.0)),
+        }
+    };
+    Ok(Recipients {
+        csv: door.resolve(&r.csv),
+        phone_column: nonempty(r.phone_column, "phone_column")?.unwrap_or_else(|| "phone".into()),
+        default_country,
+        last_inbound_column: nonempty(r.last_inbound_column, "last_inbound_column")?,
+        timezone_column: nonempty(r.timezone_column, "timezone_column")?,
+        suppress: r.suppress.as_ref().map(|s| door.resolve(s)),
+        sender_column: nonempty(r.sender_column, "sender_column")?,
+    })
+}
+
+fn session(door: &Door, s: RawSession) -> Result<Session> {
+    let body = match s.body {
+        None => None,
+        Some(b) => {
+            let file = door.resolve(&b);
+            let text = std::fs::read_to_string(&file).map_err(|e| {
+                door.err(
+                    &["session", "body"],
+                    format!("cannot read body template {}: {e}", file.display()),
+                    "the path is relative to the campaign file's folder",
+                )
+            })?;
+            Some((file, text))
+        }
+    };
+    let message = s.message.as_ref().map(super::message_sources).unwrap_or(Message {
+        text: None,
+        attachments: None,
+        location: None,
+        list_message: None,
+        reply_button_message: None,
+    });
+    check_message_shape(&message, body.is_some()).map_err(|(keys, what, fix)| {
+        let mut full = vec!["session", "message"];
+        full.extend(keys.iter().copied());
+        door.err(&full, what, fix)
+    })?;
+    Ok(Session { body, message })
+}
+
+fn template(door: &Door, t: RawTemplate) -> Result<Template> {
+    let tname = t.name.0;
+    if tname.is_empty() || !tname.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') {
+        return Err(door.err(
+            &["template", "name"],
+            format!("invalid template name `{tname}`"),
+            "WhatsApp template names use lowercase letters, digits and `_`; copy it from Connectly",
+        ));
+    }
+    let language = t.language.map(|l| l.0).unwrap_or_else(|| "en".into());
+    if language.is_empty() || !language.bytes().all(|b| b.is_ascii_alphabetic() || b == b'_') {
+        return Err(door.err(
+            &["template", "language"],
+            format!("invalid language `{language}`"),
+            "use the template's language code as approved, e.g. en, en_US, pt_BR",
+        ));
+    }
+    let mut parameters = Vec::new();
+    let mut headers = 0;
+    for (pname, value) in t.parameters.map(|p| p.0).unwrap_or_default() {
+        if pname.starts_with("header_") {
+            headers += 1;
+            if headers > 1 {
+                return Err(door.err(
+                    &["template", "parameters", &pname],
+                    format!("`{pname}` is a second header parameter"),
+                    "a template has one header: keep one of header_text, header_image, header_video, header_document",
+                ));
+            }
+        }
+        let (value, filename) = match value {
+            RawParam::Plain(v) => (v.0, None),
+            RawParam::WithFile(p) => (p.value.0, p.filename.map(|f| f.0)),
+        };
+        if filename.is_some() && pname != "header_document" {
+            return Err(door.err(
+                &["template", "parameters", &pname],
+                format!("`{pname}` has a filename"),
+                "only header_document takes {value, filename}; write the others as plain values",
+            ));
+        }
+        parameters.push(Parameter { name: pname, value, filename });
+    }
+    Ok(Template { name: tname, language, parameters })
+}
+
+fn window_margin(door: &Door, w: Option<RawWindow>) -> Result<Duration> {
+    let window_margin = w.and_then(|w| w.margin).map(|s| s.0).unwrap_or(Duration::from_secs(15 * 60));
+    if window_margin >= Duration::from_secs(24 * 3600) {
+        return Err(door.err(
+            &["window", "margin"],
+            "window.margin must be less than 24h".into(),
+            "a margin is a safety allowance, e.g. 15m",
+        ));
+    }
+    Ok(window_margin)
+}
+
+fn rate(door: &Door, r: Option<RawRate>) -> Result<Rate> {
+    let rr = r.unwrap_or(RawRate { per_second: None, per_sender: None, burst: None, concurrency: None });
+    let rate = Rate {
+        per_second: rr.per_second.unwrap_or(20),
+        per_sender: rr.per_sender.unwrap_or(80),
+        burst: rr.burst.unwrap_or(1),
+        concurrency: rr.concurrency.unwrap_or(16),
+    };
+    for (key, v) in [
+        ("per_second", rate.per_second as usize),
+        ("per_sender", rate.per_sender as usize),
+        ("burst", rate.burst as usize),
+        ("concurrency", rate.concurrency),
+    ] {
+        if v == 0 {
+            return Err(door.err(&["rate", key], format!("rate.{key} is 0"), "use a whole number of at least 1"));
+        }
+    }
+    Ok(rate)
+}
+
+fn retry(door: &Door, r: Option<RawRetry>) -> Result<Retry> {
+    let rt = r.unwrap_or(RawRetry { attempts: None, max_backoff: None, abort_after: None });
+    let retry = Retry {
+        attempts: rt.attempts.unwrap_or(5),
+        max_backoff: rt.max_backoff.map(|s| s.0).unwrap_or(Duration::from_secs(60)),
+        abort_after: rt.abort_after.unwrap_or(50),
+    };
+    if retry.attempts == 0 || retry.abort_after == 0 {
+        let key = if retry.attempts == 0 { "attempts" } else { "abort_after" };
+        return Err(door.err(&["retry", key], format!("retry.{key} is 0"), "use a whole number of at least 1"));
+    }
+    Ok(retry)
+}
+
+fn per_recipient(door: &Door, p: RawPerRecipient) -> Result<super::PerRecipient> {
+    let per_recipient = super::PerRecipient { templates: p.templates, per: p.per.0 };
+    if per_recipient.templates == 0 || per_recipient.per < Duration::from_secs(1) {
+        return Err(door.err(
+            &["limits", "per_recipient"],
+            "limits.per_recipient allows no message".into(),
+            "give templates of at least 1 and a span such as 7d, e.g. { templates: 1, per: 7d }",
+        ));
+    }
+    Ok(per_recipient)
+}
+
+fn schedule(door: &Door, s: RawSchedule) -> Result<Schedule> {
+    let instant = |t: Option<Text>, key: &str| -> Result<Option<jiff::Timestamp>> {
+        t.map(|t| {
+            t.0.parse::<jiff::Timestamp>().map_err(|e| {
+                door.err(
+                    &["schedule", key],
+                    format!("`{}` is not an RFC 3339 instant: {e}", t.0),
+                    "write a date, time and offset, e.g. 2026-12-01T09:00:00+01:00",
+                )
+            })
+        })
+        .transpose()
+    };
+    let not_before = instant(s.not_before, "not_before")?;
+    let not_after = instant(s.not_after, "not_after")?;
+    if let (Some(a), Some(b)) = (not_before, not_after)
+        && b <= a
+    {
+        return Err(door.err(
+            &["schedule", "not_after"],
+            "schedule.not_after is not after not_before".into(),
+            "swap them, or widen the window",
+        ));
+    }
+    let quiet_hours = s.quiet_hours.map(|q| quiet_hours(door, q)).transpose()?;
+    Ok(Schedule { not_before, not_after, quiet_hours })
+}
+
+fn quiet_hours(door: &Door, q: RawQuiet) -> Result<QuietHours> {
+    let time = |t: &Text, key: &str| -> Result<jiff::civil::Time> {
+        jiff::civil::Time::strptime("%H:%M", t.0.trim()).map_err(|_| {
+            door.err(
+                &["schedule", "quiet_hours", key],
+                format!("`{}` is not a time of day", t.0),
+                "write 24-hour HH:MM in quotes, e.g. \"21:00\"",
+            )
+        })
+    };
+    let start = time(&q.start, "start")?;
+    let end = time(&q.end, "end")?;
+    let timezone = jiff::tz::TimeZone::get(&q.timezone.0).map_err(|_| {
+        door.err(
+            &["schedule", "quiet_hours", "timezone"],
+            format!("unknown time zone `{}`", q.timezone.0),
+            "use an IANA zone name such as Europe/Madrid or America/New_York",
+        )
+    })?;
+    if start == end {
+        return Err(door.err(
+            &["schedule", "quiet_hours", "end"],
+            "quiet hours start and end at the same time".into(),
+            "give a window such as start: \"21:00\", end: \"08:00\"",
+        ));
+    }
+    Ok(QuietHours { start, end, timezone })
 }
 
 /// `+` and 8–15 digits, nothing else.
