@@ -284,7 +284,7 @@ impl Campaign {
         let window_margin = window_margin(&door, self.window)?;
         let rate = rate(&door, self.rate)?;
         let retry = retry(&door, self.retry)?;
-        let templates_per_day = self.limits.as_ref().and_then(|l| l.templates_per_day);
+        let templates_per_day = templates_per_day(&door, self.limits.as_ref().and_then(|l| l.templates_per_day))?;
         let per_recipient = self.limits.and_then(|l| l.per_recipient).map(|p| per_recipient(&door, p)).transpose()?;
         let schedule = self.schedule.map(|s| schedule(&door, s)).transpose()?.unwrap_or_default();
         let state = self.state.as_ref().map(|s| door.resolve(s)).unwrap_or_else(|| dir.join(".campaign/state.db"));
@@ -486,36 +486,61 @@ fn window_margin(door: &Door, w: Option<RawWindow>) -> Result<Duration> {
 fn rate(door: &Door, r: Option<RawRate>) -> Result<Rate> {
     let rr = r.unwrap_or(RawRate { per_second: None, per_sender: None, burst: None, concurrency: None });
     let rate = Rate {
-        per_second: rr.per_second.unwrap_or(20),
-        per_sender: rr.per_sender.unwrap_or(80),
-        burst: rr.burst.unwrap_or(1),
-        concurrency: rr.concurrency.unwrap_or(16),
+        per_second: in_range(door, &["rate", "per_second"], rr.per_second, 20, 1, Some(MAX_PER_SECOND))?,
+        per_sender: in_range(door, &["rate", "per_sender"], rr.per_sender, 80, 1, Some(MAX_PER_SECOND))?,
+        burst: in_range(door, &["rate", "burst"], rr.burst, 1, 1, Some(MAX_BURST))?,
+        concurrency: in_range(door, &["rate", "concurrency"], rr.concurrency, 16, 1, Some(MAX_CONCURRENCY))?,
     };
-    for (key, v) in [
-        ("per_second", rate.per_second as usize),
-        ("per_sender", rate.per_sender as usize),
-        ("burst", rate.burst as usize),
-        ("concurrency", rate.concurrency),
-    ] {
-        if v == 0 {
-            return Err(door.err(&["rate", key], format!("rate.{key} is 0"), "use a whole number of at least 1"));
-        }
-    }
     Ok(rate)
 }
 
 fn retry(door: &Door, r: Option<RawRetry>) -> Result<Retry> {
     let rt = r.unwrap_or(RawRetry { attempts: None, max_backoff: None, abort_after: None });
-    let retry = Retry {
-        attempts: rt.attempts.unwrap_or(5),
-        max_backoff: rt.max_backoff.map(|s| s.0).unwrap_or(Duration::from_secs(60)),
-        abort_after: rt.abort_after.unwrap_or(50),
-    };
-    if retry.attempts == 0 || retry.abort_after == 0 {
-        let key = if retry.attempts == 0 { "attempts" } else { "abort_after" };
-        return Err(door.err(&["retry", key], format!("retry.{key} is 0"), "use a whole number of at least 1"));
+    let max_backoff = rt.max_backoff.map(|s| s.0).unwrap_or(Duration::from_secs(60));
+    if max_backoff > MAX_BACKOFF {
+        return Err(door.err(
+            &["retry", "max_backoff"],
+            format!("retry.max_backoff is {}; it must be at most 1h", Span(max_backoff)),
+            "a longer wait holds the whole run; a row that must wait longer is deferred to a later run (e.g. 60s)",
+        ));
     }
-    Ok(retry)
+    Ok(Retry {
+        attempts: in_range(door, &["retry", "attempts"], rt.attempts, 5, 1, Some(MAX_ATTEMPTS))?,
+        max_backoff,
+        abort_after: in_range(door, &["retry", "abort_after"], rt.abort_after, 50, 1, None)?,
+    })
+}
+
+fn templates_per_day(door: &Door, n: Option<u32>) -> Result<Option<u32>> {
+    n.map(|n| in_range(door, &["limits", "templates_per_day"], Some(n), n, 1, None)).transpose()
+}
+
+/// Most pace and retry settings a campaign may give (SPEC §2).
+const MAX_PER_SECOND: u32 = 10_000;
+const MAX_BURST: u32 = 10_000;
+const MAX_CONCURRENCY: usize = 1024;
+const MAX_ATTEMPTS: u32 = 100;
+const MAX_BACKOFF: Duration = Duration::from_secs(3600);
+
+/// A whole number from the file (or its default), checked against its
+/// range: at least `lo` and, when given, at most `hi`.
+fn in_range<N>(door: &Door, keys: &[&str], v: Option<N>, default: N, lo: N, hi: Option<N>) -> Result<N>
+where
+    N: PartialOrd + Copy + std::fmt::Display,
+{
+    let n = v.unwrap_or(default);
+    if n >= lo && hi.is_none_or(|hi| n <= hi) {
+        return Ok(n);
+    }
+    let field = keys.join(".");
+    let (what, fix) = match hi {
+        Some(hi) => (
+            format!("{field} is {n}; it must be between {lo} and {hi}"),
+            format!("write a whole number from {lo} to {hi}, or remove the key for the default ({default})"),
+        ),
+        None => (format!("{field} is {n}; it must be at least {lo}"), format!("write a whole number of at least {lo}")),
+    };
+    Err(door.err(keys, what, &fix))
 }
 
 fn per_recipient(door: &Door, p: RawPerRecipient) -> Result<super::PerRecipient> {

@@ -169,3 +169,38 @@ fn usage_errors() {
     env.run(&["run", "c.yaml", "--dry-run", "--at", "tomorrow"]).expect(2).stderr_has("RFC 3339");
     env.run(&["run", "c.yaml", "--format", "html"]).expect(2).stderr_has("--dry-run");
 }
+
+/// A real run with `extra` appended to a good campaign: exit 2 naming
+/// `needles`, nothing sent and no ledger created.
+#[track_caller]
+fn refused_before_recording(extra: &str, needles: &[&str]) {
+    let env = env_with(&yaml(&format!("{GOOD}{extra}")));
+    let s = crate::support::StandIn::start();
+    let run = env.send(&s, &["run", "c.yaml"]);
+    run.expect(2);
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    for n in needles {
+        run.stderr_has(n);
+    }
+    assert!(s.received().is_empty(), "nothing sent");
+    assert!(!env.exists(".campaign/state.db"), "nothing recorded");
+}
+
+#[test]
+fn every_number_is_range_checked_before_the_run_is_recorded() {
+    refused_before_recording(
+        "rate:\n  concurrency: 2305843009213693952\n",
+        &["rate.concurrency", "2305843009213693952", "between 1 and 1024", "line 12"],
+    );
+    refused_before_recording("rate:\n  concurrency: 1025\n", &["rate.concurrency", "between 1 and 1024"]);
+    refused_before_recording("rate:\n  concurrency: 0\n", &["rate.concurrency"]);
+    refused_before_recording("rate:\n  per_second: 4294967295\n", &["rate.per_second", "between 1 and"]);
+    refused_before_recording("rate:\n  burst: 0\n", &["rate.burst"]);
+    refused_before_recording("rate:\n  per_second: -3\n", &["per_second", "-3"]);
+    refused_before_recording("retry:\n  attempts: 0\n", &["retry.attempts", "between 1 and 100"]);
+    refused_before_recording("retry:\n  attempts: 100000\n", &["retry.attempts", "between 1 and 100"]);
+    refused_before_recording("retry:\n  abort_after: 0\n", &["retry.abort_after", "at least 1"]);
+    refused_before_recording("retry:\n  max_backoff: 9999999h\n", &["retry.max_backoff", "at most 1h"]);
+    refused_before_recording("limits:\n  templates_per_day: 0\n", &["limits.templates_per_day", "at least 1"]);
+    refused_before_recording("window:\n  margin: 24h\n", &["window.margin", "less than 24h"]);
+}
