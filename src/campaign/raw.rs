@@ -125,7 +125,8 @@ impl<'de> Deserialize<'de> for Ordered {
             fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Ordered, A::Error> {
                 let mut out = Vec::new();
                 while let Some(key) = map.next_key::<ParamName>()? {
-                    out.push((key.0, map.next_value::<RawParam>()?));
+                    let value = RawParam::read(&key.0, &mut map)?;
+                    out.push((key.0, value));
                 }
                 Ok(Ordered(out))
             }
@@ -157,11 +158,77 @@ pub fn is_param_name(s: &str) -> bool {
         || s.strip_prefix("button_").and_then(|r| r.strip_suffix("_url")).is_some_and(numbered)
 }
 
-#[derive(Deserialize)]
-#[serde(untagged)]
+/// A parameter's value: text exactly as written (a bare `1.50` stays
+/// "1.50"), or for `header_document` also `{value, filename}`.
 enum RawParam {
     Plain(Text),
     WithFile(ParamWithFile),
+}
+
+impl RawParam {
+    /// Read the value of parameter `name` from a map of parameters.
+    fn read<'de, A: serde::de::MapAccess<'de>>(name: &str, map: &mut A) -> Result<RawParam, A::Error> {
+        if name == "header_document" {
+            return map.next_value::<DocumentParam>().map(|d| d.0);
+        }
+        match map.next_value::<PlainParam>()?.0 {
+            Some(v) => Ok(RawParam::Plain(v)),
+            None => Err(serde::de::Error::custom(format!(
+                "template parameter `{name}` has no value; give it a value or remove it"
+            ))),
+        }
+    }
+}
+
+/// A plain parameter value: the scalar exactly as written; `~` or nothing is none.
+struct PlainParam(Option<Text>);
+
+impl<'de> Deserialize<'de> for PlainParam {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = PlainParam;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a text value (only header_document takes {value, filename})")
+            }
+            fn visit_none<E: serde::de::Error>(self) -> Result<PlainParam, E> {
+                Ok(PlainParam(None))
+            }
+            fn visit_unit<E: serde::de::Error>(self) -> Result<PlainParam, E> {
+                Ok(PlainParam(None))
+            }
+            fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<PlainParam, D::Error> {
+                d.deserialize_str(self)
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<PlainParam, E> {
+                Ok(PlainParam(Some(Text(v.to_string()))))
+            }
+        }
+        d.deserialize_option(V)
+    }
+}
+
+/// `header_document`: a URL, or `{value, filename}`.
+struct DocumentParam(RawParam);
+
+impl<'de> Deserialize<'de> for DocumentParam {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = DocumentParam;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a document URL, or {value, filename}")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<DocumentParam, E> {
+                Ok(DocumentParam(RawParam::Plain(Text(v.to_string()))))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<DocumentParam, A::Error> {
+                let p = ParamWithFile::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                Ok(DocumentParam(RawParam::WithFile(p)))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 #[derive(Deserialize)]
@@ -459,13 +526,6 @@ fn template(door: &Door, t: RawTemplate) -> Result<Template> {
             RawParam::Plain(v) => (v.0, None),
             RawParam::WithFile(p) => (p.value.0, p.filename.map(|f| f.0)),
         };
-        if filename.is_some() && pname != "header_document" {
-            return Err(door.err(
-                &["template", "parameters", &pname],
-                format!("`{pname}` has a filename"),
-                "only header_document takes {value, filename}; write the others as plain values",
-            ));
-        }
         parameters.push(Parameter { name: pname, value, filename });
     }
     Ok(Template { name: tname, language, parameters })

@@ -4,7 +4,9 @@
 
 use serde::{Deserialize, Serialize};
 
-/// A string in the campaign file; YAML scalars like `1` or `true` are taken as text.
+/// A string in the campaign file, exactly as written: a bare YAML scalar
+/// such as `1.50`, `0x1F` or `+14151111234` is taken as its text ("1.50",
+/// not 1.5), never reformatted through a number.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(transparent)]
 pub struct Text(pub String);
@@ -15,7 +17,7 @@ impl<'de> Deserialize<'de> for Text {
         impl serde::de::Visitor<'_> for V {
             type Value = Text;
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("text (a string, number or boolean)")
+                f.write_str("text")
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Text, E> {
                 Ok(Text(v.to_string()))
@@ -23,20 +25,9 @@ impl<'de> Deserialize<'de> for Text {
             fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Text, E> {
                 Ok(Text(v))
             }
-            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Text, E> {
-                Ok(Text(v.to_string()))
-            }
-            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Text, E> {
-                Ok(Text(v.to_string()))
-            }
-            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Text, E> {
-                Ok(Text(v.to_string()))
-            }
-            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Text, E> {
-                Ok(Text(v.to_string()))
-            }
         }
-        d.deserialize_any(V)
+        // The YAML reader hands a scalar to `deserialize_str` as written.
+        d.deserialize_str(V)
     }
 }
 

@@ -204,3 +204,30 @@ fn every_number_is_range_checked_before_the_run_is_recorded() {
     refused_before_recording("limits:\n  templates_per_day: 0\n", &["limits.templates_per_day", "at least 1"]);
     refused_before_recording("window:\n  margin: 24h\n", &["window.margin", "less than 24h"]);
 }
+
+#[test]
+fn bare_yaml_numbers_reach_the_wire_exactly_as_written() {
+    let env = Env::new();
+    env.write("people.csv", OK_CSV);
+    env.write(
+        "c.yaml",
+        "name: numbers\nbusiness_id: 0x1F\nsender: +14151111234\nrecipients:\n  csv: people.csv\nsession:\n  message:\n    text: 1.50\ntemplate:\n  name: t\n  parameters:\n    body_1: 1.50\n    body_2: 0o17\n    body_3: 1e3\n    body_4: 007\n    body_5: true\n",
+    );
+    let run = env.run(&["run", "c.yaml", "--dry-run", "--format", "jsonl"]);
+    run.expect(0);
+    let row = &run.rows()[0];
+    assert!(row["request"]["path"].as_str().unwrap().contains("/businesses/0x1F/"), "{row}");
+    let values: Vec<&str> =
+        row["request"]["body"]["parameters"].as_array().unwrap().iter().map(|p| p["value"].as_str().unwrap()).collect();
+    assert_eq!(values, ["1.50", "0o17", "1e3", "007", "true"]);
+    assert_eq!(row["request"]["body"]["sender"], "+14151111234");
+}
+
+#[test]
+fn a_parameter_without_a_value_or_with_a_stray_filename_is_refused() {
+    fails(&env_with(&yaml(&format!("{GOOD}    body_2: ~\n"))), &["`body_2` has no value", "line"]);
+    fails(
+        &env_with(&yaml(&format!("{GOOD}    body_2: {{ value: x, filename: a.pdf }}\n"))),
+        &["only header_document takes {value, filename}"],
+    );
+}
