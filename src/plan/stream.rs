@@ -39,7 +39,8 @@ pub struct Mode {
 #[derive(Default)]
 struct Batch {
     index: u64,
-    first_row: u64,
+    /// The row number of each record (rows left out still count).
+    numbers: Vec<u64>,
     records: Vec<StringRecord>,
     plans: Vec<RowPlan>,
     lines: Vec<u8>,
@@ -85,12 +86,24 @@ pub fn run(
                     };
                     batch.plans.clear();
                     batch.lines.clear();
+                    batch.numbers.clear();
                     batch.records.resize(BATCH, StringRecord::new());
                     let mut n = 0;
+                    let mut end = false;
                     while n < BATCH {
                         match source.reader.read_record(&mut batch.records[n]) {
-                            Ok(true) => n += 1,
-                            Ok(false) => break,
+                            Ok(true) => {
+                                rows += 1;
+                                // Spreadsheets export trailing rows of empty cells (`,,,,`).
+                                if !is_blank(&batch.records[n]) {
+                                    batch.numbers.push(rows);
+                                    n += 1;
+                                }
+                            }
+                            Ok(false) => {
+                                end = true;
+                                break;
+                            }
                             Err(e) => return Err(csv_error_in(&csv_path, e, Some(&headers))),
                         }
                     }
@@ -99,13 +112,11 @@ pub fn run(
                     }
                     batch.records.truncate(n);
                     batch.index = index;
-                    batch.first_row = rows + 1;
-                    rows += n as u64;
                     if todo_tx.send(batch).is_err() {
                         return Ok(rows);
                     }
                     index += 1;
-                    if n < BATCH {
+                    if end {
                         return Ok(rows);
                     }
                 }
@@ -159,6 +170,11 @@ pub fn run(
     }
 }
 
+/// A row whose every cell is empty or blank.
+fn is_blank(rec: &StringRecord) -> bool {
+    rec.iter().all(|f| f.trim().is_empty())
+}
+
 fn worker(planner: &Planner, rx: &Mutex<Receiver<Batch>>, tx: &std::sync::mpsc::SyncSender<Batch>, mode: Mode) {
     loop {
         let mut batch = {
@@ -168,9 +184,9 @@ fn worker(planner: &Planner, rx: &Mutex<Receiver<Batch>>, tx: &std::sync::mpsc::
                 Err(_) => return,
             }
         };
-        let Batch { first_row, records, plans, lines, .. } = &mut batch;
-        for (i, rec) in records.iter().enumerate() {
-            let mut plan = planner.plan_row(*first_row + i as u64, rec, mode.now, mode.with_request);
+        let Batch { numbers, records, plans, lines, .. } = &mut batch;
+        for (rec, row) in records.iter().zip(numbers.iter()) {
+            let mut plan = planner.plan_row(*row, rec, mode.now, mode.with_request);
             plan.outcome.line = rec.position().map(|p| p.line());
             if mode.jsonl {
                 let start = lines.len();

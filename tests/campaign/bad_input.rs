@@ -231,3 +231,16 @@ fn a_parameter_without_a_value_or_with_a_stray_filename_is_refused() {
         &["only header_document takes {value, filename}"],
     );
 }
+
+#[test]
+fn excel_exports_with_a_bom_and_empty_rows_are_read() {
+    let env = Env::new();
+    let s = crate::support::StandIn::start();
+    crate::send::campaign(&env, "\u{feff}phone,name,last\n+16044441111,Ana,\n,,\n+16044441112,Bo,\n,,\n , ,\n", "");
+    let preview = env.run(&["run", "c.yaml", "--dry-run", "--format", "jsonl"]);
+    preview.expect(0);
+    let rows: Vec<_> = preview.rows().iter().map(|r| (r["row"].as_u64().unwrap(), r["status"].clone())).collect();
+    assert_eq!(rows, [(1, "planned".into()), (3, "planned".into())], "empty rows are left out, and still counted");
+    env.send(&s, &["run", "c.yaml"]).expect(0);
+    assert_eq!(s.received().len(), 2);
+}
