@@ -1,7 +1,12 @@
-//! Phone numbers to E.164 (SPEC §3 step 1): `+` and 8–15 digits; spaces,
-//! dashes, dots and parentheses dropped; `00` read as `+`; a number without
-//! `+` takes the campaign's `default_country` (its calling code, with the
-//! national trunk prefix removed, from libphonenumber's metadata).
+//! Phone numbers to E.164 (SPEC §3 step 1): spaces, dashes, dots and
+//! parentheses dropped; `00` read as `+`; a number without `+` takes the
+//! campaign's `default_country` (its calling code, with the national trunk
+//! prefix removed). A recipient's number is then checked against its
+//! country's numbering plan (`numbering`), and a number that fails says
+//! what most likely went wrong: a spreadsheet float, scientific notation,
+//! the wrong country, a trunk prefix, a digit too many or too few.
+
+use crate::plan::numbering::{self, Verdict};
 
 /// A region for numbers written without `+`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,6 +36,22 @@ pub enum PhoneError {
     BadCharacter(char),
     NoCountry,
     Length(usize),
+    /// `16045550105.0`: the column was saved as numbers.
+    SpreadsheetFloat,
+    /// `1.6E+10`: the spreadsheet showed it in scientific notation.
+    Scientific,
+    /// Written with `+` (or `00`), but not a number of that country's plan.
+    Invalid {
+        number: String,
+        verdict: Verdict,
+    },
+    /// Written without `+`, and not a number of `default_country`.
+    NotForCountry {
+        region: String,
+        verdict: Verdict,
+        abroad: Option<String>,
+        leading_zero: bool,
+    },
 }
 
 impl std::fmt::Display for PhoneError {
@@ -42,13 +63,62 @@ impl std::fmt::Display for PhoneError {
                 "phone number has no country code: write it with `+` (e.g. +16044441111) or set recipients.default_country",
             ),
             PhoneError::Length(n) => write!(f, "phone number has {n} digits; E.164 numbers have 8 to 15"),
+            PhoneError::SpreadsheetFloat => f.write_str(
+                "this is a spreadsheet number (it ends in `.0`: the column was saved as numbers, not text); format the phone column as text and export the CSV again",
+            ),
+            PhoneError::Scientific => f.write_str(
+                "this is scientific notation (the spreadsheet showed a long number as 1.6E+10 and its last digits are lost); format the phone column as text, restore the numbers and export the CSV again",
+            ),
+            PhoneError::Invalid { number, verdict } => {
+                write!(f, "{number} {}", why(verdict))?;
+                if let Verdict::Length { .. } | Verdict::NotInPlan { .. } = verdict {
+                    f.write_str("; check for a digit missing, extra or mistyped")?;
+                }
+                Ok(())
+            }
+            PhoneError::NotForCountry { region, verdict, abroad, leading_zero } => {
+                write!(f, "not a valid number of {region} (recipients.default_country): it {}", why(verdict))?;
+                match (abroad, leading_zero) {
+                    (Some(n), _) => write!(f, "; it looks like an international number written without `+`: write {n}"),
+                    (None, true) => f.write_str(
+                        "; the leading 0 is the trunk prefix of another country: write the number with `+` and its country code",
+                    ),
+                    (None, false) => f.write_str(
+                        "; if the customer's number is from another country, write it with `+` and its country code",
+                    ),
+                }
+            }
         }
     }
 }
 
-/// Normalize `raw` to E.164, appending into a fresh string.
-pub fn normalize(raw: &str, region: Option<&Region>) -> Result<String, PhoneError> {
-    let t = raw.trim();
+/// What the numbering plan found wrong, as the rest of a sentence.
+fn why(v: &Verdict) -> String {
+    match v {
+        Verdict::Valid(r) => format!("is a valid {r} number"),
+        Verdict::UnknownCode => "starts with no country calling code".into(),
+        Verdict::Length { code, have, lengths } => {
+            let (min, max) = (lengths.first().copied().unwrap_or(0), lengths.last().copied().unwrap_or(0));
+            let size = if (*have as u16) < min {
+                "is too short"
+            } else if (*have as u16) > max {
+                "is too long"
+            } else {
+                "has the wrong length"
+            };
+            let list: Vec<String> = lengths.iter().map(u16::to_string).collect();
+            format!(
+                "{size}: +{code} numbers have {} digits after the country code, this one has {have}",
+                list.join(" or ")
+            )
+        }
+        Verdict::NotInPlan { code } => format!("is not in the +{code} numbering plan (no such range is in use)"),
+    }
+}
+
+/// The digits of a number as written, and whether it was written
+/// internationally (`+` or `00`).
+fn digits(t: &str) -> Result<(String, bool), PhoneError> {
     if t.is_empty() {
         return Err(PhoneError::Empty);
     }
@@ -62,27 +132,111 @@ pub fn normalize(raw: &str, region: Option<&Region>) -> Result<String, PhoneErro
             _ => return Err(PhoneError::BadCharacter(c)),
         }
     }
-    let national = if plus {
-        None
-    } else if let Some(rest) = digits.strip_prefix("00") {
-        digits = rest.to_string();
-        None
-    } else {
+    if !plus && let Some(rest) = digits.strip_prefix("00") {
+        return Ok((rest.to_string(), true));
+    }
+    Ok((digits, plus))
+}
+
+fn plus(digits: &str) -> String {
+    let mut out = String::with_capacity(digits.len() + 1);
+    out.push('+');
+    out.push_str(digits);
+    out
+}
+
+/// Normalize `raw` to E.164 without consulting the numbering plan (numbers
+/// that arrive from WhatsApp itself).
+pub fn normalize(raw: &str, region: Option<&Region>) -> Result<String, PhoneError> {
+    let (mut digits, international) = digits(raw.trim())?;
+    if !international {
         let region = region.ok_or(PhoneError::NoCountry)?;
         let mut national = digits.as_str();
         if let Some(p) = region.national_prefix.as_deref() {
             national = national.strip_prefix(p).unwrap_or(national);
         }
-        Some(format!("{}{}", region.calling_code, national))
-    };
-    let digits = national.unwrap_or(digits);
+        digits = format!("{}{}", region.calling_code, national);
+    }
     if !(8..=15).contains(&digits.len()) {
         return Err(PhoneError::Length(digits.len()));
     }
-    let mut out = String::with_capacity(digits.len() + 1);
-    out.push('+');
-    out.push_str(&digits);
-    Ok(out)
+    Ok(plus(&digits))
+}
+
+/// A recipient's number: normalized to E.164 and valid in its country's
+/// numbering plan (SPEC §3 step 1).
+pub fn recipient(raw: &str, region: Option<&Region>) -> Result<String, PhoneError> {
+    let t = raw.trim();
+    spreadsheet(t)?;
+    let (digits, international) = digits(t)?;
+    if international {
+        return international_number(&digits);
+    }
+    national_number(&digits, region.ok_or(PhoneError::NoCountry)?)
+}
+
+/// Numbers a spreadsheet changed: `16045550105.0`, `1.6E+10`, `1,6E+10`.
+fn spreadsheet(t: &str) -> Result<(), PhoneError> {
+    let t = t.strip_prefix('+').unwrap_or(t);
+    let all_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if let Some((whole, zeros)) = t.split_once('.')
+        && all_digits(whole)
+        && whole.len() >= 7
+        && !zeros.is_empty()
+        && zeros.bytes().all(|b| b == b'0')
+    {
+        return Err(PhoneError::SpreadsheetFloat);
+    }
+    if let Some((mantissa, exp)) = t.split_once(['e', 'E']) {
+        let exp = exp.strip_prefix('+').unwrap_or(exp);
+        let mut parts = mantissa.splitn(2, ['.', ',']);
+        let whole = parts.next().unwrap_or("");
+        let fraction_ok = parts.next().is_none_or(all_digits);
+        if all_digits(whole) && fraction_ok && all_digits(exp) {
+            return Err(PhoneError::Scientific);
+        }
+    }
+    Ok(())
+}
+
+fn valid(digits: &str) -> bool {
+    matches!(numbering::check(digits), Verdict::Valid(_))
+}
+
+/// `+` and a calling code: valid as written, or once the trunk prefix that
+/// follows the code is dropped (`+44 (0) 7911 123456`).
+fn international_number(digits: &str) -> Result<String, PhoneError> {
+    let verdict = numbering::check(digits);
+    if let Verdict::Valid(_) = verdict {
+        return Ok(plus(digits));
+    }
+    if let Some((code, national)) = numbering::split(digits)
+        && let Some(rest) = numbering::trunk_prefix(code).and_then(|p| national.strip_prefix(p))
+    {
+        let fixed = format!("{code}{rest}");
+        if valid(&fixed) {
+            return Ok(plus(&fixed));
+        }
+    }
+    Err(PhoneError::Invalid { number: plus(digits), verdict })
+}
+
+/// A national number of `default_country`, with or without its trunk prefix.
+fn national_number(digits: &str, region: &Region) -> Result<String, PhoneError> {
+    let stripped = region.national_prefix.as_deref().and_then(|p| digits.strip_prefix(p));
+    for national in stripped.into_iter().chain(std::iter::once(digits)) {
+        let full = format!("{}{national}", region.calling_code);
+        if valid(&full) {
+            return Ok(plus(&full));
+        }
+    }
+    let verdict = numbering::check(&format!("{}{}", region.calling_code, stripped.unwrap_or(digits)));
+    Err(PhoneError::NotForCountry {
+        region: region.id.clone(),
+        verdict,
+        abroad: valid(digits).then(|| plus(digits)),
+        leading_zero: digits.starts_with('0') && region.national_prefix.as_deref() != Some("0"),
+    })
 }
 
 #[cfg(test)]
@@ -112,5 +266,28 @@ mod tests {
         assert_eq!(normalize("+123", None), Err(PhoneError::Length(3)));
         assert_eq!(normalize("+1234567890123456", None), Err(PhoneError::Length(16)));
         assert!(Region::lookup("ZZ").is_none());
+    }
+
+    #[test]
+    fn recipients_are_checked_against_the_numbering_plan() {
+        let ca = Region::lookup("CA").unwrap();
+        let gb = Region::lookup("GB").unwrap();
+        assert_eq!(recipient("+1 (604) 444-1111", None).unwrap(), "+16044441111");
+        assert_eq!(recipient("1-604-555-0105", Some(&ca)).unwrap(), "+16045550105");
+        assert_eq!(recipient("07911 123456", Some(&gb)).unwrap(), "+447911123456");
+        assert_eq!(recipient("+44 (0) 7911 123456", None).unwrap(), "+447911123456");
+        assert_eq!(recipient("0044 7911 123456", Some(&ca)).unwrap(), "+447911123456");
+        let short = recipient("+1 604 555 01", None).unwrap_err();
+        assert!(short.to_string().contains("too short: +1 numbers have 10 digits"), "{short}");
+        assert_eq!(recipient("16045550105.0", Some(&ca)), Err(PhoneError::SpreadsheetFloat));
+        assert_eq!(recipient("1.6E+10", Some(&ca)), Err(PhoneError::Scientific));
+        assert_eq!(recipient("1,60455501E+10", None), Err(PhoneError::Scientific));
+        let abroad = recipient("07700 900125", Some(&ca)).unwrap_err();
+        assert!(abroad.to_string().contains("not a valid number of CA"), "{abroad}");
+        assert!(abroad.to_string().contains("trunk prefix of another country"), "{abroad}");
+        let no_plus = recipient("447911123456", Some(&ca)).unwrap_err();
+        assert!(no_plus.to_string().contains("write +447911123456"), "{no_plus}");
+        assert!(recipient("+99912345678", None).unwrap_err().to_string().contains("no country calling code"));
+        assert!(recipient("604.555.0105", Some(&ca)).is_ok(), "dots as separators are not a float");
     }
 }

@@ -126,14 +126,43 @@ pub fn csv_error_in(path: &Path, e: csv::Error, headers: Option<&Headers>) -> Er
     }
 }
 
-/// Numbers never to message, normalized like recipients.
+/// Numbers never to message, normalized like recipients: a CSV whose
+/// phone column lists them, or a plain list of numbers, one a line, with
+/// no header.
 pub fn load_suppressions(c: &Campaign) -> Result<HashSet<String>> {
     let Some(path) = &c.recipients.suppress else {
         return Ok(HashSet::new());
     };
     let mut reader = open_csv(path, "suppression list")?;
     let headers = read_headers(path, &mut reader)?;
-    let col = headers
+    let mut set = HashSet::new();
+    let plain_list = headers.names.len() == 1 && looks_like_number(&headers.names[0]);
+    if plain_list {
+        // The first line is a number, not a header.
+        set.insert(suppressed(c, path, &headers.names[0], 1, None)?);
+    }
+    let col = if plain_list { 0 } else { suppression_column(c, path, &headers)? };
+    let field = (!plain_list).then(|| headers.names[col].clone());
+    let mut rec = StringRecord::new();
+    while reader.read_record(&mut rec).map_err(|e| csv_error_in(path, e, Some(&headers)))? {
+        let raw = rec.get(col).unwrap_or("");
+        if raw.trim().is_empty() {
+            continue;
+        }
+        let line = rec.position().map_or(0, |p| p.line()) as usize;
+        set.insert(suppressed(c, path, raw, line, field.as_deref())?);
+    }
+    Ok(set)
+}
+
+/// A header cell that is a phone number (or what a spreadsheet made of one).
+fn looks_like_number(s: &str) -> bool {
+    let digits = s.bytes().filter(u8::is_ascii_digit).count();
+    digits >= 6 && !s.bytes().any(|b| b.is_ascii_alphabetic() && !matches!(b, b'e' | b'E'))
+}
+
+fn suppression_column(c: &Campaign, path: &Path, headers: &Headers) -> Result<usize> {
+    headers
         .get(&c.recipients.phone_column)
         .or_else(|| headers.get("phone"))
         .or((headers.names.len() == 1).then_some(0))
@@ -146,29 +175,29 @@ pub fn load_suppressions(c: &Campaign) -> Result<HashSet<String>> {
                     c.recipients.phone_column,
                     headers.names.join(", ")
                 ),
-                "give the list a column named like the recipients' phone column, or a single column",
+                "give the list a column named like the recipients' phone column, a single column, or no header at all (one number a line)",
             )
-        })?;
-    let mut set = HashSet::new();
-    let mut rec = StringRecord::new();
-    let mut row = 0u64;
-    while reader.read_record(&mut rec).map_err(|e| csv_error_in(path, e, Some(&headers)))? {
-        row += 1;
-        let raw = rec.get(col).unwrap_or("");
-        if raw.trim().is_empty() {
-            continue;
-        }
-        let n = phone::normalize(raw, c.recipients.default_country.as_ref()).map_err(|e| {
-            Error::input(
-                path,
-                Location { row: Some(row), field: Some(headers.names[col].clone()), ..Default::default() },
-                format!("`{raw}`: {e}"),
-                "fix the number: an opt-out that cannot be read cannot be honoured",
-            )
-        })?;
-        set.insert(n);
+        })
+}
+
+/// One opt-out, normalized as recipients are; a number outside the numbering
+/// plan is still honoured as written, a line that cannot be read is an error.
+fn suppressed(c: &Campaign, path: &Path, raw: &str, line: usize, field: Option<&str>) -> Result<String> {
+    let region = c.recipients.default_country.as_ref();
+    let strict = phone::recipient(raw, region);
+    if let Err(phone::PhoneError::Invalid { .. } | phone::PhoneError::NotForCountry { .. }) = strict
+        && let Ok(n) = phone::normalize(raw, region)
+    {
+        return Ok(n);
     }
-    Ok(set)
+    strict.map_err(|e| {
+        Error::input(
+            path,
+            Location { line: Some(line), field: field.map(str::to_string), ..Default::default() },
+            format!("`{raw}`: {e}"),
+            "fix the number: an opt-out that cannot be read cannot be honoured",
+        )
+    })
 }
 
 /// About how many rows a CSV holds, from its size and its first 64 KiB.

@@ -226,7 +226,7 @@ impl Planner {
         let c = &*self.campaign;
         // 1. phone
         let raw_phone = rec.get(self.columns.phone).unwrap_or("");
-        let phone = match crate::plan::phone::normalize(raw_phone, c.recipients.default_country.as_ref()) {
+        let phone = match crate::plan::phone::recipient(raw_phone, c.recipients.default_country.as_ref()) {
             Ok(p) => p,
             Err(e) => {
                 return RowPlan::done(invalid(out, &self.phone_column, format!("`{raw_phone}`: {e}")), None);

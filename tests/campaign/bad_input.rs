@@ -244,3 +244,40 @@ fn excel_exports_with_a_bom_and_empty_rows_are_read() {
     env.send(&s, &["run", "c.yaml"]).expect(0);
     assert_eq!(s.received().len(), 2);
 }
+
+#[test]
+fn phone_numbers_outside_the_numbering_plan_are_invalid_with_the_likely_cause() {
+    let env = env_with(&yaml(&GOOD.replace("  csv: people.csv\n", "  csv: people.csv\n  default_country: CA\n")));
+    env.write(
+        "people.csv",
+        "phone,first_name\n+1 604 555 01,Short\n16045550105.0,Float\n1.6045550106E+10,Sci\n07700 900125,Abroad\n+44 (0) 7400 123456,Trunk\n604-555-0107,Fine\n",
+    );
+    let run = env.run(&["run", "c.yaml", "--dry-run", "--format", "jsonl"]);
+    run.expect(2);
+    let rows = run.rows();
+    let error = |i: usize| rows[i]["error"]["message"].as_str().unwrap_or("").to_string();
+    assert!(error(0).contains("too short: +1 numbers have 10 digits"), "{}", error(0));
+    assert!(error(1).contains("spreadsheet number"), "{}", error(1));
+    assert!(error(2).contains("scientific notation"), "{}", error(2));
+    assert!(error(3).contains("not a valid number of CA") && error(3).contains("another country"), "{}", error(3));
+    assert_eq!(rows[4]["recipient"], "+447400123456", "the (0) trunk prefix is dropped");
+    assert_eq!(rows[5]["recipient"], "+16045550107");
+    for i in 0..4 {
+        assert_eq!(rows[i]["reason"], "invalid");
+        assert_eq!(rows[i]["error"]["field"], "phone");
+    }
+}
+
+#[test]
+fn a_suppression_file_may_be_a_plain_list_of_numbers() {
+    let env = env_with(&yaml(&GOOD.replace("  csv: people.csv\n", "  csv: people.csv\n  suppress: stop.txt\n")));
+    env.write("people.csv", "phone,first_name\n+16044441111,Ana\n+16044441112,Bo\n+16044441113,Cy\n");
+    env.write("stop.txt", "\u{feff}+1 604 444 1111\n+16044441113\n");
+    let rows = env.run(&["run", "c.yaml", "--dry-run", "--format", "jsonl"]).expect(0).rows();
+    let reasons: Vec<_> = rows.iter().map(|r| r["reason"].as_str().unwrap_or("-").to_string()).collect();
+    assert_eq!(reasons, ["suppressed", "-", "suppressed"], "the first line is a number, not a header");
+    env.write("stop.txt", "+16044441111\n+1604444111x\n");
+    fails(&env, &["stop.txt", "line 2", "+1604444111x", "cannot be honoured"]);
+    env.write("stop.txt", "+16044441111\n16044441113.0\n");
+    fails(&env, &["stop.txt", "line 2", "spreadsheet number"]);
+}

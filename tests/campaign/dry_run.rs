@@ -22,7 +22,7 @@ fn routes_by_the_24_hour_window_and_shows_exact_requests() {
     let env = Env::new();
     basic(
         &env,
-        "phone,first_name,sku,last\n+1 604 444 1111,Ana,A1,2026-11-23T09:00:00Z\n6045550142,Bo,B2,2026-11-20T09:00:00Z\n+447700900123,Cy,C3,\n",
+        "phone,first_name,sku,last\n+1 604 444 1111,Ana,A1,2026-11-23T09:00:00Z\n6045550142,Bo,B2,2026-11-20T09:00:00Z\n+447400123456,Cy,C3,\n",
         "",
     );
     let run = env.run(&["run", "c.yaml", "--dry-run", "--at", AT, "--format", "jsonl"]);
@@ -40,7 +40,7 @@ fn routes_by_the_24_hour_window_and_shows_exact_requests() {
                "message": {"text": "Hi Ana!"}})
     );
     // Outside the window, and with no inbound known: the template.
-    for (i, number, name, sku) in [(1, "+16045550142", "Bo", "B2"), (2, "+447700900123", "Cy", "C3")] {
+    for (i, number, name, sku) in [(1, "+16045550142", "Bo", "B2"), (2, "+447400123456", "Cy", "C3")] {
         assert_eq!(rows[i]["route"], "template");
         assert_eq!(
             rows[i]["request"]["path"],

@@ -204,7 +204,7 @@ fn a_large_preview_shows_a_sample_with_every_count_exact() {
     for i in 0..6_000 {
         // Every third row repeats the one before it.
         let n = if i % 3 == 2 { i - 1 } else { i };
-        csv.push_str(&format!("+1604{n:07},P{i}\n"));
+        csv.push_str(&format!("+1604555{n:04},P{i}\n"));
     }
     env.write("people.csv", &csv);
     env.write(

@@ -1,0 +1,168 @@
+//! Numbering plans (libphonenumber's metadata, from the `phonenumber` crate),
+//! compiled for speed: a number is valid when one region of its calling
+//! code has a number type (fixed line, mobile, toll free …) whose pattern
+//! matches it whole, as libphonenumber's `isValidNumber` decides. Each
+//! region's patterns become one anchored regex, compiled the first time a
+//! number of that region is met, so a check costs well under a microsecond.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use phonenumber::Type;
+use phonenumber::metadata::{DATABASE, Metadata};
+use regex::{Regex, RegexBuilder};
+
+/// The number types `isValidNumber` accepts.
+const KINDS: [Type; 10] = [
+    Type::FixedLine,
+    Type::Mobile,
+    Type::TollFree,
+    Type::PremiumRate,
+    Type::SharedCost,
+    Type::Voip,
+    Type::PersonalNumber,
+    Type::Pager,
+    Type::Uan,
+    Type::Voicemail,
+];
+
+/// What the plan says of a number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Valid, in this region (ISO code).
+    Valid(&'static str),
+    /// No country has this calling code.
+    UnknownCode,
+    /// The national number has a length no number of the calling code has.
+    Length { code: u16, have: usize, lengths: Vec<u16> },
+    /// The right length, but no range of the plan holds it.
+    NotInPlan { code: u16 },
+}
+
+struct Region {
+    meta: &'static Metadata,
+    leading: OnceLock<Option<Regex>>,
+    valid: OnceLock<Option<Regex>>,
+}
+
+struct Code {
+    /// Regions told apart by leading digits last (US and CA before the other +1 regions).
+    regions: Vec<Region>,
+    /// Every length a national number of the code's main region may have, ascending.
+    lengths: Vec<u16>,
+}
+
+fn codes() -> &'static HashMap<u16, Code> {
+    static CODES: OnceLock<HashMap<u16, Code>> = OnceLock::new();
+    CODES.get_or_init(|| {
+        let mut codes: HashMap<u16, Code> = HashMap::new();
+        for meta in DATABASE.iter() {
+            let code = codes.entry(meta.country_code()).or_insert_with(|| Code { regions: vec![], lengths: vec![] });
+            let region = Region { meta, leading: OnceLock::new(), valid: OnceLock::new() };
+            code.regions.push(region);
+            if meta.is_main_country_for_code() || code.regions.len() == 1 {
+                code.lengths.clear();
+                for d in KINDS.iter().filter_map(|k| meta.descriptors().get(*k)) {
+                    code.lengths.extend_from_slice(d.possible_length());
+                }
+            }
+        }
+        for code in codes.values_mut() {
+            code.lengths.sort_unstable();
+            code.lengths.dedup();
+            // Regions told apart by leading digits come after those that are not.
+            code.regions.sort_by_key(|r| r.meta.leading_digits().is_some());
+        }
+        codes
+    })
+}
+
+/// libphonenumber's patterns are written with spaces and line breaks for reading.
+fn compile(patterns: impl Iterator<Item = String>, prefix_only: bool) -> Option<Regex> {
+    let alts: Vec<String> = patterns
+        .map(|p| p.chars().filter(|c| !c.is_whitespace()).collect::<String>())
+        .filter(|p| !p.is_empty())
+        .map(|p| format!("(?:{p})"))
+        .collect();
+    if alts.is_empty() {
+        return None;
+    }
+    let end = if prefix_only { "" } else { "$" };
+    RegexBuilder::new(&format!("^(?:{}){end}", alts.join("|")))
+        .size_limit(64 << 20)
+        .dfa_size_limit(64 << 20)
+        .build()
+        .ok()
+}
+
+impl Region {
+    fn may_hold(&self, national: &str) -> bool {
+        let leading = self.leading.get_or_init(|| {
+            self.meta.leading_digits().and_then(|r| compile(std::iter::once(r.as_str().to_string()), true))
+        });
+        leading.as_ref().is_none_or(|r| r.is_match(national))
+    }
+
+    fn holds(&self, national: &str) -> bool {
+        let valid = self.valid.get_or_init(|| {
+            let kinds = KINDS.iter().filter_map(|k| self.meta.descriptors().get(*k));
+            compile(kinds.map(|d| d.national_number().as_str().to_string()), false)
+        });
+        valid.as_ref().is_some_and(|r| r.is_match(national))
+    }
+}
+
+/// The calling code at the start of `digits` (an E.164 number without `+`)
+/// and the national number after it.
+pub fn split(digits: &str) -> Option<(u16, &str)> {
+    (1..=3.min(digits.len())).find_map(|n| {
+        let code: u16 = digits[..n].parse().ok()?;
+        codes().contains_key(&code).then(|| (code, &digits[n..]))
+    })
+}
+
+/// Check an E.164 number, given without its `+`.
+pub fn check(digits: &str) -> Verdict {
+    let Some((code, national)) = split(digits) else { return Verdict::UnknownCode };
+    let plan = &codes()[&code];
+    for region in &plan.regions {
+        if region.may_hold(national) && region.holds(national) {
+            return Verdict::Valid(region.meta.id());
+        }
+    }
+    let have = national.len();
+    if !plan.lengths.contains(&(have as u16)) {
+        return Verdict::Length { code, have, lengths: plan.lengths.clone() };
+    }
+    Verdict::NotInPlan { code }
+}
+
+/// The national (trunk) prefix of the main region of a calling code, such
+/// as the 0 of +44 (0) 7911 123456.
+pub fn trunk_prefix(code: u16) -> Option<&'static str> {
+    let regions = &codes().get(&code)?.regions;
+    regions.iter().find(|r| r.meta.is_main_country_for_code()).or(regions.first())?.meta.national_prefix()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn valid_numbers_and_their_region() {
+        assert_eq!(check("16044441111"), Verdict::Valid("CA"));
+        assert_eq!(check("12025550123"), Verdict::Valid("US"));
+        assert!(matches!(check("447911123456"), Verdict::Valid(_)));
+        assert_eq!(check("34612345678"), Verdict::Valid("ES"));
+        assert_eq!(check("12684601234"), Verdict::Valid("AG"));
+    }
+
+    #[test]
+    fn invalid_numbers_say_why() {
+        assert_eq!(check("99912345678"), Verdict::UnknownCode);
+        assert!(matches!(check("160455501"), Verdict::Length { code: 1, have: 8, .. }));
+        assert!(matches!(check("160455501050"), Verdict::Length { code: 1, have: 11, .. }));
+        assert_eq!(check("14151111234"), Verdict::NotInPlan { code: 1 });
+        assert_eq!(trunk_prefix(44), Some("0"));
+    }
+}
