@@ -23,6 +23,9 @@ use crate::plan::window;
 use crate::wire::body::{self, Param};
 use crate::wire::message::{Message, map_message};
 
+/// How far ahead of the run's clock a last-inbound time may be (clocks differ).
+const CLOCK_SKEW: jiff::SignedDuration = jiff::SignedDuration::from_mins(5);
+
 /// Flags that change what is owed.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Retrying {
@@ -262,10 +265,9 @@ impl Planner {
             return skip(out, reason);
         }
         // 4. last inbound: the later of the CSV and the ledger
-        let csv_inbound = match self.columns.last_inbound.map(|i| recipients::parse_instant(rec.get(i).unwrap_or(""))) {
-            None | Some(Ok(None)) => None,
-            Some(Ok(Some(t))) => Some(t),
-            Some(Err(e)) => {
+        let csv_inbound = match self.csv_last_inbound(rec, now) {
+            Ok(t) => t,
+            Err(e) => {
                 let col = c.recipients.last_inbound_column.as_deref().unwrap_or("last_inbound");
                 return RowPlan::done(invalid(out, col, e), Some(hash));
             }
@@ -391,6 +393,22 @@ impl Planner {
             .then(|| (Status::Deferred, Reason::FrequencyCap, Note::Until(times[times.len() - most] + per)))
     }
 
+    /// The row's last-inbound cell, if the campaign names the column: a
+    /// time after `now` cannot be (a clock or export error) and would hold
+    /// the window open for nothing.
+    fn csv_last_inbound(&self, rec: &StringRecord, now: Timestamp) -> Result<Option<Timestamp>, String> {
+        let Some(i) = self.columns.last_inbound else { return Ok(None) };
+        let t = recipients::parse_instant(rec.get(i).unwrap_or(""))?;
+        match t {
+            Some(t) if t > now + CLOCK_SKEW => Err(format!(
+                "`{}` is in the future (as of {}): a customer cannot have written then; fix the export, or leave the cell empty",
+                rec.get(i).unwrap_or("").trim(),
+                crate::outcome::short(now)
+            )),
+            t => Ok(t),
+        }
+    }
+
     /// The route as of `now` for a recipient whose last inbound is known (or not).
     pub fn route(&self, last_inbound: Option<Timestamp>, now: Timestamp) -> (Option<Route>, crate::outcome::Note) {
         let c = &self.campaign;
@@ -457,7 +475,13 @@ impl Planner {
                     let alone = body::session_body(None, "", &msg);
                     content[Route::Session as usize] = Some(fingerprint_of(&[b"session", alone.get().as_bytes()]));
                 }
-                wanted(Route::Session).then(|| body::session_body(who.sender, phone, &msg))
+                let size = message_bytes(&msg) + key.len();
+                checked_body(
+                    wanted(Route::Session),
+                    size,
+                    || "session.message".into(),
+                    || body::session_body(who.sender, phone, &msg),
+                )?
             }
         };
         let template = match &self.template_consts {
@@ -486,7 +510,17 @@ impl Planner {
                     }
                     content[Route::Template as usize] = Some(fingerprint_of(&parts));
                 }
-                wanted(Route::Template).then(|| body::template_body(consts, phone, who.sender, &params, key))
+                let bytes = |p: &Param| p.value.len() + p.filename.as_ref().map_or(0, String::len);
+                let size = params.iter().map(bytes).sum::<usize>() + key.len();
+                let largest = || {
+                    params
+                        .iter()
+                        .max_by_key(|p| bytes(p))
+                        .map_or("template".into(), |p| format!("template.parameters.{}", p.name))
+                };
+                checked_body(wanted(Route::Template), size, largest, || {
+                    body::template_body(consts, phone, who.sender, &params, key)
+                })?
             }
         };
         Ok(Sendable {
@@ -506,6 +540,53 @@ struct Who<'a> {
     phone: &'a str,
     sender: Option<&'a str>,
     key: &'a str,
+}
+
+/// The largest request body sent; a row whose body would be larger is
+/// invalid (a runaway CSV cell must not become a 10 MB request).
+const MAX_BODY: usize = 64 * 1024;
+
+/// Whether strings of `bytes` in all may make a body over `MAX_BODY`
+/// (JSON escaping turns a byte into at most six). Below that the body of a
+/// route a dry run does not show need not be built to know it fits.
+fn may_be_too_big(bytes: usize) -> bool {
+    bytes.saturating_mul(6).saturating_add(4096) > MAX_BODY
+}
+
+/// A route's request body, built when it is `wanted` or when strings of
+/// `size` bytes might make it too large, and then checked: over `MAX_BODY`
+/// the row is invalid, naming `field`.
+fn checked_body(
+    wanted: bool,
+    size: usize,
+    field: impl FnOnce() -> String,
+    build: impl FnOnce() -> Box<RawValue>,
+) -> Result<Option<Box<RawValue>>, (String, String)> {
+    if !wanted && !may_be_too_big(size) {
+        return Ok(None);
+    }
+    let body = build();
+    let n = body.get().len();
+    if n <= MAX_BODY {
+        return Ok(wanted.then_some(body));
+    }
+    Err((
+        field(),
+        format!(
+            "the request would be {} KiB; at most 64 KiB is sent: a value in it is far too long (check the CSV cell it comes from)",
+            n.div_ceil(1024)
+        ),
+    ))
+}
+
+/// The bytes of every string of a rendered session message.
+fn message_bytes(m: &Message<String>) -> usize {
+    let mut n = 0;
+    let _ = map_message(m, &mut |s: &String, _| {
+        n += s.len();
+        Ok::<(), std::convert::Infallible>(())
+    });
+    n
 }
 
 /// What the schedule says of a row now: nothing (send it), deferred

@@ -281,3 +281,62 @@ fn a_suppression_file_may_be_a_plain_list_of_numbers() {
     env.write("stop.txt", "+16044441111\n16044441113.0\n");
     fails(&env, &["stop.txt", "line 2", "spreadsheet number"]);
 }
+
+#[test]
+fn a_jsonl_dry_run_names_each_invalid_row_on_stderr() {
+    let env = env_with(&yaml(GOOD));
+    env.write("people.csv", "phone,first_name\n+16044441111,Ana\nnope,Bo\n+1 604 555 01,Cy\n");
+    let run = env.run(&["run", "c.yaml", "--dry-run", "--format", "jsonl"]);
+    run.expect(2).stderr_has("2 invalid rows");
+    run.stderr_has("row 2: `phone`: `nope`").stderr_has("(line 3)");
+    run.stderr_has("row 3: `phone`: `+1 604 555 01`").stderr_has("too short");
+    assert_eq!(run.rows().len(), 3, "stdout stays one JSON object per row");
+}
+
+#[test]
+fn limit_0_never_says_nothing_is_owed() {
+    let env = Env::new();
+    let s = crate::support::StandIn::start();
+    crate::send::campaign(&env, &crate::support::people(3), "");
+    let run = env.send(&s, &["run", "c.yaml", "--limit", "0"]);
+    run.expect(0).stderr_has("3 recipients still owed");
+    assert!(!run.stderr.contains("nothing owed"), "{}", run.stderr);
+    assert!(s.received().is_empty());
+    let preview = env.run(&["run", "c.yaml", "--dry-run", "--limit", "0"]);
+    preview.expect(0);
+    assert!(!preview.stderr.contains("nothing owed"), "{}", preview.stderr);
+    env.send(&s, &["run", "c.yaml"]).expect(0).stderr_has("sent 3");
+}
+
+#[test]
+fn a_last_inbound_time_in_the_future_is_an_invalid_cell() {
+    let env = Env::new();
+    crate::send::campaign(&env, "phone,name,last\n+16044441111,Ana,2099-01-01T00:00:00Z\n+16044441112,Bo,\n", "");
+    let run = env.run(&["run", "c.yaml", "--dry-run", "--format", "jsonl"]);
+    run.expect(2).stderr_has("row 1: `last`").stderr_has("in the future");
+    let rows = run.rows();
+    assert_eq!(rows[0]["reason"], "invalid");
+    assert_eq!(rows[0]["error"]["field"], "last");
+    assert_eq!(rows[1]["status"], "planned");
+}
+
+#[test]
+fn a_request_body_over_64_kib_is_an_invalid_row() {
+    let env = Env::new();
+    let s = crate::support::StandIn::start();
+    let huge = "x".repeat(100_000);
+    // Ana wrote an hour ago: the preview shows her session message, yet
+    // the template she could fall back to would be too large.
+    crate::send::campaign(
+        &env,
+        &format!("phone,name,last\n+16044441111,{huge},{}\n+16044441112,Bo,\n", crate::send::ago(3600)),
+        "",
+    );
+    env.write("hello.j2", "Hi!");
+    let preview = env.run(&["run", "c.yaml", "--dry-run", "--format", "jsonl"]);
+    preview.expect(2).stderr_has("row 1: `template.parameters.body_1`").stderr_has("at most 64 KiB");
+    assert_eq!(preview.rows()[0]["reason"], "invalid");
+    let run = env.send(&s, &["run", "c.yaml"]);
+    run.expect(2).stderr_has("at most 64 KiB");
+    assert!(s.received().is_empty(), "nothing sent");
+}
