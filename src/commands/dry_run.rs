@@ -69,7 +69,7 @@ pub fn dry_run(opts: &Options) -> Result<ExitCode> {
     let mut seq = Sequencer::new(limit, TemplateQuota::new(quota), recipients::estimate_rows(&c.recipients.csv));
     let mut report = PreviewReport::new(&preview);
     let mut stopped = None;
-    stream::run(planner, source, mode, |plan, prepared| {
+    stream::run(planner.clone(), source, mode, |plan, prepared| {
         if seq.admit(plan).is_break() {
             return ControlFlow::Break(());
         }
@@ -83,6 +83,9 @@ pub fn dry_run(opts: &Options) -> Result<ExitCode> {
     })?;
     if let Some(e) = stopped {
         // A closed stdout ends the preview here, quietly.
+        return Err(e);
+    }
+    if let Some(e) = planner.template_error() {
         return Err(e);
     }
     let tally = report.finish()?;

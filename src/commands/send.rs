@@ -158,7 +158,7 @@ fn preflight(opts: &Options, c: &Campaign, planner: Arc<Planner>, source: Source
         Sequencer::new(None, TemplateQuota::new(None), crate::plan::recipients::estimate_rows(&c.recipients.csv));
     let mut problems = Vec::new();
     let (mut invalid, mut owed, mut deferred) = (0usize, 0u64, 0u64);
-    let rows = stream::run(planner, source, Mode { now, with_request: false, jsonl: false }, |plan, _| {
+    let rows = stream::run(planner.clone(), source, Mode { now, with_request: false, jsonl: false }, |plan, _| {
         let _ = seq.admit(plan);
         if plan.outcome.reason == Some(Reason::Invalid) {
             invalid += 1;
@@ -175,6 +175,9 @@ fn preflight(opts: &Options, c: &Campaign, planner: Arc<Planner>, source: Source
         }
         ControlFlow::Continue(())
     })?;
+    if let Some(e) = planner.template_error() {
+        return Err(e);
+    }
     if invalid > 0 && !opts.skip_invalid {
         return Err(Error::Preflight { csv: c.recipients.csv.clone(), problems, total: invalid });
     }

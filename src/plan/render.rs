@@ -78,8 +78,15 @@ pub struct RenderError {
     pub reason: String,
 }
 
+/// Most minijinja instructions one template may take for one row: far
+/// above any sensible template, far below a loop that would pin the CPU.
+pub const FUEL: u64 = 1_000_000;
+
 pub struct Renderer {
     env: Environment<'static>,
+    /// The first template that ran out of fuel: it fails every row from
+    /// then on at once, and the run reports it as a template error.
+    exhausted: OnceLock<String>,
     compiled: Vec<Compiled>,
     /// Field each template fills, for per-row errors.
     fields: Vec<String>,
@@ -92,10 +99,18 @@ impl Renderer {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_auto_escape_callback(|_| AutoEscape::None);
+        env.set_fuel(Some(FUEL));
         if let Some(dir) = include_dir {
             env.set_loader(minijinja::path_loader(dir));
         }
-        Renderer { env, compiled: Vec::new(), fields: Vec::new(), headers, campaign: campaign.into() }
+        Renderer {
+            env,
+            exhausted: OnceLock::new(),
+            compiled: Vec::new(),
+            fields: Vec::new(),
+            headers,
+            campaign: campaign.into(),
+        }
     }
 
     /// Compile `source`, known to the user as `origin` (a file path, or the
@@ -211,11 +226,25 @@ impl Renderer {
                 Ok(out)
             }
             Compiled::Jinja(name) => {
+                if let Some(t) = self.exhausted.get() {
+                    return Err(RenderError { field: self.fields[id.0].clone(), reason: out_of_fuel(t) });
+                }
                 let ctx = row.value(self);
                 let tmpl = self.env.get_template(name).map_err(|e| self.error(id, &e))?;
-                tmpl.render(ctx).map_err(|e| self.error(id, &e))
+                tmpl.render(ctx).map_err(|e| {
+                    if e.kind() == minijinja::ErrorKind::OutOfFuel {
+                        let t = self.exhausted.get_or_init(|| e.name().unwrap_or(name).to_string());
+                        return RenderError { field: self.fields[id.0].clone(), reason: out_of_fuel(t) };
+                    }
+                    self.error(id, &e)
+                })
             }
         }
+    }
+
+    /// The template that ran out of fuel on some row, if one did.
+    pub fn exhausted(&self) -> Option<&str> {
+        self.exhausted.get().map(String::as_str)
     }
 
     fn error(&self, id: Tid, e: &minijinja::Error) -> RenderError {
@@ -231,6 +260,10 @@ impl Renderer {
         }
         RenderError { field: self.fields[id.0].clone(), reason }
     }
+}
+
+fn out_of_fuel(template: &str) -> String {
+    format!("template {template} takes more than {FUEL} steps to render one row (a loop far too large?)")
 }
 
 /// The first line of `source` mentioning `word`, 1-based.

@@ -211,6 +211,24 @@ impl Planner {
         }
     }
 
+    /// A template that ran out of fuel on some row: a template error of
+    /// the whole campaign, not of the rows it happened to meet first.
+    pub fn template_error(&self) -> Option<Error> {
+        let origin = self.renderer.exhausted()?;
+        let c = &self.campaign;
+        let yaml = c.path.display().to_string();
+        let what = format!("the template takes more than {} steps to render one row", crate::plan::render::FUEL);
+        let fix = "a loop in it is far too large (e.g. nested range(100000)); loop over a few items only";
+        Some(match origin.strip_prefix(&format!("{yaml}: ")) {
+            Some(field) => {
+                let keys: Vec<&str> = field.split('.').collect();
+                let line = crate::campaign::locate(&c.source, &keys);
+                Error::input(&c.path, Location { line, ..Location::field(field) }, what, fix)
+            }
+            None => Error::input(std::path::Path::new(origin), Location::default(), what, fix),
+        })
+    }
+
     /// Every template minijinja has loaded so far, by name (see `Renderer::sources`).
     pub fn template_sources(&self) -> Vec<(String, String)> {
         self.renderer.sources()

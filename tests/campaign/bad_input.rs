@@ -340,3 +340,18 @@ fn a_request_body_over_64_kib_is_an_invalid_row() {
     run.expect(2).stderr_has("at most 64 KiB");
     assert!(s.received().is_empty(), "nothing sent");
 }
+
+#[test]
+fn a_template_that_never_ends_is_a_template_error() {
+    let env = env_with(&yaml(GOOD));
+    env.write("people.csv", "phone,first_name\n+16044441111,Ana\n+16044441112,Bo\n+16044441113,Cy\n");
+    env.write("hello.j2", "{% for i in range(100000) %}{% for j in range(100000) %}.{% endfor %}{% endfor %}");
+    let started = std::time::Instant::now();
+    let run = env.run(&["run", "c.yaml", "--dry-run", "--format", "jsonl"]);
+    run.expect(2).stderr_has("hello.j2").stderr_has("steps to render one row").stderr_has("hint: ");
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    let s = crate::support::StandIn::start();
+    env.send(&s, &["run", "c.yaml"]).expect(2).stderr_has("hello.j2");
+    assert!(s.received().is_empty());
+    assert!(started.elapsed() < std::time::Duration::from_secs(60), "{:?}", started.elapsed());
+}
