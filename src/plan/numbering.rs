@@ -52,8 +52,9 @@ struct Code {
     lengths: Vec<u16>,
 }
 
-fn codes() -> &'static HashMap<u16, Code> {
-    static CODES: OnceLock<HashMap<u16, Code>> = OnceLock::new();
+/// Calling codes are below 1000: the plans are indexed by code.
+fn codes() -> &'static [Option<Code>] {
+    static CODES: OnceLock<Vec<Option<Code>>> = OnceLock::new();
     CODES.get_or_init(|| {
         let mut codes: HashMap<u16, Code> = HashMap::new();
         for meta in DATABASE.iter() {
@@ -67,14 +68,22 @@ fn codes() -> &'static HashMap<u16, Code> {
                 }
             }
         }
-        for code in codes.values_mut() {
+        let mut table: Vec<Option<Code>> = (0..1000).map(|_| None).collect();
+        for (n, mut code) in codes {
             code.lengths.sort_unstable();
             code.lengths.dedup();
             // Regions told apart by leading digits come after those that are not.
             code.regions.sort_by_key(|r| r.meta.leading_digits().is_some());
+            if let Some(slot) = table.get_mut(usize::from(n)) {
+                *slot = Some(code);
+            }
         }
-        codes
+        table
     })
+}
+
+fn code(n: u16) -> Option<&'static Code> {
+    codes().get(usize::from(n))?.as_ref()
 }
 
 /// libphonenumber's patterns are written with spaces and line breaks for reading.
@@ -90,7 +99,7 @@ fn compile(patterns: impl Iterator<Item = String>, prefix_only: bool) -> Option<
     let end = if prefix_only { "" } else { "$" };
     RegexBuilder::new(&format!("^(?:{}){end}", alts.join("|")))
         .size_limit(64 << 20)
-        .dfa_size_limit(64 << 20)
+        .dfa_size_limit(16 << 20)
         .build()
         .ok()
 }
@@ -115,16 +124,19 @@ impl Region {
 /// The calling code at the start of `digits` (an E.164 number without `+`)
 /// and the national number after it.
 pub fn split(digits: &str) -> Option<(u16, &str)> {
-    (1..=3.min(digits.len())).find_map(|n| {
-        let code: u16 = digits[..n].parse().ok()?;
-        codes().contains_key(&code).then(|| (code, &digits[n..]))
+    plan_of(digits).map(|(_, n, national)| (n, national))
+}
+
+fn plan_of(digits: &str) -> Option<(&'static Code, u16, &str)> {
+    (1..=3.min(digits.len())).find_map(|len| {
+        let n: u16 = digits[..len].parse().ok()?;
+        code(n).map(|c| (c, n, &digits[len..]))
     })
 }
 
 /// Check an E.164 number, given without its `+`.
 pub fn check(digits: &str) -> Verdict {
-    let Some((code, national)) = split(digits) else { return Verdict::UnknownCode };
-    let plan = &codes()[&code];
+    let Some((plan, code, national)) = plan_of(digits) else { return Verdict::UnknownCode };
     for region in &plan.regions {
         if region.may_hold(national) && region.holds(national) {
             return Verdict::Valid(region.meta.id());
@@ -139,8 +151,8 @@ pub fn check(digits: &str) -> Verdict {
 
 /// The national (trunk) prefix of the main region of a calling code, such
 /// as the 0 of +44 (0) 7911 123456.
-pub fn trunk_prefix(code: u16) -> Option<&'static str> {
-    let regions = &codes().get(&code)?.regions;
+pub fn trunk_prefix(n: u16) -> Option<&'static str> {
+    let regions = &code(n)?.regions;
     regions.iter().find(|r| r.meta.is_main_country_for_code()).or(regions.first())?.meta.national_prefix()
 }
 
