@@ -84,33 +84,11 @@ pub fn run(
                             Err(_) => return Ok(rows),
                         }
                     };
-                    batch.plans.clear();
-                    batch.lines.clear();
-                    batch.numbers.clear();
-                    batch.records.resize(BATCH, StringRecord::new());
-                    let mut n = 0;
-                    let mut end = false;
-                    while n < BATCH {
-                        match source.reader.read_record(&mut batch.records[n]) {
-                            Ok(true) => {
-                                rows += 1;
-                                // Spreadsheets export trailing rows of empty cells (`,,,,`).
-                                if !is_blank(&batch.records[n]) {
-                                    batch.numbers.push(rows);
-                                    n += 1;
-                                }
-                            }
-                            Ok(false) => {
-                                end = true;
-                                break;
-                            }
-                            Err(e) => return Err(csv_error_in(&csv_path, e, Some(&headers))),
-                        }
-                    }
-                    if n == 0 || stop.load(Ordering::Relaxed) {
+                    let end = fill(&mut source, &mut batch, &mut rows)
+                        .map_err(|e| csv_error_in(&csv_path, e, Some(&headers)))?;
+                    if batch.records.is_empty() || stop.load(Ordering::Relaxed) {
                         return Ok(rows);
                     }
-                    batch.records.truncate(n);
                     batch.index = index;
                     if todo_tx.send(batch).is_err() {
                         return Ok(rows);
@@ -168,6 +146,29 @@ pub fn run(
         Ok(r) => r,
         Err(_) => Err(Error::Aborted("the CSV reader stopped unexpectedly".into())),
     }
+}
+
+/// Read up to a batch of rows, leaving out blank ones (which still count
+/// in `rows`). `true` at the end of the file.
+fn fill(source: &mut Source, batch: &mut Batch, rows: &mut u64) -> csv::Result<bool> {
+    batch.plans.clear();
+    batch.lines.clear();
+    batch.numbers.clear();
+    batch.records.resize(BATCH, StringRecord::new());
+    let mut n = 0;
+    while n < BATCH {
+        if !source.reader.read_record(&mut batch.records[n])? {
+            batch.records.truncate(n);
+            return Ok(true);
+        }
+        *rows += 1;
+        // Spreadsheets export trailing rows of empty cells (`,,,,`).
+        if !is_blank(&batch.records[n]) {
+            batch.numbers.push(*rows);
+            n += 1;
+        }
+    }
+    Ok(false)
 }
 
 /// A row whose every cell is empty or blank.
