@@ -262,9 +262,9 @@ fn phone_numbers_outside_the_numbering_plan_are_invalid_with_the_likely_cause() 
     assert!(error(3).contains("not a valid number of CA") && error(3).contains("another country"), "{}", error(3));
     assert_eq!(rows[4]["recipient"], "+447400123456", "the (0) trunk prefix is dropped");
     assert_eq!(rows[5]["recipient"], "+16045550107");
-    for i in 0..4 {
-        assert_eq!(rows[i]["reason"], "invalid");
-        assert_eq!(rows[i]["error"]["field"], "phone");
+    for row in &rows[..4] {
+        assert_eq!(row["reason"], "invalid");
+        assert_eq!(row["error"]["field"], "phone");
     }
 }
 
