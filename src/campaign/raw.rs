@@ -451,6 +451,13 @@ fn recipients(door: &Door, r: RawRecipients) -> Result<Recipients> {
             other => Ok(other.map(|t| t.0)),
         }
     };
+    if r.csv.0.trim().is_empty() {
+        return Err(door.err(
+            &["recipients", "csv"],
+            "recipients.csv is empty".into(),
+            "give the path of the recipients CSV, relative to the campaign file's folder",
+        ));
+    }
     Ok(Recipients {
         csv: door.resolve(&r.csv),
         phone_column: nonempty(r.phone_column, "phone_column")?.unwrap_or_else(|| "phone".into()),

@@ -14,7 +14,7 @@ pub struct Text(pub String);
 impl<'de> Deserialize<'de> for Text {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
-        impl serde::de::Visitor<'_> for V {
+        impl<'de> serde::de::Visitor<'de> for V {
             type Value = Text;
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
                 f.write_str("text")
@@ -25,9 +25,17 @@ impl<'de> Deserialize<'de> for Text {
             fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Text, E> {
                 Ok(Text(v))
             }
+            // A bare `~`, `null` or nothing is empty text (a quoted "null"
+            // is the word): validation then names the field that needs one.
+            fn visit_none<E: serde::de::Error>(self) -> Result<Text, E> {
+                Ok(Text(String::new()))
+            }
+            fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Text, D::Error> {
+                // The YAML reader hands a scalar to `deserialize_str` as written.
+                d.deserialize_str(self)
+            }
         }
-        // The YAML reader hands a scalar to `deserialize_str` as written.
-        d.deserialize_str(V)
+        d.deserialize_option(V)
     }
 }
 

@@ -355,3 +355,10 @@ fn a_template_that_never_ends_is_a_template_error() {
     assert!(s.received().is_empty());
     assert!(started.elapsed() < std::time::Duration::from_secs(60), "{:?}", started.elapsed());
 }
+
+#[test]
+fn a_bare_null_is_no_value_and_the_field_that_needs_one_is_named() {
+    fails(&env_with(&yaml(GOOD).replace("name: test-campaign", "name: null")), &["line 1", "`name`"]);
+    fails(&env_with(&yaml(&GOOD.replace("csv: people.csv", "csv: ~"))), &["recipients.csv is empty", "line 4"]);
+    fails(&env_with(&yaml(&GOOD.replace("  name: t\n", "  name:\n"))), &["`template.name`", "invalid template name"]);
+}
