@@ -23,7 +23,10 @@ fn write_rows(path: &Path, n: usize) {
         } else {
             String::new()
         };
-        let _ = writeln!(s, "+1604{i:07},{},SKU-{:05},{},{last}", names[(i * 7) % names.len()], i % 5000, 10 + i % 30);
+        // 604-200-0000 onwards: numbers of the Canadian numbering plan.
+        let phone = 2_000_000 + i;
+        let _ =
+            writeln!(s, "+1604{phone:07},{},SKU-{:05},{},{last}", names[(i * 7) % names.len()], i % 5000, 10 + i % 30);
     }
     std::fs::write(path, s).unwrap();
 }

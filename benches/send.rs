@@ -28,7 +28,7 @@ fn campaign(dir: &Path, n: usize, per_second: u32, burst: u32, concurrency: usiz
 fn campaign_from(dir: &Path, n: usize, (per_second, burst, concurrency): (u32, u32, usize), sender: &str, per: &str) {
     let mut csv = String::from("phone,name\n");
     for i in 0..n {
-        csv.push_str(&format!("+1604{i:07},P{i}\n"));
+        csv.push_str(&format!("+1604{:07},P{i}\n", 2_000_000 + i));
     }
     std::fs::write(dir.join("people.csv"), csv).unwrap();
     let yaml = format!(
@@ -181,7 +181,7 @@ fn ledger() {
     concurrently(n, 64, |i| {
         let w = writer.clone();
         async move {
-            let key = format!("+1604{i:07}");
+            let key = format!("+1604{:07}", 2_000_000 + i);
             let at = jiff::Timestamp::now();
             let campaign = "bench".to_string();
             let row = i as u64 + 1;
