@@ -40,10 +40,12 @@ pub enum PhoneError {
     SpreadsheetFloat,
     /// `1.6E+10`: the spreadsheet showed it in scientific notation.
     Scientific,
-    /// Written with `+` (or `00`), but not a number of that country's plan.
+    /// Written with `+` (or `00`), but not a number of that country's plan
+    /// (nor once the trunk prefix `trunk` after the calling code is dropped).
     Invalid {
         number: String,
         verdict: Verdict,
+        trunk: Option<String>,
     },
     /// Written without `+`, and not a number of `default_country`.
     NotForCountry {
@@ -69,8 +71,11 @@ impl std::fmt::Display for PhoneError {
             PhoneError::Scientific => f.write_str(
                 "this is scientific notation (the spreadsheet showed a long number as 1.6E+10 and its last digits are lost); format the phone column as text, restore the numbers and export the CSV again",
             ),
-            PhoneError::Invalid { number, verdict } => {
+            PhoneError::Invalid { number, verdict, trunk } => {
                 write!(f, "{number} {}", why(verdict))?;
+                if let Some(p) = trunk {
+                    write!(f, " (also without the trunk prefix {p} after the country code)")?;
+                }
                 if let Verdict::Length { .. } | Verdict::NotInPlan { .. } = verdict {
                     f.write_str("; check for a digit missing, extra or mistyped")?;
                 }
@@ -210,15 +215,17 @@ fn international_number(digits: &str) -> Result<String, PhoneError> {
     if let Verdict::Valid(_) = verdict {
         return Ok(plus(digits));
     }
+    let mut trunk = None;
     if let Some((code, national)) = numbering::split(digits)
-        && let Some(rest) = numbering::trunk_prefix(code).and_then(|p| national.strip_prefix(p))
+        && let Some(p) = numbering::trunk_prefix(code).filter(|p| national.starts_with(*p))
     {
-        let fixed = format!("{code}{rest}");
+        let fixed = format!("{code}{}", &national[p.len()..]);
         if valid(&fixed) {
             return Ok(plus(&fixed));
         }
+        trunk = Some(p.to_string());
     }
-    Err(PhoneError::Invalid { number: plus(digits), verdict })
+    Err(PhoneError::Invalid { number: plus(digits), verdict, trunk })
 }
 
 /// A national number of `default_country`, with or without its trunk prefix.
@@ -289,5 +296,7 @@ mod tests {
         assert!(no_plus.to_string().contains("write +447911123456"), "{no_plus}");
         assert!(recipient("+99912345678", None).unwrap_err().to_string().contains("no country calling code"));
         assert!(recipient("604.555.0105", Some(&ca)).is_ok(), "dots as separators are not a float");
+        let fiction = recipient("+44 (0) 7700 900124", None).unwrap_err().to_string();
+        assert!(fiction.contains("also without the trunk prefix 0"), "{fiction}");
     }
 }
