@@ -85,8 +85,9 @@ pub fn load(opts: &Options) -> Result<Loaded> {
 pub fn planner(loaded: &Loaded, snapshot: Arc<Snapshot>, retrying: Retrying) -> Result<(Arc<Planner>, Source)> {
     let source = Source::open(&loaded.campaign)?;
     let suppress = recipients::load_suppressions(&loaded.campaign)?;
-    let planner =
+    let mut planner =
         Planner::new(loaded.campaign.clone(), source.headers.clone(), source.columns, suppress, snapshot, retrying)?;
+    planner.started = Timestamp::now();
     Ok((Arc::new(planner), source))
 }
 

@@ -52,6 +52,9 @@ pub struct Planner {
     message: Option<Message<Tid>>,
     params: Vec<(String, Box<RawValue>, Tid, Option<Tid>)>,
     template_consts: Option<body::TemplateConsts>,
+    /// The wall clock when the command started (set by the command): a
+    /// last-inbound time after it is an error, whatever instant `--at` plans for.
+    pub started: Timestamp,
     pub session_path: Arc<str>,
     pub template_path: Arc<str>,
 }
@@ -180,6 +183,7 @@ impl Planner {
         }
         let template_consts = c.template.as_ref().map(|t| body::TemplateConsts::new(&t.name, &t.language, &c.name));
         Ok(Planner {
+            started: Timestamp::UNIX_EPOCH,
             session_path: body::session_path(&c.business_id).into(),
             template_path: body::template_path(&c.business_id).into(),
             phone_column: headers.names[columns.phone].clone(),
@@ -412,11 +416,12 @@ impl Planner {
     }
 
     /// The row's last-inbound cell, if the campaign names the column: a
-    /// time after `now` cannot be (a clock or export error) and would hold
+    /// time in the future cannot be (a clock or export error) and would hold
     /// the window open for nothing.
     fn csv_last_inbound(&self, rec: &StringRecord, now: Timestamp) -> Result<Option<Timestamp>, String> {
         let Some(i) = self.columns.last_inbound else { return Ok(None) };
         let t = recipients::parse_instant(rec.get(i).unwrap_or(""))?;
+        let now = now.max(self.started);
         match t {
             Some(t) if t > now + CLOCK_SKEW => Err(format!(
                 "`{}` is in the future (as of {}): a customer cannot have written then; fix the export, or leave the cell empty",
