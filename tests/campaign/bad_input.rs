@@ -211,7 +211,7 @@ fn bare_yaml_numbers_reach_the_wire_exactly_as_written() {
     env.write("people.csv", OK_CSV);
     env.write(
         "c.yaml",
-        "name: numbers\nbusiness_id: 0x1F\nsender: +14151111234\nrecipients:\n  csv: people.csv\nsession:\n  message:\n    text: 1.50\ntemplate:\n  name: t\n  parameters:\n    body_1: 1.50\n    body_2: 0o17\n    body_3: 1e3\n    body_4: 007\n    body_5: true\n",
+        "name: numbers\nbusiness_id: 0x1F\nsender: [+14151111234]\nrecipients:\n  csv: people.csv\nsession:\n  message:\n    text: 1.50\ntemplate:\n  name: t\n  parameters:\n    body_1: 1.50\n    body_2: 0o17\n    body_3: 1e3\n    body_4: 007\n    body_5: true\n",
     );
     let run = env.run(&["run", "c.yaml", "--dry-run", "--format", "jsonl"]);
     run.expect(0);
@@ -221,6 +221,10 @@ fn bare_yaml_numbers_reach_the_wire_exactly_as_written() {
         row["request"]["body"]["parameters"].as_array().unwrap().iter().map(|p| p["value"].as_str().unwrap()).collect();
     assert_eq!(values, ["1.50", "0o17", "1e3", "007", "true"]);
     assert_eq!(row["request"]["body"]["sender"], "+14151111234");
+    // A single bare sender is a YAML number that lost its `+`: refused, with a hint to quote it.
+    let c = std::fs::read_to_string(env.path("c.yaml")).unwrap().replace("[+14151111234]", "+14151111234");
+    env.write("c.yaml", &c);
+    env.run(&["run", "c.yaml", "--dry-run"]).expect(2).stderr_has("`sender`").stderr_has("(quoted)");
 }
 
 #[test]
