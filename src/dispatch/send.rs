@@ -238,7 +238,11 @@ impl Send<'_> {
             sh.reached.store(true, Ordering::SeqCst);
         }
         match &answer {
-            Answer::Retry { throttled: true, after, .. } => sh.pacer.throttled(*after),
+            // The whole run waits out Retry-After, but never longer than a
+            // row may back off: a longer wait defers the row, not the run.
+            Answer::Retry { throttled: true, after, .. } => {
+                sh.pacer.throttled(after.map(|a| a.min(sh.campaign.retry.max_backoff)))
+            }
             Answer::NotSent(_) => {}
             _ => sh.pacer.answered(),
         }

@@ -246,3 +246,23 @@ fn a_huge_answer_is_read_only_up_to_a_limit_and_stored_cut() {
     let message = st["failures"][0]["error_message"].as_str().unwrap();
     assert!(message.chars().count() <= 1000, "{} characters stored", message.chars().count());
 }
+
+#[test]
+fn a_retry_after_of_an_hour_never_holds_the_other_rows() {
+    let env = Env::new();
+    let s = StandIn::start();
+    s.fault("+16045550000", &[Fault::TooMany(Some(3600))]);
+    campaign(&env, &people(3), "");
+    // One request at a time: the others are paced after the 429 arrived.
+    crate::support::pace(&env, 200, 1, Some(1));
+    let mut child = env.spawn(env.sending(&s, &["run", "c.yaml"]));
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            panic!("the run sat waiting out the hour");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    crate::support::finish(child).expect(0).stderr_has("sent 2").stderr_has("retry_after 1");
+}
