@@ -20,6 +20,8 @@ pub struct Cli {
 pub enum Command {
     /// Preview (--dry-run) or send a campaign; run again to send only what is still owed.
     Run(RunArgs),
+    /// Every check a real run makes before sending (files, every row, templates), offline, no key; exit 0 or 2.
+    Check(CheckArgs),
     /// What the ledger knows about a campaign: counts, runs, failures, deliveries.
     Status(StatusArgs),
     /// Receive Connectly webhooks (inbound messages, delivery statuses).
@@ -61,6 +63,15 @@ pub struct RunArgs {
     /// Print only the summary line and errors.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct CheckArgs {
+    /// The campaign file (YAML).
+    pub file: PathBuf,
+    /// Ledger to read, as a run would (default: as for `run`); it is never written.
+    #[arg(long, value_name = "PATH")]
+    pub state: Option<PathBuf>,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

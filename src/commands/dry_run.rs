@@ -3,15 +3,13 @@
 //! nothing sent, nothing written.
 
 use std::ops::ControlFlow;
-use std::sync::Arc;
 
 use jiff::Timestamp;
 
-use super::prepare::{Options, load, lookback, planner, template_quota};
+use super::prepare::{Offline, Options, offline};
 use crate::campaign::Campaign;
 use crate::cli::RunFormat;
 use crate::error::{ExitCode, Result};
-use crate::ledger::{Ledger, Snapshot};
 use crate::outcome::Reason;
 use crate::plan::recipients;
 use crate::plan::stream::{self as stream, Mode, Sequencer, TemplateQuota};
@@ -42,24 +40,9 @@ fn preview(opts: &Options, c: &Campaign, now: Timestamp) -> report::Preview {
 }
 
 pub fn dry_run(opts: &Options) -> Result<ExitCode> {
-    let loaded = load(opts)?;
-    let c = loaded.campaign.clone();
-    let ledger = Ledger::open_read_only(&loaded.state)?;
     let now = opts.at.unwrap_or_else(Timestamp::now);
-    let (since, own) = lookback(&c, now);
-    let snapshot = match &ledger {
-        Some(l) => {
-            let mut s = l.snapshot(&c.name, since, own)?;
-            if c.senders.len() > 1 {
-                l.read_last_senders(&mut s)?;
-            }
-            s
-        }
-        None => Snapshot::default(),
-    };
-    let quota = template_quota(&c, ledger.as_ref(), now)?;
-    drop(ledger);
-    let (planner, source) = planner(&loaded, Arc::new(snapshot), opts.retrying)?;
+    let Offline { loaded, quota, planner, source } = offline(opts, now)?;
+    let c = loaded.campaign.clone();
 
     let format = format(opts.format);
     let preview = preview(opts, &c, now);

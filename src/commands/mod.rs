@@ -2,6 +2,7 @@
 //! the command line, opens files and starts runtimes. Each turns its clap
 //! arguments into a plain options struct at once.
 
+mod check;
 mod dry_run;
 mod inbound;
 mod owed;
@@ -26,6 +27,7 @@ pub fn main() -> std::process::ExitCode {
     };
     let result = match cli.command {
         Command::Run(args) => run::run(args),
+        Command::Check(args) => check::check(args),
         Command::Status(args) => status::status(args),
         Command::Inbound(InboundCommand::Serve { listen, state, words }) => inbound::serve(&listen, &state, &words),
         Command::Inbound(InboundCommand::Import { file, state, words }) => inbound::import(&file, &state, &words),

@@ -1,7 +1,9 @@
-//! What the dry run and the real run share before the wire: the options
-//! of `campaign run`, the campaign loaded, the planner compiled against the
-//! CSV header, and the template quota left in the rolling 24 hours.
+//! What the dry run, `check` and the real run share before the wire: the
+//! options of `campaign run`, the campaign loaded, the planner compiled
+//! against the CSV header, the template quota left in the rolling 24 hours,
+//! and preflight over every row.
 
+use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -9,10 +11,16 @@ use jiff::Timestamp;
 
 use crate::campaign::Campaign;
 use crate::cli::{RunArgs, RunFormat};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, RowProblem};
 use crate::ledger::{Ledger, Snapshot};
+use crate::outcome::{Reason, Status};
 use crate::plan::recipients::{self, Source};
 use crate::plan::row::{Planner, Retrying};
+use crate::plan::stream::{self as stream, Mode, Sequencer, TemplateQuota};
+use crate::report::tally::Tally;
+
+/// How many invalid rows preflight lists in full.
+const PROBLEMS_LISTED: usize = 200;
 
 /// Options of a run, parsed and checked once.
 #[derive(Debug, Clone)]
@@ -101,4 +109,85 @@ pub fn template_quota(c: &Campaign, ledger: Option<&Ledger>, now: Timestamp) -> 
         None => 0,
     };
     Ok(Some(u64::from(cap).saturating_sub(used)))
+}
+
+/// Everything a pass needs that reads no network and writes nothing: the
+/// campaign, the ledger as it is now (read only; none yet is an empty
+/// one), the template quota left and the planner compiled against the CSV.
+/// The dry run and `check` both start here.
+pub struct Offline {
+    pub loaded: Loaded,
+    pub quota: Option<u64>,
+    pub planner: Arc<Planner>,
+    pub source: Source,
+}
+
+pub fn offline(opts: &Options, now: Timestamp) -> Result<Offline> {
+    let loaded = load(opts)?;
+    let c = loaded.campaign.clone();
+    let ledger = Ledger::open_read_only(&loaded.state)?;
+    let (since, own) = lookback(&c, now);
+    let snapshot = match &ledger {
+        Some(l) => {
+            let mut s = l.snapshot(&c.name, since, own)?;
+            if c.senders.len() > 1 {
+                l.read_last_senders(&mut s)?;
+            }
+            s
+        }
+        None => Snapshot::default(),
+    };
+    let quota = template_quota(&c, ledger.as_ref(), now)?;
+    drop(ledger);
+    let (planner, source) = planner(&loaded, Arc::new(snapshot), opts.retrying)?;
+    Ok(Offline { loaded, quota, planner, source })
+}
+
+/// What preflight found: the rows, what is to be sent now, what is
+/// deferred, and every count.
+pub struct Preflight {
+    pub rows: u64,
+    pub owed: u64,
+    pub deferred: u64,
+    pub tally: Tally,
+}
+
+/// Every row read and rendered, nothing sent; invalid rows are an error
+/// (exit 2) listing them, unless `skip_invalid`.
+pub fn preflight(
+    c: &Campaign,
+    planner: Arc<Planner>,
+    source: Source,
+    now: Timestamp,
+    skip_invalid: bool,
+) -> Result<Preflight> {
+    let mut seq = Sequencer::new(None, TemplateQuota::new(None), recipients::estimate_rows(&c.recipients.csv));
+    let mut problems = Vec::new();
+    let mut tally = Tally::default();
+    let (mut invalid, mut owed, mut deferred) = (0usize, 0u64, 0u64);
+    let rows = stream::run(planner.clone(), source, Mode { now, with_request: false, jsonl: false }, |plan, _| {
+        let _ = seq.admit(plan);
+        tally.add(&plan.outcome);
+        if plan.outcome.reason == Some(Reason::Invalid) {
+            invalid += 1;
+            if problems.len() < PROBLEMS_LISTED
+                && let Some(p) = RowProblem::of(&plan.outcome)
+            {
+                problems.push(p);
+            }
+        }
+        if plan.send.is_some() {
+            owed += 1;
+        } else if plan.outcome.status == Status::Deferred {
+            deferred += 1;
+        }
+        ControlFlow::Continue(())
+    })?;
+    if let Some(e) = planner.template_error() {
+        return Err(e);
+    }
+    if invalid > 0 && !skip_invalid {
+        return Err(Error::Preflight { csv: c.recipients.csv.clone(), problems, total: invalid });
+    }
+    Ok(Preflight { rows, owed, deferred, tally })
 }

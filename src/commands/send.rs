@@ -2,29 +2,24 @@
 //! environment, the lock, preflight over every row, the run recorded in the
 //! ledger, then the send loop on a runtime of its own, and the summary.
 
-use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 
-use super::prepare::{Options, load, lookback, planner, template_quota};
+use super::prepare::{Options, load, lookback, planner, preflight, template_quota};
 use crate::campaign::Campaign;
 use crate::cli::RunFormat;
 use crate::dispatch::{Dispatch, dispatch};
-use crate::error::{Error, ExitCode, Result, RowProblem};
+use crate::error::{Error, ExitCode, Result};
 use crate::ledger::{Finished, Ledger, lock};
-use crate::outcome::{Reason, Status};
-use crate::plan::recipients::Source;
+use crate::outcome::Status;
 use crate::plan::row::Planner;
-use crate::plan::stream::{self as stream, Mode, Sequencer, TemplateQuota};
+use crate::plan::stream::TemplateQuota;
 use crate::report::summary::{RunSummary, print_run};
 use crate::report::text::Style;
 use crate::report::{RunOptions, RunReport};
 use crate::wire::client::{self as connectly, Client, Endpoint};
-
-/// How many invalid rows preflight lists in full.
-const PROBLEMS_LISTED: usize = 200;
 
 pub fn real_run(opts: &Options) -> Result<ExitCode> {
     let endpoint = endpoint_from_env()?;
@@ -43,7 +38,7 @@ pub fn real_run(opts: &Options) -> Result<ExitCode> {
     }
     let snapshot = Arc::new(snapshot);
     let (planner, source) = planner(&loaded, snapshot, opts.retrying)?;
-    let pre = preflight(opts, &c, planner.clone(), source, now)?;
+    let pre = preflight(&c, planner.clone(), source, now, opts.skip_invalid)?;
     let owed = opts.limit.map_or(pre.owed, |l| pre.owed.min(l));
 
     let fingerprint = fingerprint(&c, &planner)?;
@@ -142,46 +137,6 @@ fn endpoint_from_env() -> Result<Endpoint> {
         .filter(|b| !b.trim().is_empty())
         .unwrap_or_else(|| connectly::DEFAULT_BASE_URL.to_string());
     Endpoint::new(&base, &key).map_err(|e| Error::Usage(format!("{e}\n  Nothing was sent or recorded.")))
-}
-
-/// What preflight found: the rows, what is to be sent now, what is deferred.
-struct Preflight {
-    rows: u64,
-    owed: u64,
-    deferred: u64,
-}
-
-/// Every row read and rendered, nothing sent; invalid rows stop the run
-/// (exit 2) unless `--skip-invalid`.
-fn preflight(opts: &Options, c: &Campaign, planner: Arc<Planner>, source: Source, now: Timestamp) -> Result<Preflight> {
-    let mut seq =
-        Sequencer::new(None, TemplateQuota::new(None), crate::plan::recipients::estimate_rows(&c.recipients.csv));
-    let mut problems = Vec::new();
-    let (mut invalid, mut owed, mut deferred) = (0usize, 0u64, 0u64);
-    let rows = stream::run(planner.clone(), source, Mode { now, with_request: false, jsonl: false }, |plan, _| {
-        let _ = seq.admit(plan);
-        if plan.outcome.reason == Some(Reason::Invalid) {
-            invalid += 1;
-            if problems.len() < PROBLEMS_LISTED
-                && let Some(p) = RowProblem::of(&plan.outcome)
-            {
-                problems.push(p);
-            }
-        }
-        if plan.send.is_some() {
-            owed += 1;
-        } else if plan.outcome.status == Status::Deferred {
-            deferred += 1;
-        }
-        ControlFlow::Continue(())
-    })?;
-    if let Some(e) = planner.template_error() {
-        return Err(e);
-    }
-    if invalid > 0 && !opts.skip_invalid {
-        return Err(Error::Preflight { csv: c.recipients.csv.clone(), problems, total: invalid });
-    }
-    Ok(Preflight { rows, owed, deferred })
 }
 
 /// Notes before sending: files changed since the last run, keys an

@@ -1,0 +1,40 @@
+//! `campaign check FILE`: every check a real run makes before its first
+//! send — the campaign file, the CSV and every row, the templates — through
+//! the same preparation and preflight, offline and without a key. Exit 0
+//! with a one-line verdict, or 2 with the problems.
+
+use std::io::Write;
+
+use jiff::Timestamp;
+
+use super::prepare::{Offline, Options, offline, preflight};
+use crate::cli::{CheckArgs, RunFormat};
+use crate::error::{Error, ExitCode, Result};
+use crate::plan::row::Retrying;
+use crate::report::tally::count;
+
+pub fn check(args: CheckArgs) -> Result<ExitCode> {
+    let opts = Options {
+        file: args.file,
+        dry_run: true,
+        at: None,
+        limit: None,
+        format: RunFormat::Text,
+        state: args.state,
+        skip_invalid: false,
+        retrying: Retrying::default(),
+        quiet: true,
+    };
+    let now = Timestamp::now();
+    let Offline { loaded, planner, source, .. } = offline(&opts, now)?;
+    let pre = preflight(&loaded.campaign, planner, source, now, false)?;
+    let verdict = format!(
+        "{}: ok — {} checked, none invalid; a run now: {}",
+        opts.file.display(),
+        count(pre.rows, "row"),
+        pre.tally.line()
+    );
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{verdict}").and_then(|()| out.flush()).map_err(Error::stdout)?;
+    Ok(ExitCode::Done)
+}
