@@ -24,6 +24,8 @@ pub enum Command {
     Check(CheckArgs),
     /// What the ledger knows about a campaign: counts, runs, failures, deliveries.
     Status(StatusArgs),
+    /// Print the JSON Schema of the campaign file (for editors: see the README).
+    Schema,
     /// Receive Connectly webhooks (inbound messages, delivery statuses).
     #[command(subcommand)]
     Inbound(InboundCommand),

@@ -8,6 +8,18 @@ use std::time::Duration;
 #[serde(try_from = "DurationText")]
 pub struct Span(pub Duration);
 
+impl schemars::JsonSchema for Span {
+    fn inline_schema() -> bool {
+        true
+    }
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Duration".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({ "type": "string", "pattern": "^[0-9]+(ms|s|m|h|d)$", "examples": ["500ms", "30s", "15m", "24h", "7d"] })
+    }
+}
+
 /// Accept `30s` as well as a bare YAML number of seconds.
 #[derive(serde::Deserialize)]
 #[serde(untagged)]

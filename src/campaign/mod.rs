@@ -130,6 +130,12 @@ pub fn is_e164(s: &str) -> bool {
     raw::strict_e164(s).is_some()
 }
 
+/// The JSON Schema (draft 7) of the campaign file, from the types it is read into.
+pub fn schema() -> serde_json::Value {
+    let schema = schemars::generate::SchemaSettings::draft07().into_generator().into_root_schema_for::<raw::Campaign>();
+    schema.to_value()
+}
+
 /// yaml errors end with "at line X column Y", which the location already says.
 fn clean_yaml_message(msg: &str) -> String {
     match msg.rfind(" at line ") {

@@ -3,6 +3,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use std::borrow::Cow;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::Deserialize;
 
 use super::duration::Span;
@@ -11,48 +14,73 @@ use crate::error::{Error, Location, Result};
 use crate::plan::phone::Region;
 use crate::wire::message::{Message, Text};
 
-#[derive(Deserialize)]
+/// A `campaign` file: who to message (a CSV), what to send inside WhatsApp's
+/// 24-hour window (`session`) and outside it (`template`), and how fast.
+/// Paths are relative to this file's folder.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(title = "campaign file")]
 pub struct Campaign {
+    /// The campaign's name: lowercase letters, digits, `-` and `_`. The ledger's key and Connectly's campaignName.
     name: Text,
+    /// The Connectly business id, from the Connectly dashboard.
     business_id: Text,
+    /// Which of the business's WhatsApp numbers sends, in E.164 (quote it: "+14151111234"); or a list of them, a pool.
     #[serde(default)]
     sender: Option<Senders>,
+    /// Who to message: the CSV and how to read it.
     recipients: RawRecipients,
+    /// A template: one message per distinct value, ever (default "{{ recipient }}").
     #[serde(default)]
     once_per: Option<Text>,
+    /// What to send inside the 24-hour window: a free-form message.
     #[serde(default)]
     session: Option<RawSession>,
+    /// What to send outside the 24-hour window: an approved WhatsApp template.
     #[serde(default)]
     template: Option<RawTemplate>,
+    /// The 24-hour window rule.
     #[serde(default)]
     window: Option<RawWindow>,
+    /// How fast requests leave.
     #[serde(default)]
     rate: Option<RawRate>,
+    /// Retries of 429, 5xx and network errors, and when a failure streak aborts the run.
     #[serde(default)]
     retry: Option<RawRetry>,
+    /// Caps over every campaign that shares the ledger.
     #[serde(default)]
     limits: Option<RawLimits>,
+    /// When messages may be sent.
     #[serde(default)]
     schedule: Option<RawSchedule>,
+    /// The ledger file (default .campaign/state.db beside this file).
     #[serde(default)]
     state: Option<Text>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Recipients")]
 struct RawRecipients {
+    /// The recipients CSV (comma-separated, UTF-8); its header row names the columns.
     csv: Text,
+    /// The column holding phone numbers (default "phone").
     #[serde(default)]
     phone_column: Option<Text>,
+    /// Two-letter region (ISO 3166, e.g. US) for numbers written without +.
     #[serde(default)]
     default_country: Option<Text>,
+    /// The column with each customer's last message to you: RFC 3339 or Unix seconds; empty = unknown.
     #[serde(default)]
     last_inbound_column: Option<Text>,
+    /// The column with each recipient's IANA time zone (for quiet hours).
     #[serde(default)]
     timezone_column: Option<Text>,
+    /// A CSV of numbers never to message.
     #[serde(default)]
     suppress: Option<Text>,
+    /// The column naming each row's sender, one of `sender`'s numbers.
     #[serde(default)]
     sender_column: Option<Text>,
 }
@@ -61,6 +89,16 @@ struct RawRecipients {
 enum Senders {
     One(Text),
     Pool(Vec<Text>),
+}
+
+impl JsonSchema for Senders {
+    fn schema_name() -> Cow<'static, str> {
+        "Senders".into()
+    }
+    fn json_schema(g: &mut SchemaGenerator) -> Schema {
+        let one = g.subschema_for::<Text>();
+        json_schema!({ "anyOf": [one, { "type": "array", "items": one, "minItems": 1 }] })
+    }
 }
 
 impl<'de> Deserialize<'de> for Senders {
@@ -92,27 +130,62 @@ impl<'de> Deserialize<'de> for Senders {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Session")]
 struct RawSession {
+    /// A minijinja template file: the message text, or the attachment's caption.
     #[serde(default)]
     body: Option<Text>,
+    /// The rest of Connectly's `message` object; every string is a template.
     #[serde(default)]
     message: Option<Message<Text>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Template")]
 struct RawTemplate {
+    /// The approved template's name, as in Connectly.
     name: Text,
+    /// The template's language code as approved, e.g. en, en_US, pt_BR (default en).
     #[serde(default)]
     language: Option<Text>,
+    /// Connectly parameter name -> template value, sent in this order.
     #[serde(default)]
     parameters: Option<Ordered>,
 }
 
 /// Template parameters, keeping the order they were written in.
 struct Ordered(Vec<(String, RawParam)>);
+
+impl JsonSchema for Ordered {
+    fn schema_name() -> Cow<'static, str> {
+        "TemplateParameters".into()
+    }
+    fn json_schema(g: &mut SchemaGenerator) -> Schema {
+        let param = g.subschema_for::<RawParam>();
+        let described = |d: &str| {
+            let mut p = param.clone();
+            p.insert("description".into(), d.into());
+            p
+        };
+        json_schema!({
+            "type": "object",
+            "properties": {
+                "header_text": described("The header's text variable."),
+                "header_image": described("The header image's address."),
+                "header_video": described("The header video's address."),
+                "header_document": described("The header document's address, or { value, filename }."),
+            },
+            "patternProperties": {
+                "^body_[1-9][0-9]*$": described("The body's Nth variable."),
+                "^button_[1-9][0-9]*_url$": described("The Nth button's URL suffix."),
+            },
+            "additionalProperties": false,
+        })
+    }
+}
 
 impl<'de> Deserialize<'de> for Ordered {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -160,8 +233,13 @@ pub fn is_param_name(s: &str) -> bool {
 
 /// A parameter's value: text exactly as written (a bare `1.50` stays
 /// "1.50"), or for `header_document` also `{value, filename}`.
+#[derive(JsonSchema)]
+#[serde(untagged)]
+#[schemars(rename = "TemplateParameter")]
 enum RawParam {
+    /// The value (a template).
     Plain(Text),
+    /// A document and the file name the customer sees.
     WithFile(ParamWithFile),
 }
 
@@ -231,77 +309,105 @@ impl<'de> Deserialize<'de> for DocumentParam {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Document")]
 struct ParamWithFile {
+    /// The document's address (a template).
     value: Text,
+    /// The file name the customer sees (a template).
     #[serde(default)]
     filename: Option<Text>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Window")]
 struct RawWindow {
+    /// Treat a window closing within this as closed (default 15m; less than 24h).
     #[serde(default)]
     margin: Option<Span>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Rate")]
 struct RawRate {
+    /// Requests per second (default 20; Connectly allows 200).
     #[serde(default)]
     per_second: Option<u32>,
+    /// Requests per second from one WhatsApp number (default 80, Meta's default throughput).
     #[serde(default)]
     per_sender: Option<u32>,
+    /// Requests allowed at once above the pace (default 1).
     #[serde(default)]
     burst: Option<u32>,
+    /// Most requests in flight at once (default 16).
     #[serde(default)]
     concurrency: Option<usize>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Retry")]
 struct RawRetry {
+    /// Total tries for 429, 5xx and network errors (default 5).
     #[serde(default)]
     attempts: Option<u32>,
+    /// Longest wait between tries (default 60s); a longer Retry-After defers the row.
     #[serde(default)]
     max_backoff: Option<Span>,
+    /// This many failures in a row stop the run (default 50).
     #[serde(default)]
     abort_after: Option<u32>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Limits")]
 struct RawLimits {
+    /// Most distinct customers messaged by template in any rolling 24 hours, over every campaign in the ledger (WhatsApp's messaging limit); the rest are deferred.
     #[serde(default)]
     templates_per_day: Option<u32>,
+    /// Most template messages one customer receives from every campaign in the ledger within a span; the rest are deferred (frequency_cap).
     #[serde(default)]
     per_recipient: Option<RawPerRecipient>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "PerRecipient")]
 struct RawPerRecipient {
+    /// How many template messages, at least 1.
     templates: u32,
+    /// Within this span, e.g. 7d.
     per: Span,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Schedule")]
 struct RawSchedule {
+    /// Send nothing before this RFC 3339 instant, e.g. 2026-12-01T09:00:00+01:00.
     #[serde(default)]
     not_before: Option<Text>,
+    /// Send nothing after this RFC 3339 instant; rows still owed are then skipped (expired).
     #[serde(default)]
     not_after: Option<Text>,
+    /// Hours of the day nobody is messaged, in the recipient's zone when known.
     #[serde(default)]
     quiet_hours: Option<RawQuiet>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "QuietHours")]
 struct RawQuiet {
+    /// When quiet hours start, "HH:MM" (quote it).
     start: Text,
+    /// When quiet hours end, "HH:MM" (quote it).
     end: Text,
+    /// The IANA zone used when the recipient's is unknown, e.g. Europe/Madrid.
     timezone: Text,
 }
 

@@ -8,6 +8,7 @@ mod inbound;
 mod owed;
 mod prepare;
 mod run;
+mod schema;
 mod send;
 mod status;
 
@@ -28,6 +29,7 @@ pub fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Run(args) => run::run(args),
         Command::Check(args) => check::check(args),
+        Command::Schema => schema::schema(),
         Command::Status(args) => status::status(args),
         Command::Inbound(InboundCommand::Serve { listen, state, words }) => inbound::serve(&listen, &state, &words),
         Command::Inbound(InboundCommand::Import { file, state, words }) => inbound::import(&file, &state, &words),

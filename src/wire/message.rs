@@ -2,6 +2,9 @@
 //! strings: template sources when read from the campaign file, rendered text
 //! when sent. One definition serves parsing, rendering and serialization.
 
+use std::borrow::Cow;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Serialize};
 
 /// A string in the campaign file, exactly as written: a bare YAML scalar
@@ -10,6 +13,18 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(transparent)]
 pub struct Text(pub String);
+
+impl JsonSchema for Text {
+    fn inline_schema() -> bool {
+        true
+    }
+    fn schema_name() -> Cow<'static, str> {
+        "Text".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({ "type": ["string", "number", "boolean"] })
+    }
+}
 
 impl<'de> Deserialize<'de> for Text {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -39,22 +54,28 @@ impl<'de> Deserialize<'de> for Text {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Message<S> {
+    /// The message text (a template). With `session.body`, the body file gives it instead.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub text: Option<S>,
+    /// One media attachment (image, video, audio or document); `session.body` becomes its caption.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attachments: Option<Vec<Attachment<S>>>,
+    /// A location pin.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub location: Option<Location<S>>,
+    /// A list message: a button that opens up to 10 rows in sections.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub list_message: Option<ListMessage<S>>,
+    /// Up to three reply buttons under the text.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reply_button_message: Option<ReplyButtonMessage<S>>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// The kind of media.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum MediaType {
     Image,
@@ -63,105 +84,133 @@ pub enum MediaType {
     Document,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Attachment<S> {
+    /// image, video, audio or document.
     #[serde(rename = "type")]
     pub kind: MediaType,
+    /// Public HTTPS address of the media (a template).
     pub url: S,
+    /// Caption under the media, at most 1024 characters (a template); `session.body` sets it instead.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub caption: Option<S>,
+    /// File name shown for a document (a template).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub filename: Option<S>,
 }
 
 /// A coordinate: a number, or a template that renders to one.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum Coord<S> {
     Number(f64),
     Text(S),
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Location<S> {
+    /// Latitude in degrees: a number, or a template that renders to one.
     pub latitude: Coord<S>,
+    /// Longitude in degrees: a number, or a template that renders to one.
     pub longitude: Coord<S>,
+    /// Name of the place (a template).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<S>,
+    /// Address of the place (a template).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub address: Option<S>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TextBox<S> {
+    /// The text (a template); at most 60 characters for headers and footers.
     pub text: S,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HeaderAttachment<S> {
+    /// image, video, audio or document.
     #[serde(rename = "type")]
     pub kind: MediaType,
+    /// Public HTTPS address of the media (a template).
     pub url: S,
+    /// File name shown for a document (a template).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub filename: Option<S>,
 }
 
 /// A list or reply-button header: text, or an attachment.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Header<S> {
+    /// Header text, at most 60 characters (a template).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub text: Option<S>,
+    /// Header media instead of text.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attachment: Option<HeaderAttachment<S>>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListRow<S> {
+    /// The row's id, sent back when the customer picks it (a template).
     pub id: S,
+    /// The row's title, at most 24 characters (a template).
     pub text: S,
+    /// A line under the title, at most 72 characters (a template).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<S>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Section<S> {
+    /// The section's title (a template).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub title: Option<S>,
+    /// The section's rows; at most 10 rows across all sections.
     pub rows: Vec<ListRow<S>>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListMessage<S> {
+    /// Optional header: text or media.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub header: Option<Header<S>>,
+    /// Optional footer, at most 60 characters.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub footer: Option<TextBox<S>>,
+    /// The button that opens the list, at most 20 characters.
     pub button: TextBox<S>,
+    /// The list's sections, each with its rows.
     pub sections: Vec<Section<S>>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Button<S> {
+    /// The button's id, sent back when the customer taps it (a template).
     pub id: S,
+    /// The button's title, at most 20 characters (a template).
     pub text: S,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReplyButtonMessage<S> {
+    /// Optional header: text or media.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub header: Option<Header<S>>,
+    /// Optional footer, at most 60 characters.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub footer: Option<TextBox<S>>,
+    /// One to three reply buttons.
     pub buttons: Vec<Button<S>>,
 }
 

@@ -12,6 +12,7 @@ mod html;
 mod ledger;
 mod pacing;
 mod report;
+mod schema;
 mod send;
 mod senders;
 mod webhooks;
