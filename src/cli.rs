@@ -24,8 +24,19 @@ pub enum Command {
     Check(CheckArgs),
     /// What the ledger knows about a campaign: counts, runs, failures, deliveries.
     Status(StatusArgs),
+    /// Create a new campaign folder (YAML, sample CSV, message template, README) that dry-runs as it is.
+    Init {
+        /// The folder to create; it must not exist or be empty.
+        dir: PathBuf,
+    },
     /// Print the JSON Schema of the campaign file (for editors: see the README).
     Schema,
+    /// Print a shell completion script, e.g. `campaign completions bash > ~/.local/share/bash-completion/completions/campaign`.
+    Completions {
+        /// The shell to complete in.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
     /// Receive Connectly webhooks (inbound messages, delivery statuses).
     #[command(subcommand)]
     Inbound(InboundCommand),
@@ -78,8 +89,11 @@ pub struct CheckArgs {
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RunFormat {
+    /// A readable preview or summary.
     Text,
+    /// One JSON object per CSV row on stdout; the summary on stderr.
     Jsonl,
+    /// One self-contained page for a person to look at (dry run).
     Html,
 }
 
@@ -87,6 +101,7 @@ pub enum RunFormat {
 pub struct StatusArgs {
     /// The campaign file (YAML).
     pub file: PathBuf,
+    /// Output: a readable report, one JSON document, or a CSV of the failed and unknown recipients.
     #[arg(long, value_enum, default_value_t = StatusFormat::Text)]
     pub format: StatusFormat,
     /// Ledger file (default: as for `run`).
@@ -96,8 +111,11 @@ pub struct StatusArgs {
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StatusFormat {
+    /// A readable report.
     Text,
+    /// One JSON document: counts, routes, deliveries, runs, failures.
     Json,
+    /// One line per failed or unknown recipient, ready to fix and retry.
     Csv,
 }
 
@@ -105,10 +123,10 @@ pub enum StatusFormat {
 pub enum InboundCommand {
     /// Serve the webhook endpoint (needs CONNECTLY_WEBHOOK_SECRET).
     Serve {
-        /// Address to listen on, e.g. 127.0.0.1:8080.
+        /// Address to listen on, host:port, e.g. 127.0.0.1:8080 or localhost:8080.
         #[arg(long, value_name = "ADDR")]
         listen: String,
-        /// Ledger file (default .campaign/state.db).
+        /// Ledger file to record into: the one your campaigns use.
         #[arg(long, value_name = "PATH", default_value = ".campaign/state.db")]
         state: PathBuf,
         #[command(flatten)]
@@ -116,8 +134,9 @@ pub enum InboundCommand {
     },
     /// Record webhook payloads from a file, one JSON object per line.
     Import {
+        /// The payloads, one JSON object per line (as Connectly posts them).
         file: PathBuf,
-        /// Ledger file (default .campaign/state.db).
+        /// Ledger file to record into: the one your campaigns use.
         #[arg(long, value_name = "PATH", default_value = ".campaign/state.db")]
         state: PathBuf,
         #[command(flatten)]
@@ -134,4 +153,37 @@ pub struct ConsentWords {
     /// A message whose whole text is one of these opts the customer back in.
     #[arg(long, value_name = "WORDS", default_value = "START")]
     pub opt_in: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// Every subcommand has an about, every argument and flag a help text.
+    fn documented(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+        if cmd.get_about().is_none() {
+            missing.push(format!("`{path}` has no about"));
+        }
+        for arg in cmd.get_arguments() {
+            if arg.get_help().is_none() && !matches!(arg.get_id().as_str(), "help" | "version") {
+                missing.push(format!("`{path}` argument `{}` has no help", arg.get_id()));
+            }
+            let flag = matches!(arg.get_action(), clap::ArgAction::SetTrue);
+            for v in arg.get_possible_values() {
+                if v.get_help().is_none() && !flag && arg.get_id() != "shell" {
+                    missing.push(format!("`{path} --{}` value `{}` has no help", arg.get_id(), v.get_name()));
+                }
+            }
+        }
+        for sub in cmd.get_subcommands() {
+            documented(sub, &format!("{path} {}", sub.get_name()), missing);
+        }
+    }
+
+    #[test]
+    fn every_subcommand_and_flag_has_help() {
+        let mut missing = Vec::new();
+        documented(&super::Cli::command(), "campaign", &mut missing);
+        assert!(missing.is_empty(), "{missing:#?}");
+    }
 }

@@ -136,9 +136,7 @@ async fn receive(State(sh): State<Arc<Shared>>, headers: HeaderMap, body: Bytes)
 pub fn serve(listen: &str, state: &Path, words: &ConsentWords) -> Result<ExitCode> {
     let words = Words::new(&words.opt_out, &words.opt_in)?;
     let secret = secret()?;
-    let addr: SocketAddr = listen.parse().map_err(|_| {
-        Error::Usage(format!("--listen `{listen}` is not an address\n  hint: write host:port, e.g. 127.0.0.1:8080"))
-    })?;
+    let addr = listen_addr(listen)?;
     let ledger = Ledger::open(state)?;
     let shared = Arc::new(Shared { secret, ledger: Mutex::new(ledger), forged: Forged::default(), words });
     let flusher = shared.clone();
@@ -207,6 +205,21 @@ async fn accept(listener: tokio::net::TcpListener, app: Router) {
     drop(listener);
     // Requests in flight finish; a client that never finishes is not waited for.
     let _ = tokio::time::timeout(Duration::from_secs(30), graceful.shutdown()).await;
+}
+
+/// `--listen`: an address or a host name with a port (`localhost:8080`);
+/// a name is resolved, IPv4 first.
+fn listen_addr(listen: &str) -> Result<SocketAddr> {
+    let bad = || {
+        Error::Usage(format!(
+            "--listen `{listen}` is not host:port\n  hint: write e.g. 127.0.0.1:8080, localhost:8080, or 0.0.0.0:8080 for every interface"
+        ))
+    };
+    if let Ok(a) = listen.parse() {
+        return Ok(a);
+    }
+    let addrs: Vec<SocketAddr> = std::net::ToSocketAddrs::to_socket_addrs(listen).map_err(|_| bad())?.collect();
+    addrs.iter().find(|a| a.is_ipv4()).or(addrs.first()).copied().ok_or_else(bad)
 }
 
 async fn shutdown() {

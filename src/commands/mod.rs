@@ -5,6 +5,7 @@
 mod check;
 mod dry_run;
 mod inbound;
+mod init;
 mod owed;
 mod prepare;
 mod run;
@@ -12,10 +13,12 @@ mod schema;
 mod send;
 mod status;
 
-use clap::Parser;
+use std::io::Write;
+
+use clap::{CommandFactory, Parser};
 
 use crate::cli::{Cli, Command, InboundCommand};
-use crate::error::ExitCode;
+use crate::error::{Error, ExitCode, Result};
 
 /// Parse, run, print the error if any, exit with its code.
 pub fn main() -> std::process::ExitCode {
@@ -29,7 +32,9 @@ pub fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Run(args) => run::run(args),
         Command::Check(args) => check::check(args),
+        Command::Init { dir } => init::init(&dir),
         Command::Schema => schema::schema(),
+        Command::Completions { shell } => completions(shell),
         Command::Status(args) => status::status(args),
         Command::Inbound(InboundCommand::Serve { listen, state, words }) => inbound::serve(&listen, &state, &words),
         Command::Inbound(InboundCommand::Import { file, state, words }) => inbound::import(&file, &state, &words),
@@ -42,4 +47,13 @@ pub fn main() -> std::process::ExitCode {
             std::process::ExitCode::from(e.exit_code() as u8)
         }
     }
+}
+
+/// `campaign completions SHELL`: the completion script on stdout.
+fn completions(shell: clap_complete::Shell) -> Result<ExitCode> {
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "campaign", &mut script);
+    let mut out = std::io::stdout().lock();
+    out.write_all(&script).and_then(|()| out.flush()).map_err(Error::stdout)?;
+    Ok(ExitCode::Done)
 }
