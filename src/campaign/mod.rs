@@ -110,15 +110,7 @@ impl Campaign {
                 "check the path; campaign files are YAML, e.g. campaigns/spring-sale.yaml",
             )
         })?;
-        let raw: raw::Campaign = yaml_serde::from_str(&source).map_err(|e| {
-            let at = e.location().map(|l| Location::line(l.line(), Some(l.column()))).unwrap_or_default();
-            Error::input(
-                path,
-                at,
-                clean_yaml_message(&e.to_string()),
-                "fix the campaign file; the README's \"Campaign file\" section lists every key",
-            )
-        })?;
+        let raw: raw::Campaign = yaml_serde::from_str(&source).map_err(|e| yaml_error(path, &source, &e))?;
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let dir = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir };
         raw.validate(path, &dir, source)
@@ -136,10 +128,56 @@ pub fn schema() -> serde_json::Value {
     schema.to_value()
 }
 
-/// yaml errors end with "at line X column Y", which the location already says.
+/// A file that is not YAML, or not the campaign's shape, said in the user's terms.
+fn yaml_error(path: &Path, source: &str, e: &yaml_serde::Error) -> Error {
+    let line = e.location().map(|l| l.line());
+    let at = e.location().map(|l| Location::line(l.line(), Some(l.column()))).unwrap_or_default();
+    let msg = e.to_string();
+    let first = source.lines().find(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#')).unwrap_or("");
+    if msg.contains("expected struct Campaign") {
+        let csv = path.extension().is_some_and(|x| x.eq_ignore_ascii_case("csv"))
+            || (!first.contains(": ") && [',', ';', '\t'].iter().any(|d| first.contains(*d)));
+        let what = if csv {
+            "this is not a campaign file: it looks like a CSV (a list of recipients)"
+        } else {
+            "this is not a campaign file: a campaign file is YAML keys (name, business_id, recipients, …)"
+        };
+        return Error::input(
+            path,
+            Location::default(),
+            what,
+            "give the campaign's YAML file, whose `recipients.csv` names the CSV (e.g. campaign run campaigns/winback.yaml); `campaign init DIR` makes a new one",
+        );
+    }
+    let tab = line.and_then(|l| source.lines().nth(l.saturating_sub(1))).is_some_and(|l| {
+        l.trim_end_matches(['\r', '\n']).chars().take_while(|c| c.is_whitespace() || *c == '\t').any(|c| c == '\t')
+            || (msg.contains("cannot start any token") && l.contains('\t'))
+    });
+    if tab {
+        return Error::input(
+            path,
+            at,
+            "a tab character: tabs are not allowed for indentation in YAML",
+            "indent with spaces (two per level, as in the examples); set your editor to insert spaces in .yaml files",
+        );
+    }
+    let param = msg.split("parameter `").nth(1).and_then(|r| r.split('`').next());
+    let fix = match param {
+        Some(p) if raw::is_param_name(p) => raw::param_forms(p),
+        _ => "fix the campaign file; the README's \"Campaign file\" section lists every key".into(),
+    };
+    Error::input(path, at, clean_yaml_message(&msg), fix)
+}
+
+/// yaml errors end with "at line X column Y", which the location already
+/// says, and name the types they expected: say what is expected instead.
 fn clean_yaml_message(msg: &str) -> String {
-    match msg.rfind(" at line ") {
-        Some(i) => msg[..i].to_string(),
+    let msg = match msg.rfind(" at line ") {
+        Some(i) => &msg[..i],
+        None => msg,
+    };
+    match msg.find("expected struct ") {
+        Some(i) => format!("{}expected keys and values (key: value, one per line)", &msg[..i]),
         None => msg.to_string(),
     }
 }

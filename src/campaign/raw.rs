@@ -198,7 +198,7 @@ impl<'de> Deserialize<'de> for Ordered {
             fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Ordered, A::Error> {
                 let mut out = Vec::new();
                 while let Some(key) = map.next_key::<ParamName>()? {
-                    let value = RawParam::read(&key.0, &mut map)?;
+                    let value = RawParam::read(&key.0, &mut map).map_err(|e| param_error(&key.0, &e.to_string()))?;
                     out.push((key.0, value));
                 }
                 Ok(Ordered(out))
@@ -206,6 +206,30 @@ impl<'de> Deserialize<'de> for Ordered {
         }
         d.deserialize_map(V)
     }
+}
+
+/// An error reading parameter `name`'s value, naming the parameter (the
+/// reader of the file points at its line) in the user's words.
+fn param_error<E: serde::de::Error>(name: &str, msg: &str) -> E {
+    let msg = msg.split(" at line ").next().unwrap_or(msg);
+    // The reader's own path to the value (`template.parameters.x: …`) goes.
+    let msg = match msg.split_once(": ") {
+        Some((path, rest)) if !path.contains(' ') => rest,
+        _ => msg,
+    };
+    if msg.contains(&format!("`{name}`")) {
+        return E::custom(msg);
+    }
+    let what = if msg.starts_with("unknown field") {
+        format!("has an {msg}")
+    } else if msg.contains("invalid type: sequence") {
+        "is a list; a parameter has one value".to_string()
+    } else if msg.contains("invalid type: map") {
+        "is a mapping; only header_document takes { value, filename }".to_string()
+    } else {
+        format!("is not a value it takes: {msg}")
+    };
+    E::custom(format!("template parameter `{name}` {what}"))
 }
 
 /// A Connectly template parameter name, checked as it is read.
@@ -602,6 +626,11 @@ fn session(door: &Door, s: RawSession) -> Result<Session> {
         full.extend(keys.iter().copied());
         door.err(&full, what, fix)
     })?;
+    check_message_constants(&message).map_err(|p| {
+        let mut full = vec!["session", "message"];
+        full.extend(p.field.split('.'));
+        door.err(&full, p.reason, "shorten it: it is the same for every recipient, so no row could be sent")
+    })?;
     Ok(Session { body, message })
 }
 
@@ -785,10 +814,51 @@ fn quiet_hours(door: &Door, q: RawQuiet) -> Result<QuietHours> {
     Ok(QuietHours { start, end, timezone })
 }
 
+/// The forms a parameter's value takes, for an error about it.
+pub(super) fn param_forms(name: &str) -> String {
+    let example = match name {
+        "header_image" => "https://cdn.example.com/{{ sku }}.jpg",
+        "header_video" => "https://cdn.example.com/{{ sku }}.mp4",
+        "header_document" => "https://cdn.example.com/{{ id }}.pdf",
+        n if n.starts_with("button_") => "{{ code }}",
+        _ => "{{ first_name }}",
+    };
+    let plain = format!("write one value, a template: `{name}: \"{example}\"`");
+    if name == "header_document" {
+        format!(
+            "{plain}, or the document and its file name: `{name}: {{ value: \"{example}\", filename: \"{{{{ id }}}}.pdf\" }}`"
+        )
+    } else {
+        plain
+    }
+}
+
 /// `+` and 8–15 digits, nothing else.
 pub(super) fn strict_e164(s: &str) -> Option<String> {
     let d = s.strip_prefix('+')?;
     (d.bytes().all(|b| b.is_ascii_digit()) && (8..=15).contains(&d.len())).then(|| s.to_string())
+}
+
+/// WhatsApp's limits on the strings of the message that are the same for
+/// every row (no `{{`, `{%`): broken for one row, broken for all, so it is
+/// a campaign error, not a row's. Template strings get a placeholder that
+/// meets every limit.
+fn check_message_constants(m: &Message<String>) -> Result<(), crate::wire::body::Problem> {
+    let constant = |s: &str| !(s.contains("{{") || s.contains("{%") || s.contains("{#"));
+    let probe = crate::wire::message::map_message(m, &mut |s: &String, path: &dyn Fn() -> String| {
+        let p = path();
+        Ok::<_, std::convert::Infallible>(match () {
+            _ if constant(s) => s.clone(),
+            _ if p.ends_with("url") => "https://example.com/".into(),
+            _ if p.ends_with("latitude") || p.ends_with("longitude") => "0".into(),
+            _ => "x".into(),
+        })
+    });
+    let mut probe = match probe {
+        Ok(m) => m,
+        Err(never) => match never {},
+    };
+    crate::wire::body::check_session(&mut probe)
 }
 
 type ShapeError = (Vec<&'static str>, String, &'static str);

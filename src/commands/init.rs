@@ -69,7 +69,9 @@ mod tests {
     fn names_from_folders() {
         assert_eq!(campaign_name(Path::new("campaigns/Spring Sale 2026")), "spring-sale-2026");
         assert_eq!(campaign_name(Path::new("x/winback")), "winback");
-        assert_eq!(campaign_name(Path::new("ünï")), "my-campaign");
+        assert_eq!(campaign_name(Path::new("ünï")), "n");
+        assert_eq!(campaign_name(Path::new("été")), "t");
+        assert_eq!(campaign_name(Path::new("«»")), "my-campaign");
         assert_eq!(campaign_name(Path::new(".")), "my-campaign");
     }
 }

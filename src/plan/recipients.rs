@@ -48,6 +48,19 @@ fn read_headers(path: &Path, reader: &mut csv::Reader<BufReader<File>>) -> Resul
         .iter()
         .map(|h| h.trim_start_matches('\u{feff}').trim().to_string())
         .collect();
+    if let [only] = names.as_slice()
+        && let Some((sep, name)) = [(';', "semicolons"), ('\t', "tabs")].into_iter().find(|(d, _)| only.contains(*d))
+    {
+        return Err(Error::input(
+            path,
+            Location::line(1, None),
+            format!("the columns are separated by {name}, not commas (header: `{}`)", only.replace('\t', "\\t")),
+            format!(
+                "save the file as comma-separated CSV (a spreadsheet's \"CSV UTF-8 (comma delimited)\"); the header then reads `{}`",
+                only.split(sep).map(str::trim).collect::<Vec<_>>().join(",")
+            ),
+        ));
+    }
     if names.is_empty() || names.iter().all(String::is_empty) {
         return Err(Error::input(
             path,

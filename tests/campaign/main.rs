@@ -3,6 +3,7 @@
 
 mod support;
 
+mod advice;
 mod bad_input;
 mod boundaries;
 mod check;
