@@ -2,6 +2,7 @@
 //! and phones, rendering, the window, the per-row plan, and the stream
 //! that plans rows on every core and hands them back in order.
 
+pub mod lint;
 pub mod numbering;
 pub mod phone;
 pub mod recipients;

@@ -92,6 +92,8 @@ pub struct Renderer {
     fields: Vec<String>,
     headers: Arc<Headers>,
     campaign: Arc<str>,
+    /// Where `include`d templates are found.
+    include_dir: Option<PathBuf>,
 }
 
 impl Renderer {
@@ -110,6 +112,7 @@ impl Renderer {
             fields: Vec::new(),
             headers,
             campaign: campaign.into(),
+            include_dir: include_dir.map(Path::to_path_buf),
         }
     }
 
@@ -120,10 +123,14 @@ impl Renderer {
         let compiled = match self.simple(source) {
             Some(segs) => Compiled::Simple(segs),
             None => {
-                self.env.add_template_owned(origin.to_string(), source.to_string()).map_err(|e| CompileError {
-                    origin: origin.to_string(),
-                    line: e.line(),
-                    what: e.detail().map(str::to_string).unwrap_or_else(|| e.kind().to_string()),
+                self.env.add_template_owned(origin.to_string(), source.to_string()).map_err(|e| {
+                    let what = e.detail().map(str::to_string).unwrap_or_else(|| e.kind().to_string());
+                    let hint = crate::plan::lint::bare_column_hint(source, &self.headers.names);
+                    CompileError {
+                        origin: origin.to_string(),
+                        line: e.line(),
+                        what: hint.map_or(what.clone(), |h| format!("{what}: {h}")),
+                    }
                 })?;
                 let tmpl = self.env.get_template(origin).map_err(|e| CompileError {
                     origin: origin.to_string(),
@@ -150,12 +157,108 @@ impl Renderer {
                         ),
                     });
                 }
+                self.lint(origin, source, &[], 0)?;
                 Compiled::Jinja(origin.to_string())
             }
         };
         self.compiled.push(compiled);
         self.fields.push(field.to_string());
         Ok(id)
+    }
+
+    /// What is knowable before any row: every filter and test exists, every
+    /// literal `row[...]` key is a column, every included template exists
+    /// and uses only known variables (or ones the includer names).
+    fn lint(&self, origin: &str, source: &str, outer: &[String], depth: usize) -> Result<(), CompileError> {
+        let scan = crate::plan::lint::scan(source);
+        let fail = |line: usize, what: String| CompileError { origin: origin.to_string(), line: Some(line), what };
+        for f in &scan.filters {
+            if self.probe(&format!("{{{{ none | {} }}}}", f.name), minijinja::ErrorKind::UnknownFilter) {
+                return Err(fail(
+                    f.line,
+                    format!(
+                        "unknown filter `{}` (minijinja's filters: upper, lower, title, capitalize, trim, replace, default, length, join…)",
+                        f.name
+                    ),
+                ));
+            }
+        }
+        for t in &scan.tests {
+            if self.probe(&format!("{{{{ none is {} }}}}", t.name), minijinja::ErrorKind::UnknownTest) {
+                return Err(fail(
+                    t.line,
+                    format!(
+                        "unknown test `{}` (minijinja's tests: defined, none, number, string, odd, even, startingwith…)",
+                        t.name
+                    ),
+                ));
+            }
+        }
+        for k in &scan.row_keys {
+            if self.headers.get(&k.name).is_none() {
+                return Err(fail(
+                    k.line,
+                    format!(
+                        "`row[\"{}\"]`: the CSV has no column `{}` (columns: {})",
+                        k.name,
+                        k.name,
+                        self.headers.names.join(", ")
+                    ),
+                ));
+            }
+        }
+        if depth >= 8 {
+            return Ok(());
+        }
+        let mut names: Vec<String> = outer.to_vec();
+        names.extend(scan.names.iter().cloned());
+        for (used, shares_context) in
+            scan.includes.iter().map(|u| (u, true)).chain(scan.imports.iter().map(|u| (u, false)))
+        {
+            let t = self.env.get_template(&used.name).map_err(|e| {
+                let dir = self.include_dir.as_deref().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+                let dir = dir.display();
+                fail(
+                    used.line,
+                    format!(
+                        "cannot load `{}` (looked beside the body file, in {dir}): {}",
+                        used.name,
+                        e.detail().unwrap_or(&e.kind().to_string())
+                    ),
+                )
+            })?;
+            let path = self
+                .include_dir
+                .as_deref()
+                .map_or_else(|| used.name.clone(), |d| d.join(&used.name).display().to_string());
+            if shares_context {
+                let mut unknown: Vec<String> = t
+                    .undeclared_variables(false)
+                    .into_iter()
+                    .filter(|v| self.headers.get(v).is_none() && !BUILTINS.contains(&v.as_str()) && !names.contains(v))
+                    .filter(|v| self.env.globals().all(|(g, _)| g != v.as_str()))
+                    .collect();
+                unknown.sort();
+                if let Some(v) = unknown.first() {
+                    return Err(CompileError {
+                        origin: path,
+                        line: line_of(t.source(), v),
+                        what: format!(
+                            "`{v}` is not a CSV column nor one of recipient, campaign, row (columns: {})",
+                            self.headers.names.join(", ")
+                        ),
+                    });
+                }
+            }
+            let source = t.source().to_string();
+            self.lint(&path, &source, &names, depth + 1)?;
+        }
+        Ok(())
+    }
+
+    /// Whether rendering `probe` fails with error `kind`.
+    fn probe(&self, probe: &str, kind: minijinja::ErrorKind) -> bool {
+        self.env.render_str(probe, ()).is_err_and(|e| e.kind() == kind)
     }
 
     /// Recognise a template that is literal text and `{{ name }}`s only.
@@ -442,9 +545,41 @@ mod tests {
     }
 
     #[test]
+    fn misspellings_are_caught_once_before_any_row() {
+        let mut r = renderer();
+        let e = r.compile("b.j2", "text", "Hi\n{{ first_name | titlecase }}").unwrap_err();
+        assert_eq!((e.line, e.what.contains("unknown filter `titlecase`")), (Some(2), true), "{}", e.what);
+        let e = r.compile("b.j2", "text", "{{ row[\"first nam\"] }}").unwrap_err();
+        assert!(e.what.contains("no column `first nam`") && e.what.contains("full name"), "{}", e.what);
+        let e = r.compile("b.j2", "text", "{{ row.nickname }}").unwrap_err();
+        assert!(e.what.contains("no column `nickname`"), "{}", e.what);
+        let e = r.compile("b.j2", "text", "{% if sku is blank %}{% endif %}").unwrap_err();
+        assert!(e.what.contains("unknown test `blank`"), "{}", e.what);
+        let e = r.compile("b.j2", "text", "{{ full name }}").unwrap_err();
+        assert!(e.what.contains("row[\"full name\"]"), "{}", e.what);
+        r.compile("ok.j2", "text", "{{ row[\"full name\"] | upper }}{% if sku is defined %}{% endif %}").unwrap();
+    }
+
+    #[test]
+    fn included_templates_are_checked_before_any_row() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("sig.j2"), "-- {{ nme }}").unwrap();
+        std::fs::write(dir.path().join("set.j2"), "{{ greeting }} {{ first_name }}").unwrap();
+        let h = Headers::new(vec!["phone".into(), "first_name".into()]).unwrap();
+        let mut r = Renderer::new(Arc::new(h), "c", Some(dir.path()));
+        let e = r.compile("body.j2", "text", "Hi {% include \"sig.j2\" %}").unwrap_err();
+        assert!(e.origin.ends_with("sig.j2") && e.what.contains("`nme`"), "{e:?}");
+        let e = r.compile("body2.j2", "text", "Hi {% include \"nope.j2\" %}").unwrap_err();
+        assert!(e.what.contains("cannot load `nope.j2`"), "{e:?}");
+        // A variable the including template sets is known to the included one.
+        r.compile("body3.j2", "text", "{% set greeting = 'Hey' %}{% include \"set.j2\" %}").unwrap();
+    }
+
+    #[test]
     fn undefined_attributes_fail_the_row() {
         let mut r = renderer();
-        let id = r.compile("t", "body_1", "{{ row.nope }}").unwrap();
+        // A key only known per row (here, the value of a column).
+        let id = r.compile("t", "body_1", "{{ row[first_name] }}").unwrap();
         let rec = record();
         let err = r.render(id, &RowContext::new(&rec, None)).unwrap_err();
         assert_eq!(err.field, "body_1");

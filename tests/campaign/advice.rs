@@ -84,3 +84,40 @@ fn template_parameters_in_a_form_connectly_does_not_take() {
         &["line 12", "unknown template parameter `body1`"],
     );
 }
+
+#[test]
+fn template_misspellings_are_reported_once_before_any_row() {
+    let mut csv = String::from("phone,first_name,prénom\n");
+    for i in 0..47 {
+        csv.push_str(&format!("+1604555{i:04},P{i},É{i}\n"));
+    }
+    let env = env_with(&yaml(GOOD));
+    env.write("people.csv", &csv);
+    env.write("hello.j2", "Hi\n{{ first_name | titlecase }}");
+    let run = refused(&env, "c.yaml", &["hello.j2", "line 2", "unknown filter `titlecase`"]);
+    assert!(!run.stderr.contains("row 1"), "reported per row: {}", run.stderr);
+    // The dry run says it once too.
+    let dry = env.run(&["run", "c.yaml", "--dry-run"]);
+    dry.expect(2);
+    assert_eq!(dry.stderr.matches("titlecase").count(), 1, "{}", dry.stderr);
+
+    env.write("hello.j2", "Hi {{ row[\"first nam\"] }}");
+    refused(&env, "c.yaml", &["hello.j2", "no column `first nam`", "first_name, prénom"]);
+    env.write("hello.j2", "Hi {{ prénom }}");
+    refused(&env, "c.yaml", &["hello.j2", "{{ row[\"prénom\"] }}"]);
+    env.write("hello.j2", "Hi {% include \"sig.j2\" %}");
+    env.write("sig.j2", "-- {{ nme }}");
+    refused(&env, "c.yaml", &["sig.j2", "line 1", "`nme` is not a CSV column", "first_name"]);
+    env.write("hello.j2", "{% set who = first_name %}Hi {% include \"sig.j2\" %}");
+    env.write("sig.j2", "{{ who }}");
+    env.run(&["check", "c.yaml"]).expect(0);
+}
+
+#[test]
+fn a_constant_button_title_over_20_characters_is_a_campaign_error() {
+    let env = env_with(&yaml(
+        "recipients:\n  csv: people.csv\nsession:\n  body: hello.j2\n  message:\n    replyButtonMessage:\n      buttons:\n        - { id: \"yes\", text: \"Claim my twenty percent now\" }\n        - { id: \"no\", text: \"{{ first_name }}\" }\n",
+    ));
+    let run = refused(&env, "c.yaml", &["c.yaml", "line 9", "buttons[0].text", "27 characters", "at most 20"]);
+    assert!(!run.stderr.contains("row 1"), "reported per row: {}", run.stderr);
+}

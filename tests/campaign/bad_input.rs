@@ -85,8 +85,13 @@ fn undefined_variable_is_named() {
     let env = env_with(&yaml(GOOD));
     env.write("hello.j2", "Hi\n{{ frist_name }}");
     fails(&env, &["hello.j2", "line 2", "`frist_name` is not a CSV column", "first_name"]);
+    // A literal key of `row` is checked against the header too, once.
+    fails(
+        &env_with(&yaml(&GOOD.replace("\"{{ first_name }}\"", "\"{{ row.nickname }}\""))),
+        &["c.yaml", "template.parameters.body_1", "no column `nickname`", "first_name"],
+    );
     // Only knowable per row: the row and the field are named.
-    let env = env_with(&yaml(&GOOD.replace("\"{{ first_name }}\"", "\"{{ row.nickname }}\"")));
+    let env = env_with(&yaml(&GOOD.replace("\"{{ first_name }}\"", "\"{{ row[first_name] }}\"")));
     let run = env.run(&["run", "c.yaml", "--dry-run", "--format", "jsonl"]);
     run.expect(2);
     let rows = run.rows();
