@@ -83,10 +83,28 @@ pub struct Loaded {
     pub state: PathBuf,
 }
 
+/// Connectly's documented ceiling on requests per second.
+const CONNECTLY_MAX_PER_SECOND: u32 = 200;
+
 pub fn load(opts: &Options) -> Result<Loaded> {
     let campaign = Campaign::load(&opts.file)?;
+    warn(&campaign);
     let state = opts.state.clone().unwrap_or_else(|| campaign.state.clone());
     Ok(Loaded { campaign: Arc::new(campaign), state })
+}
+
+/// What is allowed but likely a mistake, said once on stderr.
+fn warn(c: &Campaign) {
+    let per_second = c.rate.per_second;
+    if per_second > CONNECTLY_MAX_PER_SECOND {
+        let line = crate::campaign::locate(&c.source, &["rate", "per_second"])
+            .map(|l| format!("line {l}, "))
+            .unwrap_or_default();
+        crate::report::summary::note(&format!(
+            "warning: {}: {line}rate.per_second is {per_second}, above the {CONNECTLY_MAX_PER_SECOND} requests per second Connectly documents; expect 429 answers, which slow the run down (set {CONNECTLY_MAX_PER_SECOND} or less)",
+            c.path.display()
+        ));
+    }
 }
 
 /// Open the CSV and compile the planner against its header.

@@ -121,3 +121,16 @@ fn a_constant_button_title_over_20_characters_is_a_campaign_error() {
     let run = refused(&env, "c.yaml", &["c.yaml", "line 9", "buttons[0].text", "27 characters", "at most 20"]);
     assert!(!run.stderr.contains("row 1"), "reported per row: {}", run.stderr);
 }
+
+#[test]
+fn per_second_above_connectlys_200_warns() {
+    let env = env_with(&yaml(&format!("{GOOD}rate:\n  per_second: 300\n")));
+    let run = env.run(&["check", "c.yaml"]);
+    run.expect(0).stderr_has("warning: c.yaml: line 12, rate.per_second is 300").stderr_has("200");
+    let dry = env.run(&["run", "c.yaml", "--dry-run"]);
+    dry.expect(0).stderr_has("rate.per_second is 300");
+    let env = env_with(&yaml(&format!("{GOOD}rate:\n  per_second: 200\n")));
+    let run = env.run(&["check", "c.yaml"]);
+    run.expect(0);
+    assert!(run.stderr.is_empty(), "{}", run.stderr);
+}
