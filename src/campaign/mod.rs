@@ -161,7 +161,13 @@ fn yaml_error(path: &Path, source: &str, e: &yaml_serde::Error) -> Error {
             "indent with spaces (two per level, as in the examples); set your editor to insert spaces in .yaml files",
         );
     }
+    // An error about one template parameter is reported when the whole
+    // mapping has been read: point at that parameter's own line.
     let param = msg.split("parameter `").nth(1).and_then(|r| r.split('`').next());
+    let at = match param.and_then(|p| locate(source, &["template", "parameters", p])) {
+        Some(l) => Location::line(l, None),
+        None => at,
+    };
     let fix = match param {
         Some(p) if raw::is_param_name(p) => raw::param_forms(p),
         _ => "fix the campaign file; the README's \"Campaign file\" section lists every key".into(),
