@@ -125,7 +125,24 @@ pub fn is_e164(s: &str) -> bool {
 /// The JSON Schema (draft 7) of the campaign file, from the types it is read into.
 pub fn schema() -> serde_json::Value {
     let schema = schemars::generate::SchemaSettings::draft07().into_generator().into_root_schema_for::<raw::Campaign>();
-    schema.to_value()
+    let mut value = schema.to_value();
+    drop_null_defaults(&mut value);
+    value
+}
+
+/// `"default": null` says nothing an optional key does not: left out so
+/// that editors show the description, which names the real default.
+fn drop_null_defaults(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Object(m) => {
+            if m.get("default").is_some_and(serde_json::Value::is_null) {
+                m.remove("default");
+            }
+            m.values_mut().for_each(drop_null_defaults);
+        }
+        serde_json::Value::Array(a) => a.iter_mut().for_each(drop_null_defaults),
+        _ => {}
+    }
 }
 
 /// A file that is not YAML, or not the campaign's shape, said in the user's terms.
