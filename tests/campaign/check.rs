@@ -64,14 +64,10 @@ fn check_agrees_with_what_a_real_run_refuses() {
     let env = env_with("phone,first_name\n+16044441111,\n");
     let check = env.run(&["check", "c.yaml"]);
     check.expect(2);
-    let real = env
-        .cmd(&["run", "c.yaml"])
-        .env("CONNECTLY_API_KEY", "k")
-        .env("CONNECTLY_BASE_URL", "http://127.0.0.1:9")
-        .output()
-        .unwrap();
-    let real = crate::support::Run::from_output(real);
+    let standin = crate::support::StandIn::start();
+    let real = env.send(&standin, &["run", "c.yaml"]);
     real.expect(2);
+    assert!(standin.received().is_empty(), "nothing was sent");
     let problem = |s: &str| s.lines().find(|l| l.contains("row 1:")).map(str::to_string);
     assert_eq!(problem(&check.stderr), problem(&real.stderr));
     assert!(problem(&check.stderr).is_some(), "{}", check.stderr);
