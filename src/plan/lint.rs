@@ -73,7 +73,8 @@ pub fn scan(source: &str) -> Scan {
                     }
                 }
                 Tok::Ident(kw) if i == 0 && matches!(kw.as_str(), "include" | "extends" | "import" | "from") => {
-                    if let Some(Tok::Str(name)) = tok(1) {
+                    let optional = toks.iter().any(|t| t.1 == Tok::Ident("ignore".into()));
+                    if let (Some(Tok::Str(name)), false) = (tok(1), optional) {
                         let used = Used { name: name.clone(), line: at(1, &toks) };
                         if matches!(kw.as_str(), "include" | "extends") {
                             out.includes.push(used);
@@ -109,9 +110,18 @@ fn blocks(source: &str) -> Vec<(usize, Vec<(usize, Tok)>)> {
             i = open + 1;
             continue;
         };
-        let (toks, end) = tokens(source, open + 2, close);
-        out.push((open, toks));
+        let (mut toks, end) = tokens(source, open + 2, close);
+        // Whitespace control (`{%-`, `{{+`) is not part of the statement.
+        if matches!(toks.first(), Some((_, Tok::Punct('-' | '+')))) {
+            toks.remove(0);
+        }
         i = end;
+        // `{% raw %}…{% endraw %}` is text, whatever it looks like.
+        if toks.first().is_some_and(|t| t.1 == Tok::Ident("raw".into())) {
+            i = source[end..].find("endraw").map_or(source.len(), |e| end + e);
+            continue;
+        }
+        out.push((open, toks));
     }
     out
 }
@@ -196,6 +206,15 @@ mod tests {
         assert_eq!(names(&s.row_keys), [("first nam", 2), ("city", 4)]);
         assert_eq!(names(&s.includes), [("sig.j2", 3)]);
         assert_eq!(names(&s.imports), [("m.j2", 4)]);
+    }
+
+    #[test]
+    fn raw_blocks_and_optional_includes_are_left_alone() {
+        let s = scan(
+            "{%- raw %}{{ x | bogus }}{% endraw %}{% include \"maybe.j2\" ignore missing %}{{ y | upper }}{%- include \"a.j2\" %}",
+        );
+        assert_eq!(names(&s.filters), [("upper", 1)]);
+        assert_eq!(names(&s.includes), [("a.j2", 1)]);
     }
 
     #[test]
