@@ -41,15 +41,24 @@ pub fn init(dir: &Path) -> Result<ExitCode> {
             std::fs::OpenOptions::new().write(true).create_new(true).open(&path).map_err(|e| Error::io(&path, e))?;
         std::io::Write::write_all(&mut f, text.as_bytes()).map_err(|e| Error::io(&path, e))?;
     }
-    let yaml = dir.join("campaign.yaml");
+    let yaml = shell_word(&dir.join("campaign.yaml").display().to_string());
     println!(
         "created {} (campaign `{name}`): campaign.yaml, recipients.csv, message.txt.j2, README.md, campaign.schema.json",
         dir.display()
     );
     println!("next: change the lines marked CHANGE in campaign.yaml, then");
-    println!("  campaign check {}", yaml.display());
-    println!("  campaign run {} --dry-run", yaml.display());
+    println!("  campaign check {yaml}");
+    println!("  campaign run {yaml} --dry-run");
     Ok(ExitCode::Done)
+}
+
+/// A path as a shell word, quoted when it needs to be, to copy and paste.
+fn shell_word(s: &str) -> String {
+    if s.chars().all(|c| c.is_ascii_alphanumeric() || "/._-+,:@".contains(c)) {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
 }
 
 /// The folder's name as a campaign name: lowercase, other characters `-`.
@@ -64,6 +73,12 @@ fn campaign_name(dir: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paths_to_paste_into_a_shell() {
+        assert_eq!(shell_word("campaigns/winback/campaign.yaml"), "campaigns/winback/campaign.yaml");
+        assert_eq!(shell_word("my campaigns/it's/campaign.yaml"), "'my campaigns/it'\\''s/campaign.yaml'");
+    }
 
     #[test]
     fn names_from_folders() {

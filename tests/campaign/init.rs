@@ -10,7 +10,7 @@ fn a_new_folder_checks_and_dry_runs_as_it_is() {
     let env = Env::new();
     let run = env.run(&["init", "campaigns/Spring Sale"]);
     run.expect(0);
-    assert!(run.stdout.contains("campaign check campaigns/Spring Sale/campaign.yaml"), "{}", run.stdout);
+    assert!(run.stdout.contains("campaign check 'campaigns/Spring Sale/campaign.yaml'"), "{}", run.stdout);
     for file in ["campaign.yaml", "recipients.csv", "message.txt.j2", "README.md", "campaign.schema.json"] {
         assert!(env.exists(&format!("campaigns/Spring Sale/{file}")), "{file} missing");
     }
