@@ -225,7 +225,7 @@ fn param_error<E: serde::de::Error>(name: &str, msg: &str) -> E {
     } else if msg.contains("invalid type: sequence") {
         "is a list; a parameter has one value".to_string()
     } else if msg.contains("invalid type: map") {
-        "is a mapping; only header_document takes { value, filename }".to_string()
+        "is a mapping; only header_document takes {value, filename}".to_string()
     } else {
         format!("is not a value it takes: {msg}")
     };
