@@ -219,17 +219,29 @@ fn a_file_that_is_not_a_ledger_is_named_and_never_overwritten() {
     env.run(&["status", "c.yaml"]).expect(3).stderr_has("not a campaign ledger");
 }
 
-/// Run `cmd` to the end; its exit code and its own peak memory in MiB.
-// `wait4` reaps the child: it is waited for, with its own resource usage.
-#[allow(clippy::zombie_processes)]
+/// Run `cmd` to the end; its exit code and its own peak memory in MiB,
+/// read from the kernel's high-water mark of the program after exec (a
+/// fork's copy of this test process does not count).
 fn peak_memory(mut cmd: std::process::Command) -> (i32, u64) {
-    let child = cmd.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
-    let mut status = 0;
-    // SAFETY: plain data for the kernel to fill; the pid is our own child.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
-    assert_eq!(pid, child.id() as libc::pid_t);
-    (libc::WEXITSTATUS(status), usage.ru_maxrss as u64 / 1024)
+    let mut child = cmd.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let status = format!("/proc/{}/status", child.id());
+    let mut peak_kib = 0u64;
+    let code = loop {
+        // The high-water mark only grows: the last reading before exit is the peak.
+        if let Ok(text) = std::fs::read_to_string(&status)
+            && let Some(kib) = text
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        {
+            peak_kib = peak_kib.max(kib);
+        }
+        if let Some(st) = child.try_wait().unwrap() {
+            break st.code().unwrap_or(-1);
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    (code, peak_kib / 1024)
 }
 
 #[test]
