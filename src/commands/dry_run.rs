@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use jiff::Timestamp;
 
-use super::prepare::{Options, load, lookback, planner, template_quota};
+use super::prepare::{Options, load, lookback, planner, print_catalogue_note, template_quota};
 use crate::campaign::Campaign;
 use crate::cli::RunFormat;
 use crate::error::{ExitCode, Result};
@@ -96,6 +96,9 @@ pub fn dry_run(opts: &Options) -> Result<ExitCode> {
         skip_invalid: opts.skip_invalid,
         listed: format == report::Format::Text && !opts.quiet,
     });
+    if !opts.quiet {
+        print_catalogue_note(&loaded);
+    }
     if tally.reason(Reason::Invalid) > 0 && !opts.skip_invalid {
         return Ok(ExitCode::Invalid);
     }

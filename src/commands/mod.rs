@@ -9,10 +9,11 @@ mod prepare;
 mod run;
 mod send;
 mod status;
+mod templates;
 
 use clap::Parser;
 
-use crate::cli::{Cli, Command, InboundCommand};
+use crate::cli::{Cli, Command, InboundCommand, TemplatesCommand};
 use crate::error::ExitCode;
 
 /// Parse, run, print the error if any, exit with its code.
@@ -27,6 +28,7 @@ pub fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Run(args) => run::run(args),
         Command::Status(args) => status::status(args),
+        Command::Templates(TemplatesCommand::Pull { file, state }) => templates::pull(&file, state.as_deref()),
         Command::Inbound(InboundCommand::Serve { listen, state, words }) => inbound::serve(&listen, &state, &words),
         Command::Inbound(InboundCommand::Import { file, state, words }) => inbound::import(&file, &state, &words),
     };

@@ -27,9 +27,14 @@ use crate::wire::client::{self as connectly, Client, Endpoint};
 const PROBLEMS_LISTED: usize = 200;
 
 pub fn real_run(opts: &Options) -> Result<ExitCode> {
-    let endpoint = endpoint_from_env()?;
-    let loaded = load(opts)?;
+    let endpoint = endpoint_from_env("a real run")?;
+    let mut loaded = load(opts)?;
     let c = loaded.campaign.clone();
+    if c.template.is_some() {
+        // Once per run, before the first send: the template as the business has it.
+        let catalogue = super::templates::for_real_run(endpoint.clone(), &c, &loaded.state, Timestamp::now())?;
+        loaded.template = crate::plan::template_check::check(&c, &catalogue)?;
+    }
     let ledger = Ledger::open(&loaded.state)?;
     let _lock = lock::acquire(&ledger.path, &c.name, || {
         ledger.holder(&c.name).unwrap_or_else(|| "a run that is starting now".into())
@@ -131,11 +136,11 @@ fn unrecorded_error(path: &std::path::Path, lines: &[String]) -> Error {
 
 /// `CONNECTLY_API_KEY` and `CONNECTLY_BASE_URL`, checked before anything
 /// is recorded or sent.
-fn endpoint_from_env() -> Result<Endpoint> {
+pub(super) fn endpoint_from_env(purpose: &str) -> Result<Endpoint> {
     let key = std::env::var("CONNECTLY_API_KEY").ok().filter(|k| !k.trim().is_empty()).ok_or_else(|| {
-        Error::Usage(
-            "CONNECTLY_API_KEY is not set; a real run needs it (a --dry-run does not). Nothing was sent.\n  hint: export CONNECTLY_API_KEY=<key from the Connectly dashboard>; it is read from the environment only".into(),
-        )
+        Error::Usage(format!(
+            "CONNECTLY_API_KEY is not set; {purpose} needs it (a --dry-run does not). Nothing was sent.\n  hint: export CONNECTLY_API_KEY=<key from the Connectly dashboard>; it is read from the environment only"
+        ))
     })?;
     let base = std::env::var("CONNECTLY_BASE_URL")
         .ok()

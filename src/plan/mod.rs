@@ -8,4 +8,5 @@ pub mod recipients;
 pub mod render;
 pub mod row;
 pub mod stream;
+pub mod template_check;
 pub mod window;

@@ -16,11 +16,12 @@ use crate::campaign::schedule::Slot;
 use crate::error::{Error, Location, Result};
 use crate::ledger::{KeyState, Snapshot};
 use crate::outcome::Route;
-use crate::outcome::{Note, Outcome, Reason, Request, RowError, Status, short};
+use crate::outcome::{Filled, Note, Outcome, Reason, Request, RowError, Status, short};
 use crate::plan::recipients::{self, Columns};
 use crate::plan::render::{Headers, Renderer, RowContext, Tid};
 use crate::plan::window;
 use crate::wire::body::{self, Param};
+use crate::wire::catalogue::{self, HeaderDef, TemplateDef};
 use crate::wire::message::{Message, map_message};
 
 /// How far ahead of the run's clock a last-inbound time may be (clocks differ).
@@ -55,6 +56,9 @@ pub struct Planner {
     /// The wall clock when the command started (set by the command): a
     /// last-inbound time after it is an error, whatever instant `--at` plans for.
     pub started: Timestamp,
+    /// The template as the catalogue has it, when checked.
+    template_def: Option<TemplateDef>,
+    template_category: Option<Arc<str>>,
     pub session_path: Arc<str>,
     pub template_path: Arc<str>,
 }
@@ -86,6 +90,8 @@ pub struct Sendable {
     pub templated_today: bool,
     /// The sequencer took a place of `templates_per_day` for this row.
     pub quota_taken: bool,
+    /// The template as the customer reads it (dry runs, with a catalogue).
+    pub filled: Option<Box<Filled>>,
 }
 
 impl Sendable {
@@ -194,11 +200,25 @@ impl Planner {
             ledger,
             retrying,
             template_consts,
+            template_def: None,
+            template_category: None,
             once_per,
             body,
             message,
             params,
         })
+    }
+
+    /// The template as the business's catalogue has it: filled bodies are
+    /// checked against WhatsApp's length, and previews show the real text.
+    pub fn set_template(&mut self, def: TemplateDef) {
+        self.template_category = def.category.as_deref().map(Arc::from);
+        self.template_def = Some(def);
+    }
+
+    /// The catalogue's category of the campaign's template, when known.
+    pub fn template_category(&self) -> Option<Arc<str>> {
+        self.template_category.clone()
     }
 
     pub fn path(&self, route: Route) -> &str {
@@ -347,6 +367,9 @@ impl Planner {
                 Route::Template => sendable.template.take(),
             };
             out.request = body.map(|body| Request { path: self.path_arc(route), body });
+            if route == Route::Template {
+                out.filled = sendable.filled.take();
+            }
         }
         RowPlan { outcome: out, key_hash: Some(hash), send: Some(Box::new(sendable)), line: None, rewritten: false }
     }
@@ -481,6 +504,7 @@ impl Planner {
         let (phone, key) = (who.phone, who.key);
         let fail = |e: crate::plan::render::RenderError| (e.field, e.reason);
         let problem = |prefix: &str, p: body::Problem| (format!("{prefix}{}", p.field), p.reason);
+        let mut filled_view = None;
         let session = match &self.message {
             None => None,
             Some(m) => {
@@ -533,6 +557,11 @@ impl Planner {
                     }
                     content[Route::Template as usize] = Some(fingerprint_of(&parts));
                 }
+                if let Some(def) = &self.template_def {
+                    let f = filled(def, &params);
+                    body::check_filled_body(&f.body).map_err(|p| (p.field, p.reason))?;
+                    filled_view = wanted(Route::Template).then(|| Box::new(f));
+                }
                 let bytes = |p: &Param| p.value.len() + p.filename.as_ref().map_or(0, String::len);
                 let size = params.iter().map(bytes).sum::<usize>() + key.len();
                 let largest = || {
@@ -554,6 +583,7 @@ impl Planner {
             content,
             templated_today: false,
             quota_taken: false,
+            filled: filled_view,
         })
     }
 }
@@ -610,6 +640,27 @@ fn message_bytes(m: &Message<String>) -> usize {
         Ok::<(), std::convert::Infallible>(())
     });
     n
+}
+
+/// The catalogue's template with this row's parameters filled in.
+fn filled(def: &TemplateDef, params: &[Param<'_>]) -> Filled {
+    let value = |prefix: &str, n: usize| {
+        params.iter().find(|p| p.name.strip_prefix(prefix).and_then(|r| r.parse::<usize>().ok()) == Some(n))
+    };
+    let header = match &def.header {
+        Some(HeaderDef::Text(t)) => {
+            let text = params.iter().find(|p| p.name == "header_text").map(|p| p.value.clone());
+            Some(catalogue::fill(t, &|_| text.clone()))
+        }
+        _ => None,
+    };
+    Filled {
+        category: def.category.clone(),
+        header,
+        body: catalogue::fill(def.body.as_deref().unwrap_or(""), &|n| value("body_", n).map(|p| p.value.clone())),
+        footer: def.footer.clone(),
+        buttons: def.buttons.iter().map(|b| b.text.clone()).collect(),
+    }
 }
 
 /// What the schedule says of a row now: nothing (send it), deferred
