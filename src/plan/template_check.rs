@@ -7,7 +7,7 @@
 
 use crate::campaign::{Campaign, Template, locate};
 use crate::error::{Error, Location};
-use crate::wire::catalogue::{APPROVED, Catalogue, HeaderDef, TemplateDef};
+use crate::wire::catalogue::{APPROVED, ButtonDef, Catalogue, HeaderDef, TemplateDef, variables};
 
 /// The campaign's template in the catalogue, or why it cannot be sent.
 pub fn check(c: &Campaign, catalogue: &Catalogue) -> Result<Option<TemplateDef>, Error> {
@@ -38,16 +38,15 @@ pub fn check(c: &Campaign, catalogue: &Catalogue) -> Result<Option<TemplateDef>,
     if let Some(why) = not_sendable(def) {
         return Err(err(&["template", "name"], format!("template `{}` ({}) {}", t.name, t.language, why.0), why.1));
     }
-    let problems = parameter_problems(t, def);
-    if !problems.is_empty() {
+    let found = parameter_problems(t, def);
+    if !found.lines.is_empty() {
         let what = format!(
             "template `{}` ({}) does not match the business's catalogue:\n    {}",
             t.name,
             t.language,
-            problems.join("\n    ")
+            found.lines.join("\n    ")
         );
-        let fix = "make template.parameters give exactly what the template takes (`campaign templates pull` refreshes the saved catalogue)";
-        return Err(err(&["template", "parameters"], what, fix.into()));
+        return Err(err(&["template", "parameters"], what, found.fix()));
     }
     Ok(Some((*def).clone()))
 }
@@ -87,74 +86,110 @@ fn not_sendable(d: &TemplateDef) -> Option<(String, String)> {
     }
 }
 
-/// What the parameters lack or have too many of, one line each.
-fn parameter_problems(t: &Template, d: &TemplateDef) -> Vec<String> {
-    let given = |name: &str| t.parameters.iter().any(|p| p.name == name);
-    let mut out = Vec::new();
-    // Body: exactly body_1…body_n.
+/// What the parameters lack or have too many of: one line each, and the
+/// parameter names to add and to remove.
+#[derive(Debug, Default)]
+struct Findings {
+    lines: Vec<String>,
+    add: Vec<String>,
+    remove: Vec<String>,
+}
+
+impl Findings {
+    /// The hint: exactly what to change.
+    fn fix(&self) -> String {
+        let mut parts = Vec::new();
+        if !self.add.is_empty() {
+            parts.push(format!("add {}", self.add.join(", ")));
+        }
+        if !self.remove.is_empty() {
+            parts.push(format!("remove {}", self.remove.join(", ")));
+        }
+        format!(
+            "{} under template.parameters (if the template changed, `campaign templates pull` refreshes the saved catalogue)",
+            parts.join(" and ")
+        )
+    }
+}
+
+fn parameter_problems(t: &Template, d: &TemplateDef) -> Findings {
+    let mut f = Findings::default();
+    body_problems(t, d, &mut f);
+    header_problems(t, d, &mut f);
+    button_problems(t, d, &mut f);
+    f
+}
+
+/// Exactly `body_1…body_n` for the body's `n` variables.
+fn body_problems(t: &Template, d: &TemplateDef, f: &mut Findings) {
     let n = d.body_variables();
-    let bodies: Vec<usize> =
+    let mut bodies: Vec<usize> =
         t.parameters.iter().filter_map(|p| p.name.strip_prefix("body_")?.parse::<usize>().ok()).collect();
+    bodies.sort_unstable();
     let missing: Vec<String> = (1..=n).filter(|i| !bodies.contains(i)).map(|i| format!("body_{i}")).collect();
     let extra: Vec<String> = bodies.iter().filter(|i| **i == 0 || **i > n).map(|i| format!("body_{i}")).collect();
-    if !missing.is_empty() || !extra.is_empty() {
-        let expects = match n {
-            0 => "takes no body variables".to_string(),
-            1 => "takes 1 body variable, body_1".to_string(),
-            n => format!("takes {n} body variables, body_1…body_{n}"),
-        };
-        let gives = if bodies.is_empty() {
-            "none".to_string()
-        } else {
-            let mut b = bodies.clone();
-            b.sort_unstable();
-            b.iter().map(|i| format!("body_{i}")).collect::<Vec<_>>().join(", ")
-        };
-        out.push(format!("the body {expects}; the file gives {gives}"));
+    if missing.is_empty() && extra.is_empty() {
+        return;
     }
-    // Header: the kind its format takes, or none.
+    let expects = match n {
+        0 => "has no variables, so it takes no body_N".to_string(),
+        1 => "has 1 variable, {{1}}, so it takes body_1".to_string(),
+        n => format!("has {n} variables, {{{{1}}}}…{{{{{n}}}}}, so it takes body_1…body_{n}"),
+    };
+    let gives: Vec<String> = bodies.iter().map(|i| format!("body_{i}")).collect();
+    let gives: Vec<&str> = gives.iter().map(String::as_str).collect();
+    f.lines.push(format!("the body {expects}; the file gives {}", list(&gives)));
+    f.add.extend(missing);
+    f.remove.extend(extra);
+}
+
+/// The `header_*` its header format takes, or none.
+fn header_problems(t: &Template, d: &TemplateDef, f: &mut Findings) {
     let headers: Vec<&str> =
         t.parameters.iter().filter(|p| p.name.starts_with("header_")).map(|p| p.name.as_str()).collect();
     let wanted = match &d.header {
         Some(HeaderDef::Image) => Some("header_image"),
         Some(HeaderDef::Video) => Some("header_video"),
         Some(HeaderDef::Document) => Some("header_document"),
-        Some(HeaderDef::Text(text)) if !crate::wire::catalogue::variables(text).is_empty() => Some("header_text"),
+        Some(HeaderDef::Text(text)) if !variables(text).is_empty() => Some("header_text"),
         _ => None,
     };
-    let format = d.header.as_ref().map_or("no header".to_string(), |h| format!("a {} header", h.format()));
-    match wanted {
-        Some(w) if headers != [w] => {
-            out.push(format!("the template has {format}, which takes {w}; the file gives {}", list(&headers)))
-        }
-        None if !headers.is_empty() => out.push(format!(
-            "the template has {format}, which takes no header parameter; the file gives {}",
-            list(&headers)
-        )),
-        _ => {}
+    let format = d.header.as_ref().map_or("no header".to_string(), |h| {
+        let article = if h.format().starts_with(['A', 'E', 'I', 'O', 'U']) { "an" } else { "a" };
+        format!("{article} {} header", h.format())
+    });
+    let takes = wanted.map_or("no header parameter".to_string(), str::to_string);
+    if wanted.map_or(!headers.is_empty(), |w| headers != [w]) {
+        f.lines.push(format!("the template has {format}, which takes {takes}; the file gives {}", list(&headers)));
+        f.remove.extend(headers.iter().filter(|h| Some(**h) != wanted).map(|h| h.to_string()));
+        f.add.extend(wanted.filter(|w| !headers.contains(w)).map(str::to_string));
     }
-    // Buttons: button_N_url for each URL button with a variable, no other.
+}
+
+/// `button_N_url` for each URL button with a variable, and no other.
+fn button_problems(t: &Template, d: &TemplateDef, f: &mut Findings) {
     for (i, b) in d.buttons.iter().enumerate() {
         let name = format!("button_{}_url", i + 1);
-        if b.has_url_variable() && !given(&name) {
+        if b.has_url_variable() && !t.parameters.iter().any(|p| p.name == name) {
             let url = b.url.as_deref().unwrap_or("");
-            out.push(format!("button {} (URL `{}`, {url}) takes {name}; the file does not give it", i + 1, b.text));
+            f.lines.push(format!("button {} (URL `{}`, {url}) takes {name}; the file does not give it", i + 1, b.text));
+            f.add.push(name);
         }
     }
     for p in t.parameters.iter().filter(|p| p.name.starts_with("button_")) {
         let index =
             p.name.strip_prefix("button_").and_then(|r| r.strip_suffix("_url")).and_then(|n| n.parse::<usize>().ok());
-        let fits =
-            index.and_then(|i| i.checked_sub(1)).and_then(|i| d.buttons.get(i)).is_some_and(|b| b.has_url_variable());
-        if !fits {
-            let what = match index.and_then(|i| i.checked_sub(1)).and_then(|i| d.buttons.get(i)) {
-                Some(b) => format!("button {} is a {} button without a URL variable", index.unwrap_or(0), b.kind),
-                None => format!("the template has {} button(s)", d.buttons.len()),
-            };
-            out.push(format!("{what}; the file gives {}, which it does not take", p.name));
+        let button = index.and_then(|i| i.checked_sub(1)).and_then(|i| d.buttons.get(i));
+        if button.is_some_and(ButtonDef::has_url_variable) {
+            continue;
         }
+        let what = match button {
+            Some(b) => format!("button {} is a {} button without a URL variable", index.unwrap_or(0), b.kind),
+            None => format!("the template has {} button(s)", d.buttons.len()),
+        };
+        f.lines.push(format!("{what}; the file gives {}, which it does not take", p.name));
+        f.remove.push(p.name.clone());
     }
-    out
 }
 
 fn list(names: &[&str]) -> String {
@@ -193,7 +228,6 @@ fn distance(a: &str, b: &str) -> usize {
 mod tests {
     use super::*;
     use crate::campaign::Parameter;
-    use crate::wire::catalogue::ButtonDef;
 
     fn template(params: &[&str]) -> Template {
         Template {
@@ -224,19 +258,22 @@ mod tests {
 
     #[test]
     fn exactly_what_the_template_takes_passes() {
-        assert!(
-            parameter_problems(&template(&["body_1", "body_2", "header_image", "button_1_url"]), &def()).is_empty()
-        );
+        let f = parameter_problems(&template(&["body_1", "body_2", "header_image", "button_1_url"]), &def());
+        assert!(f.lines.is_empty(), "{f:?}");
     }
 
     #[test]
-    fn each_mismatch_is_named() {
-        let p = parameter_problems(&template(&["body_1", "header_video", "button_2_url"]), &def());
+    fn each_mismatch_is_named_with_what_to_change() {
+        let f = parameter_problems(&template(&["body_1", "header_video", "button_2_url"]), &def());
+        let p = &f.lines;
         assert_eq!(p.len(), 4, "{p:?}");
-        assert!(p[0].contains("body_1…body_2") && p[0].ends_with("gives body_1"), "{}", p[0]);
-        assert!(p[1].contains("IMAGE header, which takes header_image; the file gives header_video"), "{}", p[1]);
+        assert!(p[0].contains("so it takes body_1…body_2") && p[0].ends_with("gives body_1"), "{}", p[0]);
+        assert!(p[1].contains("an IMAGE header, which takes header_image; the file gives header_video"), "{}", p[1]);
         assert!(p[2].contains("takes button_1_url"), "{}", p[2]);
         assert!(p[3].contains("QUICK_REPLY button without a URL variable"), "{}", p[3]);
+        assert_eq!(f.add, ["body_2", "header_image", "button_1_url"]);
+        assert_eq!(f.remove, ["header_video", "button_2_url"]);
+        assert!(f.fix().starts_with("add body_2, header_image, button_1_url and remove header_video, button_2_url"));
     }
 
     #[test]

@@ -16,6 +16,7 @@ use jiff::Timestamp;
 use super::tally::{INVALID_LISTED, count, detail};
 use super::view::{Header, Media, Template, View};
 use super::{Level, Preview, Sink, Tally, explain, verdict};
+use crate::outcome::Filled;
 use crate::outcome::{Note, Outcome, Reason, Route, Status};
 use crate::wire::message::MediaType;
 
@@ -356,6 +357,7 @@ fn bubble(h: &mut String, o: &Outcome) {
         r = route.as_str(),
     );
     match view {
+        Some(View { template: Some(t), media: m, filled: Some(f), .. }) => filled(h, &t, m.as_ref(), &f),
         Some(View { template: Some(t), media: m, .. }) => template(h, &t, m.as_ref()),
         Some(v) => session(h, &v),
         None => h.push_str("<div class=\"bubble\"></div>"),
@@ -379,6 +381,36 @@ fn template(h: &mut String, t: &Template, header: Option<&Media>) {
         let _ = write!(h, "<tr><td>{}</td><td>{}{f}</td></tr>", esc(&p.name), text(&p.value));
     }
     h.push_str("</table></div>");
+}
+
+/// A template as the customer reads it: the catalogue's header, body
+/// filled from the row, footer and buttons.
+fn filled(h: &mut String, t: &Template, header: Option<&Media>, f: &Filled) {
+    let category = f.category.as_deref().map(|c| format!(" · {}", esc(c))).unwrap_or_default();
+    let _ = write!(
+        h,
+        "<div class=\"bubble\"><div class=\"tmpl\">template <b>{}</b> · {}{category}</div>",
+        esc(&t.name),
+        esc(&t.language)
+    );
+    if let Some(m) = header {
+        media(h, m);
+    }
+    if let Some(t) = &f.header {
+        let _ = write!(h, "<div class=\"hdr\">{}</div>", text(t));
+    }
+    let _ = write!(h, "<div>{}</div>", text(&f.body));
+    if let Some(t) = &f.footer {
+        let _ = write!(h, "<div class=\"ftr\">{}</div>", text(t));
+    }
+    h.push_str("</div>");
+    if !f.buttons.is_empty() {
+        h.push_str("<div class=\"buttons\">");
+        for b in &f.buttons {
+            let _ = write!(h, "<span>{}</span>", esc(b));
+        }
+        h.push_str("</div>");
+    }
 }
 
 fn session(h: &mut String, v: &View) {

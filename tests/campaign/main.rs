@@ -5,6 +5,7 @@ mod support;
 
 mod bad_input;
 mod boundaries;
+mod catalogue;
 mod compliance;
 mod dry_run;
 mod html;
