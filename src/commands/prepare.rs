@@ -102,9 +102,10 @@ pub fn check_offline(c: &Campaign, state: &Path) -> Result<(Option<TemplateDef>,
     let path = templates::saved_path(state);
     let Some(saved) = templates::read_saved(&path, &c.business_id)? else {
         let note = format!(
-            "template `{}` ({}) was not checked against the business's catalogue: no saved copy in {}\n  hint: `campaign templates pull {}` saves one (it needs CONNECTLY_API_KEY)",
+            "template `{}` ({}) was not checked against the business's catalogue: no saved copy of business {}'s catalogue in {}\n  hint: `campaign templates pull {}` saves one (it needs CONNECTLY_API_KEY)",
             t.name,
             t.language,
+            c.business_id,
             path.display(),
             c.path.display()
         );

@@ -337,7 +337,7 @@ impl Planner {
         // another run reached lately.
         let fingerprint = !request || self.ledger.has_sends(&phone);
         let who = Who { phone: &phone, sender: out.sender.as_deref(), key: out.key.as_deref().unwrap_or("") };
-        let sendable = match self.render(&ctx, &who, &wanted, fingerprint) {
+        let sendable = match self.render(&ctx, &who, &wanted, fingerprint, request) {
             Ok(s) => Sendable { last_inbound, tz: tz.clone(), ..s },
             Err((field, reason)) => return RowPlan::done(invalid(out, &field, reason), Some(hash)),
         };
@@ -367,9 +367,7 @@ impl Planner {
                 Route::Template => sendable.template.take(),
             };
             out.request = body.map(|body| Request { path: self.path_arc(route), body });
-            if route == Route::Template {
-                out.filled = sendable.filled.take();
-            }
+            out.filled = sendable.filled.take();
         }
         RowPlan { outcome: out, key_hash: Some(hash), send: Some(Box::new(sendable)), line: None, rewritten: false }
     }
@@ -498,6 +496,7 @@ impl Planner {
         who: &Who<'_>,
         wanted: &dyn Fn(Route) -> bool,
         fingerprint: bool,
+        preview: bool,
     ) -> Result<Sendable, (String, String)> {
         let mut content = [None, None];
         let c = &*self.campaign;
@@ -558,9 +557,12 @@ impl Planner {
                     content[Route::Template as usize] = Some(fingerprint_of(&parts));
                 }
                 if let Some(def) = &self.template_def {
-                    let f = filled(def, &params);
-                    body::check_filled_body(&f.body).map_err(|p| (p.field, p.reason))?;
-                    filled_view = wanted(Route::Template).then(|| Box::new(f));
+                    let body = fill_body(def, &params);
+                    body::check_filled_body(&body).map_err(|p| (p.field, p.reason))?;
+                    // Only a preview shows it; a real run does not keep it.
+                    if preview && wanted(Route::Template) {
+                        filled_view = Some(Box::new(filled(def, &params, body)));
+                    }
                 }
                 let bytes = |p: &Param| p.value.len() + p.filename.as_ref().map_or(0, String::len);
                 let size = params.iter().map(bytes).sum::<usize>() + key.len();
@@ -642,11 +644,19 @@ fn message_bytes(m: &Message<String>) -> usize {
     n
 }
 
-/// The catalogue's template with this row's parameters filled in.
-fn filled(def: &TemplateDef, params: &[Param<'_>]) -> Filled {
-    let value = |prefix: &str, n: usize| {
-        params.iter().find(|p| p.name.strip_prefix(prefix).and_then(|r| r.parse::<usize>().ok()) == Some(n))
+/// The catalogue's body with this row's `body_N` filled in.
+fn fill_body(def: &TemplateDef, params: &[Param<'_>]) -> String {
+    let value = |n: usize| {
+        params
+            .iter()
+            .find(|p| p.name.strip_prefix("body_").and_then(|r| r.parse::<usize>().ok()) == Some(n))
+            .map(|p| p.value.clone())
     };
+    catalogue::fill(def.body.as_deref().unwrap_or(""), &value)
+}
+
+/// The catalogue's template with this row's parameters filled in.
+fn filled(def: &TemplateDef, params: &[Param<'_>], body: String) -> Filled {
     let header = match &def.header {
         Some(HeaderDef::Text(t)) => {
             let text = params.iter().find(|p| p.name == "header_text").map(|p| p.value.clone());
@@ -657,7 +667,7 @@ fn filled(def: &TemplateDef, params: &[Param<'_>]) -> Filled {
     Filled {
         category: def.category.clone(),
         header,
-        body: catalogue::fill(def.body.as_deref().unwrap_or(""), &|n| value("body_", n).map(|p| p.value.clone())),
+        body,
         footer: def.footer.clone(),
         buttons: def.buttons.iter().map(|b| b.text.clone()).collect(),
     }
