@@ -544,6 +544,33 @@ mod tests {
     }
 
     #[test]
+    fn a_checked_template_is_shown_as_the_customer_reads_it() {
+        let mut o = planned(
+            Route::Template,
+            serde_json::json!({"number": "+16044441111", "templateName": "spring_sale", "language": "en", "parameters": [
+                {"name": "header_image", "value": "https://x/p.jpg"}, {"name": "body_1", "value": "<Ana>"}]}),
+        );
+        o.filled = Some(Box::new(Filled {
+            category: Some("MARKETING".into()),
+            header: None,
+            body: "Hi <Ana>,\n20% off".into(),
+            footer: Some("Reply STOP".into()),
+            buttons: vec!["Shop now".into(), "No".into()],
+        }));
+        let b = bubble_of(&o);
+        for needle in [
+            "template <b>spring_sale</b> · en · MARKETING",
+            "<img src=\"https://x/p.jpg\"",
+            "<div>Hi &lt;Ana&gt;,<br>20% off</div>",
+            "<div class=\"ftr\">Reply STOP</div>",
+            "<div class=\"buttons\"><span>Shop now</span><span>No</span></div>",
+        ] {
+            assert!(b.contains(needle), "{needle} in {b}");
+        }
+        assert!(!b.contains("<td>body_1</td>"), "the filled text replaces the parameter table");
+    }
+
+    #[test]
     fn escapes_markup() {
         assert_eq!(
             esc("<script>alert('x')</script> & \"q\""),
