@@ -3,6 +3,7 @@
 //! ledger; runs and checks read that copy (offline) or fetch a fresh one
 //! (a real run), and check the campaign's template against it.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -41,14 +42,34 @@ pub fn pull(file: &Path, state: Option<&Path>) -> Result<ExitCode> {
     let path = saved_path(&state);
     save(&path, &c.business_id, Timestamp::now(), &answer)?;
     let approved = parsed.templates.iter().filter(|t| t.status.as_deref() == Some(catalogue::APPROVED)).count();
-    println!(
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
         "saved {} template translation{} ({approved} approved) of business {} to {}",
         parsed.templates.len(),
         if parsed.templates.len() == 1 { "" } else { "s" },
         c.business_id,
         path.display()
-    );
+    )
+    .map_err(Error::stdout)?;
+    for t in &parsed.templates {
+        writeln!(out, "  {}", describe(t)).map_err(Error::stdout)?;
+    }
+    out.flush().map_err(Error::stdout)?;
     Ok(ExitCode::Done)
+}
+
+/// `spring_sale (en): approved, MARKETING, 2 body variables`.
+fn describe(t: &catalogue::TemplateDef) -> String {
+    let status = match (t.status.as_deref(), t.meta_status.as_deref()) {
+        (_, Some(m @ ("PAUSED" | "DISABLED"))) => m.to_string(),
+        (Some(s), _) => s.trim_start_matches("MESSAGE_TEMPLATE_STATUS_").to_ascii_lowercase(),
+        (None, Some(m)) => m.to_ascii_lowercase(),
+        (None, None) => "status unknown".into(),
+    };
+    let category = t.category.as_deref().map(|c| format!(", {c}")).unwrap_or_default();
+    let n = t.body_variables();
+    format!("{} ({}): {status}{category}, {n} body variable{}", t.name, t.language, if n == 1 { "" } else { "s" })
 }
 
 /// Fetch the catalogue's raw answer; the error is in words, without the key.
@@ -136,7 +157,8 @@ pub fn for_real_run(endpoint: Endpoint, c: &Campaign, state: &Path, now: Timesta
                 Ok(s.catalogue)
             }
             _ => Err(Error::Aborted(format!(
-                "the template catalogue could not be fetched, so the template could not be checked; nothing was sent: {e}\n  (a copy saved by `campaign templates pull` less than a day ago would have been used)"
+                "the template catalogue could not be fetched to check the template, and no copy saved in the last day stands in ({}); nothing was sent: {e}",
+                path.display()
             ))),
         },
     }

@@ -67,6 +67,7 @@ fn pull_saves_the_catalogue_beside_the_ledger() {
     let run = env.send(&s, &["templates", "pull", "c.yaml"]);
     run.expect(0);
     assert!(run.stdout.contains("saved 2 template translations (2 approved)"), "{}", run.stdout);
+    assert!(run.stdout.contains("  spring_sale (en): approved, MARKETING, 2 body variables\n"), "{}", run.stdout);
     assert!(!run.stdout.contains(KEY) && !run.stderr.contains(KEY));
     let saved: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(env.path(".campaign/templates.json")).unwrap()).unwrap();
