@@ -4,10 +4,11 @@
 //!
 //! The answer may carry each template twice: Meta's raw template
 //! (`externalTemplate.whatsapp.components`, fully documented) and
-//! Connectly's own `templateComponents` (only partly documented). Meta's
-//! form is read when it has a body; otherwise Connectly's. Unknown fields
-//! are ignored; a template with neither form keeps its name, language and
-//! statuses, so it can still be found and its status checked.
+//! Connectly's own `templateComponents` (only partly documented). Each part
+//! (header, body, footer, buttons) is read from Meta's form when it has it,
+//! else from Connectly's. Unknown fields are ignored; a template with
+//! neither form keeps its name, language and statuses, so it can still be
+//! found and its status checked.
 
 use serde_json::Value;
 
@@ -169,12 +170,18 @@ fn template(group: &Value, t: &Value) -> Option<TemplateDef> {
         category: meta_str("category").or_else(|| str_at(group, &["category"]).map(str::to_string)),
         ..TemplateDef::default()
     };
-    let from_meta = meta.and_then(|m| m.get("components")).and_then(Value::as_array);
-    if let Some(c) = from_meta.filter(|c| c.iter().any(|c| kind(c) == "BODY")) {
-        meta_components(&mut def, c);
-    } else if let Some(c) = t.get("templateComponents").and_then(Value::as_array) {
-        connectly_components(&mut def, c);
+    // Each part from Meta's form when it has it, else from Connectly's.
+    let (mut m, mut c) = (TemplateDef::default(), TemplateDef::default());
+    if let Some(list) = meta.and_then(|m| m.get("components")).and_then(Value::as_array) {
+        meta_components(&mut m, list);
     }
+    if let Some(list) = t.get("templateComponents").and_then(Value::as_array) {
+        connectly_components(&mut c, list);
+    }
+    def.header = m.header.or(c.header);
+    def.body = m.body.or(c.body);
+    def.footer = m.footer.or(c.footer);
+    def.buttons = if m.buttons.is_empty() { c.buttons } else { m.buttons };
     Some(def)
 }
 
@@ -316,6 +323,22 @@ mod tests {
         let t = &parse(&a).unwrap().templates[0];
         assert_eq!((t.header.clone(), t.body.as_deref()), (Some(HeaderDef::Image), Some("Welcome to Connectly!")));
         assert_eq!((t.meta_status.as_deref(), t.category.as_deref()), (None, Some("ACCOUNT_UPDATE")));
+        assert!(t.buttons[0].has_url_variable());
+    }
+
+    #[test]
+    fn a_part_missing_from_metas_form_is_taken_from_connectlys() {
+        let mut a = sample();
+        a["entity"]["templateGroups"][0]["templates"][0]["templateComponents"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"buttons": {"buttons": [{"url": {"text": "Track", "url": "https://x.example/t/{{1}}"}}]}}));
+        let meta = &mut a["entity"]["templateGroups"][0]["templates"][0]["externalTemplate"]["whatsapp"];
+        meta["components"].as_array_mut().unwrap().retain(|c| c["type"] != "BUTTONS" && c["type"] != "HEADER");
+        let t = &parse(&a).unwrap().templates[0];
+        assert_eq!(t.header, Some(HeaderDef::Image));
+        assert_eq!(t.footer.as_deref(), Some("Connectly.ai"));
+        assert_eq!(t.buttons.len(), 1);
         assert!(t.buttons[0].has_url_variable());
     }
 
