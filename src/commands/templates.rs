@@ -88,7 +88,8 @@ pub fn save(path: &Path, business_id: &str, at: Timestamp, answer: &Value) -> Re
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     }
     let doc = json!({"business_id": business_id, "fetched_at": at.to_string(), "answer": answer});
-    let tmp = path.with_extension("json.tmp");
+    // A name of its own: two runs sharing the folder may save at once.
+    let tmp = path.with_extension(format!("json.{}.tmp", std::process::id()));
     std::fs::write(&tmp, serde_json::to_vec_pretty(&doc).unwrap_or_default()).map_err(|e| Error::io(&tmp, e))?;
     std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
 }
