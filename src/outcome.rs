@@ -158,8 +158,15 @@ pub struct Filled {
     pub header: Option<String>,
     pub body: String,
     pub footer: Option<String>,
-    /// Button titles, in order.
-    pub buttons: Vec<String>,
+    pub buttons: Vec<FilledButton>,
+}
+
+/// A template button: its title and, for a URL button, the URL filled in.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct FilledButton {
+    pub text: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
 }
 
 impl Outcome {

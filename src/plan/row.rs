@@ -16,7 +16,7 @@ use crate::campaign::schedule::Slot;
 use crate::error::{Error, Location, Result};
 use crate::ledger::{KeyState, Snapshot};
 use crate::outcome::Route;
-use crate::outcome::{Filled, Note, Outcome, Reason, Request, RowError, Status, short};
+use crate::outcome::{Filled, FilledButton, Note, Outcome, Reason, Request, RowError, Status, short};
 use crate::plan::recipients::{self, Columns};
 use crate::plan::render::{Headers, Renderer, RowContext, Tid};
 use crate::plan::window;
@@ -669,7 +669,17 @@ fn filled(def: &TemplateDef, params: &[Param<'_>], body: String) -> Filled {
         header,
         body,
         footer: def.footer.clone(),
-        buttons: def.buttons.iter().map(|b| b.text.clone()).collect(),
+        buttons: def
+            .buttons
+            .iter()
+            .enumerate()
+            .map(|(i, b)| {
+                let name = format!("button_{}_url", i + 1);
+                let value = params.iter().find(|p| p.name == name).map(|p| p.value.clone());
+                let url = b.url.as_deref().filter(|_| b.kind == "URL").map(|u| catalogue::fill(u, &|_| value.clone()));
+                FilledButton { text: b.text.clone(), url }
+            })
+            .collect(),
     }
 }
 

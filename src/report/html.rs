@@ -84,7 +84,7 @@ main{max-width:760px;margin:0 auto;padding:16px}
 .hdr{font-weight:700;margin-bottom:4px}
 .ftr{color:#667781;font-size:13px;margin-top:4px}
 .buttons{max-width:520px;margin-left:auto;display:flex;flex-direction:column;gap:2px;margin-top:2px}
-.buttons span{background:#fff;color:#027eb5;text-align:center;border-radius:8px;padding:7px;box-shadow:0 1px .5px rgba(11,20,26,.13)}
+.buttons span,.buttons a{text-decoration:none;background:#fff;color:#027eb5;text-align:center;border-radius:8px;padding:7px;box-shadow:0 1px .5px rgba(11,20,26,.13)}
 .list{background:#fff;border-radius:8px;max-width:520px;margin:2px 0 0 auto;padding:6px 10px;font-size:13px}
 .list h4{margin:6px 0 2px;color:#008069;font-size:12px;text-transform:uppercase}
 .list div{padding:3px 0;border-top:1px solid #eee}
@@ -407,7 +407,14 @@ fn filled(h: &mut String, t: &Template, header: Option<&Media>, f: &Filled) {
     if !f.buttons.is_empty() {
         h.push_str("<div class=\"buttons\">");
         for b in &f.buttons {
-            let _ = write!(h, "<span>{}</span>", esc(b));
+            match b.url.as_deref().and_then(safe_url) {
+                Some(u) => {
+                    let _ = write!(h, "<a href=\"{u}\" title=\"{u}\">↗ {}</a>", esc(&b.text));
+                }
+                None => {
+                    let _ = write!(h, "<span>{}</span>", esc(&b.text));
+                }
+            }
         }
         h.push_str("</div>");
     }
@@ -467,6 +474,7 @@ fn session(h: &mut String, v: &View) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::outcome::FilledButton;
 
     use crate::outcome::Request;
 
@@ -555,7 +563,10 @@ mod tests {
             header: None,
             body: "Hi <Ana>,\n20% off".into(),
             footer: Some("Reply STOP".into()),
-            buttons: vec!["Shop now".into(), "No".into()],
+            buttons: vec![
+                FilledButton { text: "Shop now".into(), url: Some("https://shop.example/p/A-1".into()) },
+                FilledButton { text: "No".into(), url: None },
+            ],
         }));
         let b = bubble_of(&o);
         for needle in [
@@ -563,7 +574,7 @@ mod tests {
             "<img src=\"https://x/p.jpg\"",
             "<div>Hi &lt;Ana&gt;,<br>20% off</div>",
             "<div class=\"ftr\">Reply STOP</div>",
-            "<div class=\"buttons\"><span>Shop now</span><span>No</span></div>",
+            "<div class=\"buttons\"><a href=\"https://shop.example/p/A-1\" title=\"https://shop.example/p/A-1\">↗ Shop now</a><span>No</span></div>",
         ] {
             assert!(b.contains(needle), "{needle} in {b}");
         }

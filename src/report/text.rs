@@ -86,7 +86,8 @@ pub fn describe(v: &View) -> Vec<String> {
         out.extend(f.body.lines().map(str::to_string));
         out.extend(f.footer.clone());
         if !f.buttons.is_empty() {
-            out.push(f.buttons.iter().map(|b| format!("[ {b} ]")).collect::<Vec<_>>().join(" "));
+            out.push(f.buttons.iter().map(|b| format!("[ {} ]", b.text)).collect::<Vec<_>>().join(" "));
+            out.extend(f.buttons.iter().filter_map(|b| Some(format!("  {} → {}", b.text, b.url.as_deref()?))));
         }
         return out;
     }

@@ -266,14 +266,18 @@ fn a_pulled_catalogue_makes_an_offline_dry_run_show_the_filled_text() {
     // No key, no base URL: nothing but the saved copy.
     let run = env.run(&["run", "c.yaml", "--dry-run"]);
     run.expect(0).stderr_has("matches the business's catalogue as saved less than a minute ago");
-    for line in
-        ["Hi Ana, your A-1 is 20% off this week.", "Reply STOP to opt out", "[ Shop now ]", "[ Not interested ]"]
-    {
+    for line in [
+        "Hi Ana, your A-1 is 20% off this week.",
+        "Reply STOP to opt out",
+        "[ Shop now ] [ Not interested ]",
+        "Shop now → https://shop.example/p/A-1",
+    ] {
         assert!(run.stdout.contains(line), "{line:?} not in\n{}", run.stdout);
     }
     let rows = env.run(&["run", "c.yaml", "--dry-run", "--format", "jsonl"]).expect(0).rows();
     assert_eq!(rows[1]["template"]["body"], "Hi Bo, your B-2 is 20% off this week.");
     assert_eq!(rows[1]["template"]["category"], "MARKETING");
+    assert_eq!(rows[1]["template"]["buttons"][0]["url"], "https://shop.example/p/B-2");
     assert_eq!(rows[1]["request"]["body"]["templateName"], "spring_sale", "the request is unchanged");
     let page = env.run(&["run", "c.yaml", "--dry-run", "--format", "html"]);
     let html = &page.expect(0).stdout;
