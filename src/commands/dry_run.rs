@@ -28,7 +28,7 @@ pub fn format(f: RunFormat) -> report::Format {
 }
 
 /// What the reporter is told of this dry run.
-fn preview(opts: &Options, c: &Campaign, now: Timestamp) -> report::Preview {
+fn preview(opts: &Options, c: &Campaign, now: Timestamp, catalogue: Option<String>) -> report::Preview {
     let csv = &c.recipients.csv;
     report::Preview {
         campaign: c.name.clone(),
@@ -38,6 +38,7 @@ fn preview(opts: &Options, c: &Campaign, now: Timestamp) -> report::Preview {
         quiet: opts.quiet,
         limit: opts.limit,
         skip_invalid: opts.skip_invalid,
+        catalogue,
     }
 }
 
@@ -62,7 +63,7 @@ pub fn dry_run(opts: &Options) -> Result<ExitCode> {
     let (planner, source) = planner(&loaded, Arc::new(snapshot), opts.retrying)?;
 
     let format = format(opts.format);
-    let preview = preview(opts, &c, now);
+    let preview = preview(opts, &c, now, loaded.catalogue_note.clone());
     let mode = Mode { now, with_request: true, jsonl: format == report::Format::Jsonl };
     // In the HTML page --limit limits the messages shown, not the counts.
     let limit = if format == report::Format::Html { None } else { opts.limit };

@@ -59,6 +59,7 @@ body{margin:0;font:15px/1.4 -apple-system,BlinkMacSystemFont,"Segoe UI",Roboto,H
 header{background:#075e54;color:#fff;padding:16px 20px}
 header h1{margin:0 0 4px;font-size:20px;overflow-wrap:anywhere}
 header p{margin:0;opacity:.85}
+.catalogue{margin:0;padding:8px 20px;background:#fff;border-bottom:1px solid #ddd;font-size:13px;overflow-wrap:anywhere}
 .verdict{padding:12px 20px;border-bottom:1px solid #ddd}
 .verdict p{margin:0}
 .verdict p+p{margin-top:4px}
@@ -137,6 +138,7 @@ pub struct Page {
     campaign: String,
     at: Timestamp,
     skip_invalid: bool,
+    catalogue: Option<String>,
     shown: u64,
     bubbles: Vec<Outcome>,
     /// Rows not sent now, by status and reason, in that order.
@@ -150,6 +152,7 @@ impl Page {
             campaign: p.campaign.clone(),
             at: p.at,
             skip_invalid: p.skip_invalid,
+            catalogue: p.catalogue.clone(),
             shown: p.limit.unwrap_or(BUBBLES_SHOWN).min(BUBBLES_MAX),
             bubbles: Vec::new(),
             held: BTreeMap::new(),
@@ -167,6 +170,9 @@ impl Page {
              <header><h1>{name}</h1><p>Preview as of {} · nothing has been sent</p></header>",
             esc(&crate::outcome::short(self.at)),
         );
+        if let Some(note) = &self.catalogue {
+            let _ = write!(h, "<p class=\"catalogue\">{}</p>", text(note));
+        }
         banner(&mut h, tally, self.skip_invalid);
         counts(&mut h, tally);
         h.push_str("<main>");
@@ -601,6 +607,7 @@ mod tests {
             quiet: false,
             limit: None,
             skip_invalid: false,
+            catalogue: None,
         };
         let mut page = Page::new(&p, Box::new(std::io::sink()));
         let mut tally = Tally::default();

@@ -255,6 +255,9 @@ fn a_dry_run_without_a_saved_catalogue_says_the_template_was_not_checked() {
     run.expect(0)
         .stderr_has("template `spring_sale` (en) was not checked against the business's catalogue")
         .stderr_has("campaign templates pull c.yaml");
+    // The page a person looks at says it too.
+    let page = env.run(&["run", "c.yaml", "--dry-run", "--format", "html"]);
+    assert!(page.expect(0).stdout.contains("<p class=\"catalogue\">template `spring_sale` (en) was not checked"));
 }
 
 #[test]
@@ -282,6 +285,7 @@ fn a_pulled_catalogue_makes_an_offline_dry_run_show_the_filled_text() {
     let page = env.run(&["run", "c.yaml", "--dry-run", "--format", "html"]);
     let html = &page.expect(0).stdout;
     assert!(html.contains("Hi Ana, your A-1 is 20% off this week.") && html.contains("Shop now"), "{html}");
+    assert!(html.contains("matches the business&#39;s catalogue as saved less than a minute ago"), "{html}");
     assert_eq!(s.catalogue_fetches(), 1);
 }
 
