@@ -112,9 +112,15 @@ pub fn check_offline(c: &Campaign, state: &Path) -> Result<(Option<TemplateDef>,
         return Ok((None, Some(note)));
     };
     let def = template_check::check(c, &saved.catalogue)?;
-    let age = templates::age(Timestamp::now().duration_since(saved.fetched_at));
+    let elapsed = Timestamp::now().duration_since(saved.fetched_at);
+    let age = templates::age(elapsed);
+    let refresh = if elapsed > jiff::SignedDuration::from_hours(24) {
+        "more than a day old: statuses change (Meta pauses templates for hours); `campaign templates pull` refreshes it"
+    } else {
+        "`campaign templates pull` refreshes it"
+    };
     let note = format!(
-        "template `{}` ({}) matches the business's catalogue as saved {age} ago in {} (`campaign templates pull` refreshes it)",
+        "template `{}` ({}) matches the business's catalogue as saved {age} ago in {} ({refresh})",
         t.name,
         t.language,
         path.display()

@@ -164,3 +164,23 @@ pub fn for_real_run(endpoint: Endpoint, c: &Campaign, state: &Path, now: Timesta
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages_read_as_a_person_says_them() {
+        assert_eq!(age(SignedDuration::from_secs(30)), "less than a minute");
+        assert_eq!(age(SignedDuration::from_mins(5)), "5 min");
+        assert_eq!(age(SignedDuration::from_hours(3)), "3 h");
+        assert_eq!(age(SignedDuration::from_hours(72)), "3 days");
+        assert_eq!(age(SignedDuration::from_secs(-5)), "less than a minute");
+    }
+
+    #[test]
+    fn the_copy_lives_beside_the_ledger() {
+        assert_eq!(saved_path(Path::new(".campaign/state.db")), Path::new(".campaign/templates.json"));
+        assert_eq!(saved_path(Path::new("state.db")), Path::new("templates.json"));
+    }
+}

@@ -327,6 +327,8 @@ fn a_real_run_that_cannot_fetch_the_catalogue_stops_unless_a_fresh_copy_is_saved
     env.write("people.csv", &format!("{CSV}+16044441113,Cy,C-3\n"));
     env.send(&s, &["run", "c.yaml"]).expect(3).stderr_has("could not be fetched");
     assert_eq!(s.accepted().len(), 2);
+    // A dry run still checks against it, saying how old it is.
+    env.run(&["run", "c.yaml", "--dry-run"]).expect(0).stderr_has("days ago").stderr_has("more than a day old");
 }
 
 #[test]
