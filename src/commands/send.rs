@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 
-use super::prepare::{Options, load, lookback, planner, template_quota};
+use super::prepare::{Loaded, Options, load, lookback, planner, template_quota};
 use crate::campaign::Campaign;
 use crate::cli::RunFormat;
 use crate::dispatch::{Dispatch, dispatch};
@@ -30,11 +30,8 @@ pub fn real_run(opts: &Options) -> Result<ExitCode> {
     let endpoint = endpoint_from_env("a real run")?;
     let mut loaded = load(opts)?;
     let c = loaded.campaign.clone();
-    if c.template.is_some() {
-        // Once per run, before the first send: the template as the business has it.
-        let catalogue = super::templates::for_real_run(endpoint.clone(), &c, &loaded.state, Timestamp::now())?;
-        loaded.template = crate::plan::template_check::check(&c, &catalogue)?;
-    }
+    // Once per run, before the first send: the template as the business has it.
+    let unavailable = check_catalogue(&endpoint, &mut loaded)?;
     let ledger = Ledger::open(&loaded.state)?;
     let _lock = lock::acquire(&ledger.path, &c.name, || {
         ledger.holder(&c.name).unwrap_or_else(|| "a run that is starting now".into())
@@ -53,6 +50,12 @@ pub fn real_run(opts: &Options) -> Result<ExitCode> {
 
     let fingerprint = fingerprint(&c, &planner)?;
     let (run_id, changed) = ledger.begin_run(&c.name, &fingerprint, now, &lock::hostname())?;
+    if let Some(why) = unavailable {
+        // Recorded, so that `status` says why nothing was sent.
+        let counts = serde_json::json!({"not_attempted": pre.owed});
+        ledger.end_run(run_id, "aborted", &counts, Some(&why), Timestamp::now())?;
+        return Err(Error::Aborted(why));
+    }
     notes(opts, changed.as_deref(), settled);
     let quota = template_quota(&c, Some(&ledger), now)?;
     let writer = Arc::new(ledger.into_writer());
@@ -113,6 +116,24 @@ pub fn real_run(opts: &Options) -> Result<ExitCode> {
         return Ok(ExitCode::Aborted);
     }
     Ok(if report.tally.status(Status::Failed) > 0 { ExitCode::SomeFailed } else { ExitCode::Done })
+}
+
+/// Fetch the catalogue (or take a fresh saved copy) and check the
+/// campaign's template against it: a mismatch is an error at once (exit 2,
+/// nothing recorded); a catalogue that cannot be had is returned, to stop
+/// the run once it is recorded (exit 3).
+fn check_catalogue(endpoint: &Endpoint, loaded: &mut Loaded) -> Result<Option<String>> {
+    let c = loaded.campaign.clone();
+    if c.template.is_none() {
+        return Ok(None);
+    }
+    match super::templates::for_real_run(endpoint.clone(), &c, &loaded.state, Timestamp::now()) {
+        Ok(catalogue) => {
+            loaded.template = crate::plan::template_check::check(&c, &catalogue)?;
+            Ok(None)
+        }
+        Err(why) => Ok(Some(why)),
+    }
 }
 
 /// Answers that arrived but could not be written. Their requests were

@@ -134,34 +134,40 @@ pub fn age(d: SignedDuration) -> String {
 
 /// The catalogue a real run checks against: fetched now (and saved), or
 /// a saved copy younger than a day when the fetch fails (with a warning).
-pub fn for_real_run(endpoint: Endpoint, c: &Campaign, state: &Path, now: Timestamp) -> Result<Catalogue> {
+/// The error is why the run must stop, in words (the key never in it).
+pub fn for_real_run(
+    endpoint: Endpoint,
+    c: &Campaign,
+    state: &Path,
+    now: Timestamp,
+) -> std::result::Result<Catalogue, String> {
     let path = saved_path(state);
     let warn = Style::stderr();
-    match fetch(endpoint, &c.business_id) {
+    let e = match fetch(endpoint, &c.business_id) {
         Ok(answer) => {
-            let parsed = catalogue::parse(&answer).map_err(|e| {
-                Error::Aborted(format!("the template catalogue could not be read: {e}; nothing was sent"))
-            })?;
+            let parsed = catalogue::parse(&answer)
+                .map_err(|e| format!("the template catalogue could not be read: {e}; nothing was sent"))?;
             if let Err(e) = save(&path, &c.business_id, now, &answer) {
                 eprintln!("{} the catalogue was fetched but not saved: {e}", warn.yellow("warning:"));
             }
-            Ok(parsed)
+            return Ok(parsed);
         }
-        Err(e) => match read_saved(&path, &c.business_id)? {
-            Some(s) if now.duration_since(s.fetched_at) < FRESH => {
-                eprintln!(
-                    "{} the template catalogue could not be fetched ({e}); checking against the copy saved {} ago in {}",
-                    warn.yellow("warning:"),
-                    age(now.duration_since(s.fetched_at)),
-                    path.display()
-                );
-                Ok(s.catalogue)
-            }
-            _ => Err(Error::Aborted(format!(
-                "the template catalogue could not be fetched to check the template, and no copy saved in the last day stands in ({}); nothing was sent: {e}",
+        Err(e) => e,
+    };
+    match read_saved(&path, &c.business_id) {
+        Ok(Some(s)) if now.duration_since(s.fetched_at) < FRESH => {
+            eprintln!(
+                "{} the template catalogue could not be fetched ({e}); checking against the copy saved {} ago in {}",
+                warn.yellow("warning:"),
+                age(now.duration_since(s.fetched_at)),
                 path.display()
-            ))),
-        },
+            );
+            Ok(s.catalogue)
+        }
+        _ => Err(format!(
+            "the template catalogue could not be fetched to check the template, and no copy saved in the last day stands in ({}): {e}\n  Nothing was sent; every recipient is still owed.",
+            path.display()
+        )),
     }
 }
 

@@ -209,7 +209,8 @@ impl Client {
             Ok(r) => r,
             Err(e) => {
                 return Err(match self.failed(e) {
-                    Answer::NotSent(e) | Answer::Unknown(e) => e.message,
+                    Answer::NotSent(e) => format!("the API could not be reached: {}", e.message),
+                    Answer::Unknown(e) => e.message,
                     _ => format!("no answer from {}", self.host),
                 });
             }

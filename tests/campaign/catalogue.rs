@@ -309,8 +309,18 @@ fn a_real_run_that_cannot_fetch_the_catalogue_stops_unless_a_fresh_copy_is_saved
     let s = standin(vec![spring_sale()]);
     campaign(&env, "en", MATCHING);
     s.catalogue_fault(Some(503));
-    env.send(&s, &["run", "c.yaml"]).expect(3).stderr_has("the template catalogue could not be fetched");
+    env.send(&s, &["run", "c.yaml"])
+        .expect(3)
+        .stderr_has("the template catalogue could not be fetched")
+        .stderr_has("HTTP 503")
+        .stderr_has("every recipient is still owed");
     assert!(s.received().is_empty());
+    // `status` says why that run sent nothing.
+    let st: serde_json::Value =
+        serde_json::from_str(&env.run(&["status", "c.yaml", "--format", "json"]).stdout).unwrap();
+    assert_eq!(st["runs"][0]["outcome"], "aborted", "{st}");
+    assert!(st["runs"][0]["reason"].as_str().unwrap_or("").contains("template catalogue"), "{st}");
+    assert_eq!(st["counts"]["owed"], 2, "{st}");
     // A copy pulled earlier today stands in, with a warning.
     s.catalogue_fault(None);
     env.send(&s, &["templates", "pull", "c.yaml"]).expect(0);
