@@ -94,6 +94,10 @@ fn pull_fails_with_exit_3_on_a_bad_key_or_no_network_and_never_prints_the_key() 
         .output();
     crate::support::Run::from_output(out.unwrap()).expect(3).stderr_has("could not connect");
     env.run(&["templates", "pull", "c.yaml"]).expect(2).stderr_has("CONNECTLY_API_KEY is not set");
+    let other =
+        std::fs::read_to_string(env.path("c.yaml")).unwrap().replace(crate::support::standin::BUSINESS, "b-404");
+    env.write("c.yaml", &other);
+    env.send(&s, &["templates", "pull", "c.yaml"]).expect(3).stderr_has("does not know this business");
     assert!(!env.exists(".campaign/templates.json"));
 }
 
