@@ -215,7 +215,8 @@ pub enum Write {
         sender: Option<String>,
         route: Route,
         /// The catalogue's category of the template, for a template send.
-        category: Option<std::sync::Arc<str>>,
+        /// (A thin pointer: this enum is moved through a channel per send.)
+        category: Option<std::sync::Arc<String>>,
         run: i64,
         at: Timestamp,
         /// The fingerprint of what is sent (the repeat guard).

@@ -58,7 +58,7 @@ pub struct Planner {
     pub started: Timestamp,
     /// The template as the catalogue has it, when checked.
     template_def: Option<TemplateDef>,
-    template_category: Option<Arc<str>>,
+    template_category: Option<Arc<String>>,
     pub session_path: Arc<str>,
     pub template_path: Arc<str>,
 }
@@ -212,12 +212,12 @@ impl Planner {
     /// The template as the business's catalogue has it: filled bodies are
     /// checked against WhatsApp's length, and previews show the real text.
     pub fn set_template(&mut self, def: TemplateDef) {
-        self.template_category = def.category.as_deref().map(Arc::from);
+        self.template_category = def.category.clone().map(Arc::new);
         self.template_def = Some(def);
     }
 
     /// The catalogue's category of the campaign's template, when known.
-    pub fn template_category(&self) -> Option<Arc<str>> {
+    pub fn template_category(&self) -> Option<Arc<String>> {
         self.template_category.clone()
     }
 

@@ -205,7 +205,10 @@ pub enum Form {
 
 /// The templates every stand-in starts with: what the tests' campaigns use.
 fn default_catalogue() -> Vec<Tpl> {
-    ["hello_tpl", "hello", "t"].iter().map(|n| Tpl::new(n, "en", "Hello {{1}}!")).collect()
+    ["hello_tpl", "hello", "t", "autumn_tpl", "b_tpl", "more_tpl"]
+        .iter()
+        .map(|n| Tpl::new(n, "en", "Hello {{1}}!"))
+        .collect()
 }
 
 #[derive(Default)]
