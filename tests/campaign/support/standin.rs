@@ -205,10 +205,10 @@ pub enum Form {
 
 /// The templates every stand-in starts with: what the tests' campaigns use.
 fn default_catalogue() -> Vec<Tpl> {
-    ["hello_tpl", "hello", "t", "autumn_tpl", "b_tpl", "more_tpl"]
-        .iter()
-        .map(|n| Tpl::new(n, "en", "Hello {{1}}!"))
-        .collect()
+    let names = ["hello_tpl", "hello", "t", "autumn_tpl", "b_tpl", "more_tpl"];
+    // senders.rs names each campaign's template after the campaign.
+    let pools = ["first_tpl", "second_tpl", "pool_tpl", "onlya_tpl", "paced_tpl", "lanes_tpl", "door_tpl"];
+    names.iter().chain(&pools).map(|n| Tpl::new(n, "en", "Hello {{1}}!")).collect()
 }
 
 #[derive(Default)]
