@@ -556,14 +556,6 @@ impl Planner {
                     }
                     content[Route::Template as usize] = Some(fingerprint_of(&parts));
                 }
-                if let Some(def) = &self.template_def {
-                    let body = fill_body(def, &params);
-                    body::check_filled_body(&body).map_err(|p| (p.field, p.reason))?;
-                    // Only a preview shows it; a real run does not keep it.
-                    if preview && wanted(Route::Template) {
-                        filled_view = Some(Box::new(filled(def, &params, body)));
-                    }
-                }
                 let bytes = |p: &Param| p.value.len() + p.filename.as_ref().map_or(0, String::len);
                 let size = params.iter().map(bytes).sum::<usize>() + key.len();
                 let largest = || {
@@ -572,9 +564,18 @@ impl Planner {
                         .max_by_key(|p| bytes(p))
                         .map_or("template".into(), |p| format!("template.parameters.{}", p.name))
                 };
-                checked_body(wanted(Route::Template), size, largest, || {
+                let request = checked_body(wanted(Route::Template), size, largest, || {
                     body::template_body(consts, phone, who.sender, &params, key)
-                })?
+                })?;
+                if let Some(def) = &self.template_def {
+                    let body = fill_body(def, &params);
+                    body::check_filled_body(&body).map_err(|p| (p.field, p.reason))?;
+                    // Only a preview shows it; a real run does not keep it.
+                    if preview && wanted(Route::Template) {
+                        filled_view = Some(Box::new(filled(def, &params, body)));
+                    }
+                }
+                request
             }
         };
         Ok(Sendable {
