@@ -193,6 +193,7 @@ fn ledger() {
                 recipient: key.clone(),
                 sender: None,
                 route,
+                category: None,
                 run: 1,
                 at,
                 // The repeat guard every campaign has unless --allow-repeat.

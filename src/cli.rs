@@ -37,6 +37,9 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// The business's WhatsApp templates, as Connectly lists them.
+    #[command(subcommand)]
+    Templates(TemplatesCommand),
     /// Receive Connectly webhooks (inbound messages, delivery statuses).
     #[command(subcommand)]
     Inbound(InboundCommand),
@@ -153,6 +156,19 @@ pub struct ConsentWords {
     /// A message whose whole text is one of these opts the customer back in.
     #[arg(long, value_name = "WORDS", default_value = "START")]
     pub opt_in: String,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TemplatesCommand {
+    /// Fetch the business's template catalogue into templates.json beside the ledger,
+    /// so that dry runs and checks can check the template offline (needs CONNECTLY_API_KEY).
+    Pull {
+        /// The campaign file (YAML): its business_id and ledger place.
+        file: PathBuf,
+        /// Ledger file (default: as for `run`); the catalogue is saved beside it.
+        #[arg(long, value_name = "PATH")]
+        state: Option<PathBuf>,
+    },
 }
 
 #[cfg(test)]

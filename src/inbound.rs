@@ -77,7 +77,7 @@ pub fn parse(v: &Value) -> Result<Event, String> {
 
 /// Customers are keyed like recipients: E.164. Other ids (BSUIDs) are kept as given.
 fn customer(id: &str) -> String {
-    crate::plan::phone::normalize(id, None).unwrap_or_else(|_| id.to_string())
+    crate::phone::normalize(id, None).unwrap_or_else(|_| id.to_string())
 }
 
 /// The payload's `timestamp`: Unix seconds, as a string or a number.

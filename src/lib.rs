@@ -15,6 +15,7 @@ mod error;
 mod inbound;
 mod ledger;
 mod outcome;
+mod phone;
 mod plan;
 mod report;
 mod wire;

@@ -143,6 +143,30 @@ pub struct Outcome {
     /// Why this route, for people ("window open until …").
     #[serde(skip)]
     pub note: Note,
+    /// A template message as the customer reads it, when the catalogue
+    /// is known (dry runs): JSONL's `template` field.
+    #[serde(rename = "template", skip_serializing_if = "Option::is_none")]
+    pub filled: Option<Box<Filled>>,
+}
+
+/// A template with the row's values filled in, from the business's catalogue.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Filled {
+    /// `MARKETING`, `UTILITY`, `AUTHENTICATION` (or a legacy name).
+    pub category: Option<String>,
+    /// A text header, filled; media headers are the request's `header_*`.
+    pub header: Option<String>,
+    pub body: String,
+    pub footer: Option<String>,
+    pub buttons: Vec<FilledButton>,
+}
+
+/// A template button: its title and, for a URL button, the URL filled in.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct FilledButton {
+    pub text: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
 }
 
 impl Outcome {
@@ -162,6 +186,7 @@ impl Outcome {
             fallback: None,
             error: None,
             note: Note::None,
+            filled: None,
         }
     }
 

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::error::{Error, Location, Result};
-use crate::plan::phone;
+use crate::phone;
 use crate::wire::message::{Message, Text};
 pub use schedule::{QuietHours, Schedule};
 

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::duration::Span;
 use super::{Parameter, QuietHours, Rate, Recipients, Retry, Schedule, Session, Template};
 use crate::error::{Error, Location, Result};
-use crate::plan::phone::Region;
+use crate::phone::Region;
 use crate::wire::message::{Message, Text};
 
 /// A `campaign` file: who to message (a CSV), what to send inside WhatsApp's

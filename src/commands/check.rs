@@ -7,7 +7,7 @@ use std::io::Write;
 
 use jiff::Timestamp;
 
-use super::prepare::{Offline, Options, offline, preflight};
+use super::prepare::{Offline, Options, offline, preflight, print_catalogue_note};
 use crate::cli::{CheckArgs, RunFormat};
 use crate::error::{Error, ExitCode, Result};
 use crate::plan::row::Retrying;
@@ -27,6 +27,9 @@ pub fn check(args: CheckArgs) -> Result<ExitCode> {
     };
     let now = Timestamp::now();
     let Offline { loaded, planner, source, .. } = offline(&opts, now)?;
+    // Whether the template was checked against the business's catalogue,
+    // and against which saved copy, or how to make it so.
+    print_catalogue_note(&loaded);
     let pre = preflight(&loaded.campaign, planner, source, now, false)?;
     let verdict = format!(
         "{}: ok — {} checked, none invalid; a run now: {}",

@@ -6,7 +6,7 @@ use std::ops::ControlFlow;
 
 use jiff::Timestamp;
 
-use super::prepare::{Offline, Options, offline};
+use super::prepare::{Offline, Options, offline, print_catalogue_note};
 use crate::campaign::Campaign;
 use crate::cli::RunFormat;
 use crate::error::{ExitCode, Result};
@@ -26,7 +26,7 @@ pub fn format(f: RunFormat) -> report::Format {
 }
 
 /// What the reporter is told of this dry run.
-fn preview(opts: &Options, c: &Campaign, now: Timestamp) -> report::Preview {
+fn preview(opts: &Options, c: &Campaign, now: Timestamp, catalogue: Option<String>) -> report::Preview {
     let csv = &c.recipients.csv;
     report::Preview {
         campaign: c.name.clone(),
@@ -36,6 +36,7 @@ fn preview(opts: &Options, c: &Campaign, now: Timestamp) -> report::Preview {
         quiet: opts.quiet,
         limit: opts.limit,
         skip_invalid: opts.skip_invalid,
+        catalogue,
     }
 }
 
@@ -45,7 +46,7 @@ pub fn dry_run(opts: &Options) -> Result<ExitCode> {
     let c = loaded.campaign.clone();
 
     let format = format(opts.format);
-    let preview = preview(opts, &c, now);
+    let preview = preview(opts, &c, now, loaded.catalogue_note.clone());
     let mode = Mode { now, with_request: true, jsonl: format == report::Format::Jsonl };
     // In the HTML page --limit limits the messages shown, not the counts.
     let limit = if format == report::Format::Html { None } else { opts.limit };
@@ -79,6 +80,9 @@ pub fn dry_run(opts: &Options) -> Result<ExitCode> {
         skip_invalid: opts.skip_invalid,
         listed: format == report::Format::Text && !opts.quiet,
     });
+    if !opts.quiet {
+        print_catalogue_note(&loaded);
+    }
     if tally.reason(Reason::Invalid) > 0 && !opts.skip_invalid {
         return Ok(ExitCode::Invalid);
     }

@@ -12,12 +12,13 @@ mod run;
 mod schema;
 mod send;
 mod status;
+mod templates;
 
 use std::io::Write;
 
 use clap::{CommandFactory, Parser};
 
-use crate::cli::{Cli, Command, InboundCommand};
+use crate::cli::{Cli, Command, InboundCommand, TemplatesCommand};
 use crate::error::{Error, ExitCode, Result};
 
 /// Parse, run, print the error if any, exit with its code.
@@ -36,6 +37,7 @@ pub fn main() -> std::process::ExitCode {
         Command::Schema => schema::schema(),
         Command::Completions { shell } => completions(shell),
         Command::Status(args) => status::status(args),
+        Command::Templates(TemplatesCommand::Pull { file, state }) => templates::pull(&file, state.as_deref()),
         Command::Inbound(InboundCommand::Serve { listen, state, words }) => inbound::serve(&listen, &state, &words),
         Command::Inbound(InboundCommand::Import { file, state, words }) => inbound::import(&file, &state, &words),
     };

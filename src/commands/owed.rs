@@ -18,7 +18,9 @@ use crate::plan::stream::{self as stream, Mode, Sequencer, TemplateQuota};
 use crate::report::status::Owed;
 
 pub fn owed(campaign: &Arc<Campaign>, state: &std::path::Path, ledger: &Ledger, now: Timestamp) -> Result<Owed> {
-    let loaded = Loaded { campaign: campaign.clone(), state: state.to_path_buf() };
+    // Not checked against the catalogue: `status` reports, it does not refuse.
+    let loaded =
+        Loaded { campaign: campaign.clone(), state: state.to_path_buf(), template: None, catalogue_note: None };
     let (since, own) = lookback(campaign, now);
     let snapshot = Arc::new(ledger.snapshot(&campaign.name, since, own)?);
     let quota = template_quota(campaign, Some(ledger), now)?;

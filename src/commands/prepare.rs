@@ -4,11 +4,12 @@
 //! and preflight over every row.
 
 use std::ops::ControlFlow;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use jiff::Timestamp;
 
+use super::templates;
 use crate::campaign::Campaign;
 use crate::cli::{RunArgs, RunFormat};
 use crate::error::{Error, Result, RowProblem};
@@ -21,6 +22,9 @@ use crate::report::tally::Tally;
 
 /// How many invalid rows preflight lists in full.
 const PROBLEMS_LISTED: usize = 200;
+use crate::plan::template_check;
+use crate::report::text::Style;
+use crate::wire::catalogue::TemplateDef;
 
 /// Options of a run, parsed and checked once.
 #[derive(Debug, Clone)]
@@ -81,16 +85,68 @@ impl Options {
 pub struct Loaded {
     pub campaign: Arc<Campaign>,
     pub state: PathBuf,
+    /// The campaign's template as the business's catalogue has it, once checked.
+    pub template: Option<TemplateDef>,
+    /// What the offline check says for people (against which copy, or that
+    /// the template was not checked); shown with the summary.
+    pub catalogue_note: Option<String>,
 }
 
 /// Connectly's documented ceiling on requests per second.
 const CONNECTLY_MAX_PER_SECOND: u32 = 200;
 
+/// Load the campaign. Unless the run is real (it fetches the catalogue
+/// itself, `send::real_run`), its template is checked here against the
+/// saved catalogue, offline: a mismatch is an error (exit 2).
 pub fn load(opts: &Options) -> Result<Loaded> {
     let campaign = Campaign::load(&opts.file)?;
     warn(&campaign);
     let state = opts.state.clone().unwrap_or_else(|| campaign.state.clone());
-    Ok(Loaded { campaign: Arc::new(campaign), state })
+    let (template, catalogue_note) = if opts.dry_run { check_offline(&campaign, &state)? } else { (None, None) };
+    Ok(Loaded { campaign: Arc::new(campaign), state, template, catalogue_note })
+}
+
+/// The template checked against the catalogue saved beside the ledger (no
+/// network, no key), with a note saying how old that copy is; without one,
+/// a note saying the template was not checked and how to fix that.
+pub fn check_offline(c: &Campaign, state: &Path) -> Result<(Option<TemplateDef>, Option<String>)> {
+    let Some(t) = &c.template else { return Ok((None, None)) };
+    let path = templates::saved_path(state);
+    let Some(saved) = templates::read_saved(&path, &c.business_id)? else {
+        let note = format!(
+            "template `{}` ({}) was not checked against the business's catalogue: no saved copy of business {}'s catalogue in {}\n  hint: `campaign templates pull {}` saves one (it needs CONNECTLY_API_KEY)",
+            t.name,
+            t.language,
+            c.business_id,
+            path.display(),
+            c.path.display()
+        );
+        return Ok((None, Some(note)));
+    };
+    let def = template_check::check(c, &saved.catalogue)?;
+    let elapsed = Timestamp::now().duration_since(saved.fetched_at);
+    let age = templates::age(elapsed);
+    let refresh = if elapsed > jiff::SignedDuration::from_hours(24) {
+        "more than a day old: statuses change (Meta pauses templates for hours); `campaign templates pull` refreshes it"
+    } else {
+        "`campaign templates pull` refreshes it"
+    };
+    let note = format!(
+        "template `{}` ({}) matches the business's catalogue as saved {age} ago in {} ({refresh})",
+        t.name,
+        t.language,
+        path.display()
+    );
+    Ok((def, Some(note)))
+}
+
+/// Show the offline check's note on stderr.
+pub fn print_catalogue_note(loaded: &Loaded) {
+    if let Some(n) = &loaded.catalogue_note {
+        let style = Style::stderr();
+        let label = if loaded.template.is_some() { style.dim("note:") } else { style.yellow("note:") };
+        eprintln!("{label} {n}");
+    }
 }
 
 /// What is allowed but likely a mistake, said once on stderr.
@@ -114,6 +170,9 @@ pub fn planner(loaded: &Loaded, snapshot: Arc<Snapshot>, retrying: Retrying) -> 
     let mut planner =
         Planner::new(loaded.campaign.clone(), source.headers.clone(), source.columns, suppress, snapshot, retrying)?;
     planner.started = Timestamp::now();
+    if let Some(def) = &loaded.template {
+        planner.set_template(def.clone());
+    }
     Ok((Arc::new(planner), source))
 }
 

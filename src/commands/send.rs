@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 
-use super::prepare::{Options, load, lookback, planner, preflight, template_quota};
+use super::prepare::{Loaded, Options, load, lookback, planner, preflight, template_quota};
 use crate::campaign::Campaign;
 use crate::cli::RunFormat;
 use crate::dispatch::{Dispatch, dispatch};
@@ -22,9 +22,11 @@ use crate::report::{RunOptions, RunReport};
 use crate::wire::client::{self as connectly, Client, Endpoint};
 
 pub fn real_run(opts: &Options) -> Result<ExitCode> {
-    let endpoint = endpoint_from_env()?;
-    let loaded = load(opts)?;
+    let endpoint = endpoint_from_env("a real run")?;
+    let mut loaded = load(opts)?;
     let c = loaded.campaign.clone();
+    // Once per run, before the first send: the template as the business has it.
+    let unavailable = check_catalogue(&endpoint, &mut loaded)?;
     let ledger = Ledger::open(&loaded.state)?;
     let _lock = lock::acquire(&ledger.path, &c.name, || {
         ledger.holder(&c.name).unwrap_or_else(|| "a run that is starting now".into())
@@ -43,6 +45,12 @@ pub fn real_run(opts: &Options) -> Result<ExitCode> {
 
     let fingerprint = fingerprint(&c, &planner)?;
     let (run_id, changed) = ledger.begin_run(&c.name, &fingerprint, now, &lock::hostname())?;
+    if let Some(why) = unavailable {
+        // Recorded, so that `status` says why nothing was sent.
+        let counts = serde_json::json!({"not_attempted": pre.owed});
+        ledger.end_run(run_id, "aborted", &counts, Some(&why), Timestamp::now())?;
+        return Err(Error::Aborted(why));
+    }
     notes(opts, changed.as_deref(), settled);
     let quota = template_quota(&c, Some(&ledger), now)?;
     let writer = Arc::new(ledger.into_writer());
@@ -105,6 +113,24 @@ pub fn real_run(opts: &Options) -> Result<ExitCode> {
     Ok(if report.tally.status(Status::Failed) > 0 { ExitCode::SomeFailed } else { ExitCode::Done })
 }
 
+/// Fetch the catalogue (or take a fresh saved copy) and check the
+/// campaign's template against it: a mismatch is an error at once (exit 2,
+/// nothing recorded); a catalogue that cannot be had is returned, to stop
+/// the run once it is recorded (exit 3).
+fn check_catalogue(endpoint: &Endpoint, loaded: &mut Loaded) -> Result<Option<String>> {
+    let c = loaded.campaign.clone();
+    if c.template.is_none() {
+        return Ok(None);
+    }
+    match super::templates::for_real_run(endpoint.clone(), &c, &loaded.state, Timestamp::now()) {
+        Ok(catalogue) => {
+            loaded.template = crate::plan::template_check::check(&c, &catalogue)?;
+            Ok(None)
+        }
+        Err(why) => Ok(Some(why)),
+    }
+}
+
 /// Answers that arrived but could not be written. Their requests were
 /// recorded in flight before they left, so the next run marks them
 /// `unknown` and never resends them on its own; the user learns here
@@ -126,11 +152,11 @@ fn unrecorded_error(path: &std::path::Path, lines: &[String]) -> Error {
 
 /// `CONNECTLY_API_KEY` and `CONNECTLY_BASE_URL`, checked before anything
 /// is recorded or sent.
-fn endpoint_from_env() -> Result<Endpoint> {
+pub(super) fn endpoint_from_env(purpose: &str) -> Result<Endpoint> {
     let key = std::env::var("CONNECTLY_API_KEY").ok().filter(|k| !k.trim().is_empty()).ok_or_else(|| {
-        Error::Usage(
-            "CONNECTLY_API_KEY is not set; a real run needs it (a --dry-run does not). Nothing was sent.\n  hint: export CONNECTLY_API_KEY=<key from the Connectly dashboard>; it is read from the environment only".into(),
-        )
+        Error::Usage(format!(
+            "CONNECTLY_API_KEY is not set; {purpose} needs it (a --dry-run does not). Nothing was sent.\n  hint: export CONNECTLY_API_KEY=<key from the Connectly dashboard>; it is read from the environment only"
+        ))
     })?;
     let base = std::env::var("CONNECTLY_BASE_URL")
         .ok()

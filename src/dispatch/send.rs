@@ -197,6 +197,7 @@ impl Send<'_> {
                 recipient: self.o.recipient.clone().unwrap_or_default(),
                 sender: self.o.sender.clone(),
                 route,
+                category: if route == Route::Template { sh.planner.template_category() } else { None },
                 run: sh.run_id,
                 at: (sh.clock)(),
                 content: self.s.content(route),

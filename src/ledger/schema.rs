@@ -35,6 +35,9 @@ pub(super) const MIGRATIONS: &[&str] = &[
        PRIMARY KEY(phone, number)
      ) WITHOUT ROWID;
      INSERT INTO inbound_numbers(phone, number, last_at) SELECT phone, '', last_at FROM inbound",
+    // 5: the catalogue's category (MARKETING, UTILITY, AUTHENTICATION) of the
+    // template each template send used, when the catalogue was known.
+    "ALTER TABLE deliveries ADD COLUMN template_category TEXT",
 ];
 
 /// The first schema (version 1).

@@ -26,21 +26,21 @@ impl Ledger {
     /// written, and the hold is returned.
     fn apply(&self, op: &Write, reached: &mut Option<i64>) -> rusqlite::Result<Option<Hold>> {
         match op {
-            Write::InFlight { campaign, key, row, recipient, sender, route, run, at, content, guard } => {
+            Write::InFlight { campaign, key, row, recipient, sender, route, category, run, at, content, guard } => {
                 if let Some(g) = guard
                     && let Some(hold) = self.held(g, (campaign, key, recipient), *route, *content, *at, reached)?
                 {
                     return Ok(Some(hold));
                 }
                 self.conn.prepare_cached(
-                    "INSERT INTO deliveries(campaign, key, row, recipient, route, status, attempts, run_id, created_at, updated_at, sent_at, content, sender)
-                     VALUES (?1, ?2, ?3, ?4, ?5, 'in_flight', 0, ?6, ?7, ?7, ?7, ?8, ?9)
+                    "INSERT INTO deliveries(campaign, key, row, recipient, route, status, attempts, run_id, created_at, updated_at, sent_at, content, sender, template_category)
+                     VALUES (?1, ?2, ?3, ?4, ?5, 'in_flight', 0, ?6, ?7, ?7, ?7, ?8, ?9, ?10)
                      ON CONFLICT(campaign, key) DO UPDATE SET row = excluded.row, recipient = excluded.recipient,
                        route = excluded.route, status = 'in_flight', reason = NULL, run_id = excluded.run_id,
                        updated_at = excluded.updated_at, sent_at = excluded.sent_at, content = excluded.content,
-                       sender = excluded.sender",
+                       sender = excluded.sender, template_category = excluded.template_category",
                 )?.execute(
-                    params![campaign, key, *row as i64, recipient, route.as_str(), run, at.as_second(), content, sender],
+                    params![campaign, key, *row as i64, recipient, route.as_str(), run, at.as_second(), content, sender, category.as_deref()],
                 )?;
             }
             Write::Final { campaign, outcome, run, at } => {
@@ -214,6 +214,9 @@ pub enum Write {
         recipient: String,
         sender: Option<String>,
         route: Route,
+        /// The catalogue's category of the template, for a template send.
+        /// (A thin pointer: this enum is moved through a channel per send.)
+        category: Option<std::sync::Arc<String>>,
         run: i64,
         at: Timestamp,
         /// The fingerprint of what is sent (the repeat guard).

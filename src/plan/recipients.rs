@@ -10,7 +10,7 @@ use csv::StringRecord;
 
 use crate::campaign::Campaign;
 use crate::error::{Error, Location, Result};
-use crate::plan::phone;
+use crate::phone;
 use crate::plan::render::Headers;
 
 /// Positions of the columns the campaign names.

@@ -16,11 +16,12 @@ use crate::campaign::schedule::Slot;
 use crate::error::{Error, Location, Result};
 use crate::ledger::{KeyState, Snapshot};
 use crate::outcome::Route;
-use crate::outcome::{Note, Outcome, Reason, Request, RowError, Status, short};
+use crate::outcome::{Filled, FilledButton, Note, Outcome, Reason, Request, RowError, Status, short};
 use crate::plan::recipients::{self, Columns};
 use crate::plan::render::{Headers, Renderer, RowContext, Tid};
 use crate::plan::window;
 use crate::wire::body::{self, Param};
+use crate::wire::catalogue::{self, HeaderDef, TemplateDef};
 use crate::wire::message::{Message, map_message};
 
 /// How far ahead of the run's clock a last-inbound time may be (clocks differ).
@@ -55,6 +56,9 @@ pub struct Planner {
     /// The wall clock when the command started (set by the command): a
     /// last-inbound time after it is an error, whatever instant `--at` plans for.
     pub started: Timestamp,
+    /// The template as the catalogue has it, when checked.
+    template_def: Option<TemplateDef>,
+    template_category: Option<Arc<String>>,
     pub session_path: Arc<str>,
     pub template_path: Arc<str>,
 }
@@ -86,6 +90,8 @@ pub struct Sendable {
     pub templated_today: bool,
     /// The sequencer took a place of `templates_per_day` for this row.
     pub quota_taken: bool,
+    /// The template as the customer reads it (dry runs, with a catalogue).
+    pub filled: Option<Box<Filled>>,
 }
 
 impl Sendable {
@@ -194,11 +200,25 @@ impl Planner {
             ledger,
             retrying,
             template_consts,
+            template_def: None,
+            template_category: None,
             once_per,
             body,
             message,
             params,
         })
+    }
+
+    /// The template as the business's catalogue has it: filled bodies are
+    /// checked against WhatsApp's length, and previews show the real text.
+    pub fn set_template(&mut self, def: TemplateDef) {
+        self.template_category = def.category.clone().map(Arc::new);
+        self.template_def = Some(def);
+    }
+
+    /// The catalogue's category of the campaign's template, when known.
+    pub fn template_category(&self) -> Option<Arc<String>> {
+        self.template_category.clone()
     }
 
     pub fn path(&self, route: Route) -> &str {
@@ -251,7 +271,7 @@ impl Planner {
         let c = &*self.campaign;
         // 1. phone
         let raw_phone = rec.get(self.columns.phone).unwrap_or("");
-        let phone = match crate::plan::phone::recipient(raw_phone, c.recipients.default_country.as_ref()) {
+        let phone = match crate::phone::recipient(raw_phone, c.recipients.default_country.as_ref()) {
             Ok(p) => p,
             Err(e) => {
                 return RowPlan::done(invalid(out, &self.phone_column, format!("`{raw_phone}`: {e}")), None);
@@ -317,7 +337,7 @@ impl Planner {
         // another run reached lately.
         let fingerprint = !request || self.ledger.has_sends(&phone);
         let who = Who { phone: &phone, sender: out.sender.as_deref(), key: out.key.as_deref().unwrap_or("") };
-        let sendable = match self.render(&ctx, &who, &wanted, fingerprint) {
+        let sendable = match self.render(&ctx, &who, &wanted, fingerprint, request) {
             Ok(s) => Sendable { last_inbound, tz: tz.clone(), ..s },
             Err((field, reason)) => return RowPlan::done(invalid(out, &field, reason), Some(hash)),
         };
@@ -347,6 +367,7 @@ impl Planner {
                 Route::Template => sendable.template.take(),
             };
             out.request = body.map(|body| Request { path: self.path_arc(route), body });
+            out.filled = sendable.filled.take();
         }
         RowPlan { outcome: out, key_hash: Some(hash), send: Some(Box::new(sendable)), line: None, rewritten: false }
     }
@@ -475,12 +496,14 @@ impl Planner {
         who: &Who<'_>,
         wanted: &dyn Fn(Route) -> bool,
         fingerprint: bool,
+        preview: bool,
     ) -> Result<Sendable, (String, String)> {
         let mut content = [None, None];
         let c = &*self.campaign;
         let (phone, key) = (who.phone, who.key);
         let fail = |e: crate::plan::render::RenderError| (e.field, e.reason);
         let problem = |prefix: &str, p: body::Problem| (format!("{prefix}{}", p.field), p.reason);
+        let mut filled_view = None;
         let session = match &self.message {
             None => None,
             Some(m) => {
@@ -541,9 +564,18 @@ impl Planner {
                         .max_by_key(|p| bytes(p))
                         .map_or("template".into(), |p| format!("template.parameters.{}", p.name))
                 };
-                checked_body(wanted(Route::Template), size, largest, || {
+                let request = checked_body(wanted(Route::Template), size, largest, || {
                     body::template_body(consts, phone, who.sender, &params, key)
-                })?
+                })?;
+                if let Some(def) = &self.template_def {
+                    let body = fill_body(def, &params);
+                    body::check_filled_body(&body).map_err(|p| (p.field, p.reason))?;
+                    // Only a preview shows it; a real run does not keep it.
+                    if preview && wanted(Route::Template) {
+                        filled_view = Some(Box::new(filled(def, &params, body)));
+                    }
+                }
+                request
             }
         };
         Ok(Sendable {
@@ -554,6 +586,7 @@ impl Planner {
             content,
             templated_today: false,
             quota_taken: false,
+            filled: filled_view,
         })
     }
 }
@@ -610,6 +643,45 @@ fn message_bytes(m: &Message<String>) -> usize {
         Ok::<(), std::convert::Infallible>(())
     });
     n
+}
+
+/// The catalogue's body with this row's `body_N` filled in.
+fn fill_body(def: &TemplateDef, params: &[Param<'_>]) -> String {
+    let value = |n: usize| {
+        params
+            .iter()
+            .find(|p| p.name.strip_prefix("body_").and_then(|r| r.parse::<usize>().ok()) == Some(n))
+            .map(|p| p.value.clone())
+    };
+    catalogue::fill(def.body.as_deref().unwrap_or(""), &value)
+}
+
+/// The catalogue's template with this row's parameters filled in.
+fn filled(def: &TemplateDef, params: &[Param<'_>], body: String) -> Filled {
+    let header = match &def.header {
+        Some(HeaderDef::Text(t)) => {
+            let text = params.iter().find(|p| p.name == "header_text").map(|p| p.value.clone());
+            Some(catalogue::fill(t, &|_| text.clone()))
+        }
+        _ => None,
+    };
+    Filled {
+        category: def.category.clone(),
+        header,
+        body,
+        footer: def.footer.clone(),
+        buttons: def
+            .buttons
+            .iter()
+            .enumerate()
+            .map(|(i, b)| {
+                let name = format!("button_{}_url", i + 1);
+                let value = params.iter().find(|p| p.name == name).map(|p| p.value.clone());
+                let url = b.url.as_deref().filter(|_| b.kind == "URL").map(|u| catalogue::fill(u, &|_| value.clone()));
+                FilledButton { text: b.text.clone(), url }
+            })
+            .collect(),
+    }
 }
 
 /// What the schedule says of a row now: nothing (send it), deferred

@@ -16,6 +16,7 @@ use jiff::Timestamp;
 use super::tally::{INVALID_LISTED, count, detail};
 use super::view::{Header, Media, Template, View};
 use super::{Level, Preview, Sink, Tally, explain, verdict};
+use crate::outcome::Filled;
 use crate::outcome::{Note, Outcome, Reason, Route, Status};
 use crate::wire::message::MediaType;
 
@@ -58,6 +59,7 @@ body{margin:0;font:15px/1.4 -apple-system,BlinkMacSystemFont,"Segoe UI",Roboto,H
 header{background:#075e54;color:#fff;padding:16px 20px}
 header h1{margin:0 0 4px;font-size:20px;overflow-wrap:anywhere}
 header p{margin:0;opacity:.85}
+.catalogue{margin:0;padding:8px 20px;background:#fff;border-bottom:1px solid #ddd;font-size:13px;overflow-wrap:anywhere}
 .verdict{padding:12px 20px;border-bottom:1px solid #ddd}
 .verdict p{margin:0}
 .verdict p+p{margin-top:4px}
@@ -83,7 +85,7 @@ main{max-width:760px;margin:0 auto;padding:16px}
 .hdr{font-weight:700;margin-bottom:4px}
 .ftr{color:#667781;font-size:13px;margin-top:4px}
 .buttons{max-width:520px;margin-left:auto;display:flex;flex-direction:column;gap:2px;margin-top:2px}
-.buttons span{background:#fff;color:#027eb5;text-align:center;border-radius:8px;padding:7px;box-shadow:0 1px .5px rgba(11,20,26,.13)}
+.buttons span,.buttons a{text-decoration:none;background:#fff;color:#027eb5;text-align:center;border-radius:8px;padding:7px;box-shadow:0 1px .5px rgba(11,20,26,.13)}
 .list{background:#fff;border-radius:8px;max-width:520px;margin:2px 0 0 auto;padding:6px 10px;font-size:13px}
 .list h4{margin:6px 0 2px;color:#008069;font-size:12px;text-transform:uppercase}
 .list div{padding:3px 0;border-top:1px solid #eee}
@@ -136,6 +138,7 @@ pub struct Page {
     campaign: String,
     at: Timestamp,
     skip_invalid: bool,
+    catalogue: Option<String>,
     shown: u64,
     bubbles: Vec<Outcome>,
     /// Rows not sent now, by status and reason, in that order.
@@ -149,6 +152,7 @@ impl Page {
             campaign: p.campaign.clone(),
             at: p.at,
             skip_invalid: p.skip_invalid,
+            catalogue: p.catalogue.clone(),
             shown: p.limit.unwrap_or(BUBBLES_SHOWN).min(BUBBLES_MAX),
             bubbles: Vec::new(),
             held: BTreeMap::new(),
@@ -166,6 +170,9 @@ impl Page {
              <header><h1>{name}</h1><p>Preview as of {} · nothing has been sent</p></header>",
             esc(&crate::outcome::short(self.at)),
         );
+        if let Some(note) = &self.catalogue {
+            let _ = write!(h, "<p class=\"catalogue\">{}</p>", text(note));
+        }
         banner(&mut h, tally, self.skip_invalid);
         counts(&mut h, tally);
         h.push_str("<main>");
@@ -356,6 +363,7 @@ fn bubble(h: &mut String, o: &Outcome) {
         r = route.as_str(),
     );
     match view {
+        Some(View { template: Some(t), media: m, filled: Some(f), .. }) => filled(h, &t, m.as_ref(), &f),
         Some(View { template: Some(t), media: m, .. }) => template(h, &t, m.as_ref()),
         Some(v) => session(h, &v),
         None => h.push_str("<div class=\"bubble\"></div>"),
@@ -379,6 +387,43 @@ fn template(h: &mut String, t: &Template, header: Option<&Media>) {
         let _ = write!(h, "<tr><td>{}</td><td>{}{f}</td></tr>", esc(&p.name), text(&p.value));
     }
     h.push_str("</table></div>");
+}
+
+/// A template as the customer reads it: the catalogue's header, body
+/// filled from the row, footer and buttons.
+fn filled(h: &mut String, t: &Template, header: Option<&Media>, f: &Filled) {
+    let category = f.category.as_deref().map(|c| format!(" · {}", esc(c))).unwrap_or_default();
+    let _ = write!(
+        h,
+        "<div class=\"bubble\"><div class=\"tmpl\">template <b>{}</b> · {}{category}</div>",
+        esc(&t.name),
+        esc(&t.language)
+    );
+    if let Some(m) = header {
+        media(h, m);
+    }
+    if let Some(t) = &f.header {
+        let _ = write!(h, "<div class=\"hdr\">{}</div>", text(t));
+    }
+    let _ = write!(h, "<div>{}</div>", text(&f.body));
+    if let Some(t) = &f.footer {
+        let _ = write!(h, "<div class=\"ftr\">{}</div>", text(t));
+    }
+    h.push_str("</div>");
+    if !f.buttons.is_empty() {
+        h.push_str("<div class=\"buttons\">");
+        for b in &f.buttons {
+            match b.url.as_deref().and_then(safe_url) {
+                Some(u) => {
+                    let _ = write!(h, "<a href=\"{u}\" title=\"{u}\">↗ {}</a>", esc(&b.text));
+                }
+                None => {
+                    let _ = write!(h, "<span>{}</span>", esc(&b.text));
+                }
+            }
+        }
+        h.push_str("</div>");
+    }
 }
 
 fn session(h: &mut String, v: &View) {
@@ -435,6 +480,7 @@ fn session(h: &mut String, v: &View) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::outcome::FilledButton;
 
     use crate::outcome::Request;
 
@@ -512,6 +558,36 @@ mod tests {
     }
 
     #[test]
+    fn a_checked_template_is_shown_as_the_customer_reads_it() {
+        let mut o = planned(
+            Route::Template,
+            serde_json::json!({"number": "+16044441111", "templateName": "spring_sale", "language": "en", "parameters": [
+                {"name": "header_image", "value": "https://x/p.jpg"}, {"name": "body_1", "value": "<Ana>"}]}),
+        );
+        o.filled = Some(Box::new(Filled {
+            category: Some("MARKETING".into()),
+            header: None,
+            body: "Hi <Ana>,\n20% off".into(),
+            footer: Some("Reply STOP".into()),
+            buttons: vec![
+                FilledButton { text: "Shop now".into(), url: Some("https://shop.example/p/A-1".into()) },
+                FilledButton { text: "No".into(), url: None },
+            ],
+        }));
+        let b = bubble_of(&o);
+        for needle in [
+            "template <b>spring_sale</b> · en · MARKETING",
+            "<img src=\"https://x/p.jpg\"",
+            "<div>Hi &lt;Ana&gt;,<br>20% off</div>",
+            "<div class=\"ftr\">Reply STOP</div>",
+            "<div class=\"buttons\"><a href=\"https://shop.example/p/A-1\" title=\"https://shop.example/p/A-1\">↗ Shop now</a><span>No</span></div>",
+        ] {
+            assert!(b.contains(needle), "{needle} in {b}");
+        }
+        assert!(!b.contains("<td>body_1</td>"), "the filled text replaces the parameter table");
+    }
+
+    #[test]
     fn escapes_markup() {
         assert_eq!(
             esc("<script>alert('x')</script> & \"q\""),
@@ -531,6 +607,7 @@ mod tests {
             quiet: false,
             limit: None,
             skip_invalid: false,
+            catalogue: None,
         };
         let mut page = Page::new(&p, Box::new(std::io::sink()));
         let mut tally = Tally::default();

@@ -74,6 +74,9 @@ pub struct Preview {
     /// `--limit`: in the HTML page it limits the messages shown, not the counts.
     pub limit: Option<u64>,
     pub skip_invalid: bool,
+    /// Whether the template was checked against the business's catalogue,
+    /// and against which copy, for people.
+    pub catalogue: Option<String>,
 }
 
 /// The dry run's reporter.

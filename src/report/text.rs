@@ -78,6 +78,19 @@ fn media_line(m: &Media) -> String {
 /// buttons, list; or the template and its parameters.
 pub fn describe(v: &View) -> Vec<String> {
     let mut out = Vec::new();
+    if let (Some(t), Some(f)) = (&v.template, &v.filled) {
+        let category = f.category.as_deref().map(|c| format!(" · {c}")).unwrap_or_default();
+        out.push(format!("template {} ({}){category}", t.name, t.language));
+        out.extend(v.media.as_ref().map(media_line));
+        out.extend(f.header.as_ref().map(|h| format!("[{h}]")));
+        out.extend(f.body.lines().map(str::to_string));
+        out.extend(f.footer.clone());
+        if !f.buttons.is_empty() {
+            out.push(f.buttons.iter().map(|b| format!("[ {} ]", b.text)).collect::<Vec<_>>().join(" "));
+            out.extend(f.buttons.iter().filter_map(|b| Some(format!("  {} → {}", b.text, b.url.as_deref()?))));
+        }
+        return out;
+    }
     if let Some(t) = &v.template {
         out.push(format!("template {} ({})", t.name, t.language));
         for p in &t.parameters {

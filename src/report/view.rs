@@ -7,7 +7,7 @@
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::outcome::Outcome;
+use crate::outcome::{Filled, Outcome};
 use crate::wire::message::{Coord, Header as WireHeader, MediaType, Message};
 
 /// What the customer receives.
@@ -106,6 +106,8 @@ pub struct View {
     pub buttons: Vec<String>,
     pub list: Option<List>,
     pub template: Option<Template>,
+    /// The template as the customer reads it, when the catalogue is known.
+    pub filled: Option<Filled>,
 }
 
 #[derive(Deserialize)]
@@ -116,7 +118,11 @@ struct SessionRequest {
 impl View {
     /// The view of the request an outcome carries, if any.
     pub fn of(o: &Outcome) -> Option<View> {
-        o.request.as_ref().and_then(|r| View::parse(&r.body))
+        let mut v = o.request.as_ref().and_then(|r| View::parse(&r.body))?;
+        if v.kind == Kind::Template {
+            v.filled = o.filled.as_deref().cloned();
+        }
+        Some(v)
     }
 
     /// Read a session or template request body.
@@ -138,6 +144,7 @@ impl View {
             buttons: Vec::new(),
             list: None,
             template: None,
+            filled: None,
         }
     }
 

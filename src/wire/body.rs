@@ -261,6 +261,20 @@ pub fn check_param(p: &Param<'_>) -> Result<(), Problem> {
     }
 }
 
+/// A template's body after filling: WhatsApp takes at most 1,024 characters.
+pub fn check_filled_body(body: &str) -> Result<(), Problem> {
+    let n = body.chars().count();
+    if n > 1024 {
+        return Err(Problem::new(
+            "template.parameters",
+            format!(
+                "the template's body is {n} characters once filled; WhatsApp allows at most 1024 — shorten the body_N values"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 fn no_newline(field: &str, s: &str) -> Result<(), Problem> {
     if s.contains(['\n', '\r']) {
         return Err(Problem::new(field, "contains a line break; WhatsApp template parameters must be one line"));

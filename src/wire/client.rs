@@ -94,7 +94,7 @@ pub struct Client {
 }
 
 /// The base URL and key, checked before anything is sent.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Endpoint {
     pub base: String,
     pub key: HeaderValue,
@@ -179,27 +179,65 @@ impl Client {
             return Answer::Abort(Abort::Redirect { status, location });
         }
         let mut text = Vec::new();
-        loop {
-            match resp.chunk().await {
-                Ok(Some(c)) => {
-                    text.extend_from_slice(&c[..c.len().min(MAX_ANSWER - text.len())]);
-                    if text.len() >= MAX_ANSWER {
-                        break;
-                    }
-                }
-                Ok(None) => break,
-                // The answer started but broke off: for a 2xx the id may be lost.
-                Err(e) if (200..300).contains(&status) => {
-                    return Answer::Unknown(network_error(&format!(
-                        "the answer from {} broke off: {}",
-                        self.host,
-                        describe(&e.without_url())
-                    )));
-                }
-                Err(_) => break,
+        match read_capped(&mut resp, &mut text).await {
+            // The answer started but broke off: for a 2xx the id may be lost.
+            Err(e) if (200..300).contains(&status) => {
+                return Answer::Unknown(network_error(&format!(
+                    "the answer from {} broke off: {}",
+                    self.host,
+                    describe(&e.without_url())
+                )));
             }
+            Ok(()) | Err(_) => {}
         }
         classify(status, &String::from_utf8_lossy(&text), retry_after)
+    }
+
+    /// The business's template catalogue (SPEC §1): a POST without a body,
+    /// its answer read up to 1 MiB. Any failure is said in words for the
+    /// user, classified as a send would be; the key is never in it.
+    pub async fn fetch_catalogue(&self, path: &str) -> Result<serde_json::Value, String> {
+        let sent = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("X-API-Key", self.key.clone())
+            .header("Content-Type", "application/json")
+            .header("Accept", "application/json")
+            .send()
+            .await;
+        let mut resp = match sent {
+            Ok(r) => r,
+            Err(e) => {
+                return Err(match self.failed(e) {
+                    Answer::NotSent(e) => format!("the API could not be reached: {}", e.message),
+                    Answer::Unknown(e) => e.message,
+                    _ => format!("no answer from {}", self.host),
+                });
+            }
+        };
+        let status = resp.status().as_u16();
+        if (300..400).contains(&status) {
+            let location = resp.headers().get(LOCATION).and_then(|v| v.to_str().ok()).map(str::to_string);
+            return Err(Abort::Redirect { status, location }.to_string());
+        }
+        let mut text = Vec::new();
+        read_capped(&mut resp, &mut text)
+            .await
+            .map_err(|e| format!("the answer from {} broke off: {}", self.host, describe(&e.without_url())))?;
+        if !(200..300).contains(&status) {
+            return Err(match classify(status, &String::from_utf8_lossy(&text), None) {
+                Answer::Abort(a) => a.to_string(),
+                Answer::Refused(e) | Answer::Retry { error: e, .. } | Answer::Unknown(e) | Answer::NotSent(e) => {
+                    let code = e.code.map(|c| format!(" {c}")).unwrap_or_default();
+                    format!("HTTP {status}{code}: {}", e.message)
+                }
+                Answer::Sent { .. } => format!("HTTP {status}"),
+            });
+        }
+        if text.len() >= MAX_ANSWER {
+            return Err("the answer is larger than 1 MiB, more than this program reads".into());
+        }
+        serde_json::from_slice(&text).map_err(|e| format!("the answer is not JSON ({e})"))
     }
 
     /// A request that got no answer: did it leave?
@@ -222,6 +260,17 @@ impl Client {
             self.host
         )))
     }
+}
+
+/// The answer's body, up to `MAX_ANSWER` bytes.
+async fn read_capped(resp: &mut reqwest::Response, text: &mut Vec<u8>) -> Result<(), reqwest::Error> {
+    while let Some(c) = resp.chunk().await? {
+        text.extend_from_slice(&c[..c.len().min(MAX_ANSWER - text.len())]);
+        if text.len() >= MAX_ANSWER {
+            break;
+        }
+    }
+    Ok(())
 }
 
 fn network_error(message: &str) -> RowError {

@@ -3,5 +3,6 @@
 //! answer once.
 
 pub mod body;
+pub mod catalogue;
 pub mod client;
 pub mod message;

@@ -21,7 +21,9 @@ fn a_good_campaign_gets_a_one_line_verdict_and_exit_0() {
     assert_eq!(run.stdout.lines().count(), 1, "{}", run.stdout);
     assert!(run.stdout.starts_with("c.yaml: ok — 3 rows checked, none invalid"), "{}", run.stdout);
     assert!(run.stdout.contains("planned 2 (template 2) · skipped 1 (duplicate 1)"), "{}", run.stdout);
-    assert!(run.stderr.is_empty(), "{}", run.stderr);
+    // Without a saved catalogue it says the template was not checked, and how to fix that.
+    assert_eq!(run.stderr.lines().filter(|l| l.starts_with("note:")).count(), 1, "{}", run.stderr);
+    run.stderr_has("was not checked against the business's catalogue").stderr_has("campaign templates pull");
     // Offline and read-only: no key was needed and no ledger was created.
     assert!(!env.exists(".campaign"), "check wrote a ledger");
 }

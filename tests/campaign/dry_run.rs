@@ -251,5 +251,9 @@ fn worked_examples_preview_cleanly() {
             .unwrap();
         assert_eq!(out.status.code(), Some(0), "{file}: {}", String::from_utf8_lossy(&out.stderr));
         assert!(String::from_utf8_lossy(&out.stdout).contains("\"status\":\"planned\""), "{file}");
+        // No catalogue is saved in the repository: the template is not checked, and that is said.
+        let templated = std::fs::read_to_string(std::path::Path::new(root).join(file)).unwrap().contains("\ntemplate:");
+        let said = String::from_utf8_lossy(&out.stderr).contains("was not checked against the business's catalogue");
+        assert_eq!(said, templated, "{file}: {}", String::from_utf8_lossy(&out.stderr));
     }
 }

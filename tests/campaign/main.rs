@@ -6,6 +6,7 @@ mod support;
 mod advice;
 mod bad_input;
 mod boundaries;
+mod catalogue;
 mod check;
 mod compliance;
 mod dry_run;

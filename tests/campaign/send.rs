@@ -159,10 +159,10 @@ fn final_errors_fail_the_recipient_and_exit_1() {
 }
 
 #[test]
-fn an_unknown_template_is_a_final_error() {
+fn a_template_refused_by_the_api_is_a_final_error() {
     let env = Env::new();
     let s = StandIn::start();
-    s.templates(&["other"]);
+    s.fault("+16044441111", &[Fault::Error(400, "ERROR_CODE_MESSAGE_TEMPLATE_NOT_FOUND")]);
     campaign(&env, "phone,name,last\n+16044441111,Ana,\n", "");
     let rows = env.send(&s, &["run", "c.yaml", "--format", "jsonl"]).expect(1).rows();
     assert_eq!(rows[0]["error"]["code"], "ERROR_CODE_MESSAGE_TEMPLATE_NOT_FOUND");
@@ -205,7 +205,9 @@ fn business_limits_abort_the_run() {
 fn a_streak_of_failures_aborts() {
     let env = Env::new();
     let s = StandIn::start();
-    s.templates(&["missing"]);
+    for i in 0..50 {
+        s.fault(&format!("+1604555{i:04}"), &[Fault::Error(400, "ERROR_CODE_MESSAGE_TEMPLATE_INPUT_INVALID")]);
+    }
     let csv = people(50);
     campaign(&env, &csv, "  abort_after: 5\n");
     pace(&env, 200, 1, Some(1));
@@ -217,6 +219,8 @@ fn a_streak_of_failures_aborts() {
 fn a_closed_port_keeps_everyone_owed_and_aborts() {
     let env = Env::new();
     campaign(&env, "phone,name,last\n+16044441111,Ana,\n+16044441112,Bo,\n", "  attempts: 2\n");
+    // The catalogue was saved earlier today; the outage comes after.
+    env.send(&StandIn::start(), &["templates", "pull", "c.yaml"]).expect(0);
     // Nothing listens on this port: no request ever leaves.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let out = env

@@ -8,7 +8,7 @@ pub mod standin;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
-pub use standin::{Fault, StandIn};
+pub use standin::{Fault, Form, StandIn, Tpl};
 
 pub struct Env {
     pub dir: tempfile::TempDir,

@@ -1,10 +1,11 @@
 //! A Connectly stand-in: a real HTTP server on 127.0.0.1 that enforces what
 //! the API documents — the API key, both endpoints' body shapes, the 24-hour
-//! window from a table it is given, a per-second rate limit answering 429 —
-//! and lets a test inject faults per recipient, add latency, and read back
-//! every request it received.
+//! window from a table it is given, a per-second rate limit answering 429,
+//! the business's template catalogue (served in Connectly's shape, and
+//! template sends that do not match it refused) — and lets a test inject
+//! faults per recipient, add latency, and read back every send it received.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -55,12 +56,172 @@ impl Received {
     }
 }
 
+/// One template in one language, as the stand-in's business has it.
+#[derive(Debug, Clone)]
+pub struct Tpl {
+    pub name: String,
+    pub language: String,
+    /// Connectly's status, `MESSAGE_TEMPLATE_STATUS_…`.
+    pub status: &'static str,
+    /// Meta's raw status: `APPROVED`, `PAUSED`, `DISABLED`.
+    pub meta_status: &'static str,
+    pub category: &'static str,
+    /// Header format (`IMAGE`, `TEXT`, …) and its text.
+    pub header: Option<(&'static str, String)>,
+    pub body: String,
+    pub footer: Option<String>,
+    /// Type (`URL`, `QUICK_REPLY`, …), title, URL.
+    pub buttons: Vec<(&'static str, String, String)>,
+}
+
+impl Tpl {
+    /// An approved MARKETING template with this body.
+    pub fn new(name: &str, language: &str, body: &str) -> Tpl {
+        Tpl {
+            name: name.into(),
+            language: language.into(),
+            status: "MESSAGE_TEMPLATE_STATUS_APPROVED",
+            meta_status: "APPROVED",
+            category: "MARKETING",
+            header: None,
+            body: body.into(),
+            footer: None,
+            buttons: Vec::new(),
+        }
+    }
+    pub fn header(mut self, format: &'static str, text: &str) -> Tpl {
+        self.header = Some((format, text.into()));
+        self
+    }
+    pub fn footer(mut self, text: &str) -> Tpl {
+        self.footer = Some(text.into());
+        self
+    }
+    pub fn button(mut self, kind: &'static str, text: &str, url: &str) -> Tpl {
+        self.buttons.push((kind, text.into(), url.into()));
+        self
+    }
+    pub fn status(mut self, connectly: &'static str, meta: &'static str) -> Tpl {
+        self.status = connectly;
+        self.meta_status = meta;
+        self
+    }
+    pub fn category(mut self, category: &'static str) -> Tpl {
+        self.category = category;
+        self
+    }
+
+    /// Meta's components.
+    fn components(&self) -> Vec<Value> {
+        let mut c = Vec::new();
+        if let Some((format, text)) = &self.header {
+            c.push(json!({"type": "HEADER", "format": format, "text": if *format == "TEXT" { json!(text) } else { Value::Null }, "buttons": [], "example": null}));
+        }
+        c.push(
+            json!({"type": "BODY", "format": "FORMAT_UNSPECIFIED", "text": self.body, "buttons": [], "example": null}),
+        );
+        if let Some(f) = &self.footer {
+            c.push(
+                json!({"type": "FOOTER", "format": "FORMAT_UNSPECIFIED", "text": f, "buttons": [], "example": null}),
+            );
+        }
+        if !self.buttons.is_empty() {
+            let b: Vec<Value> = self
+                .buttons
+                .iter()
+                .map(|(k, t, u)| json!({"type": k, "text": t, "url": u, "phoneNumber": "", "example": []}))
+                .collect();
+            c.push(
+                json!({"type": "BUTTONS", "format": "FORMAT_UNSPECIFIED", "text": null, "example": null, "buttons": b}),
+            );
+        }
+        c
+    }
+
+    /// Connectly's own `templateComponents`.
+    fn connectly_components(&self) -> Vec<Value> {
+        let mut c = Vec::new();
+        match &self.header {
+            Some(("TEXT", text)) => c.push(json!({"header": {"text": {"text": text}}})),
+            Some((format, _)) => {
+                c.push(json!({"header": {"media": {"type": format!("TYPE_{format}"), "example": []}}}))
+            }
+            None => {}
+        }
+        c.push(json!({"body": {"text": {"text": self.body, "example": []}}}));
+        if let Some(f) = &self.footer {
+            c.push(json!({"footer": {"text": {"text": f}}}));
+        }
+        if !self.buttons.is_empty() {
+            let b: Vec<Value> = self
+                .buttons
+                .iter()
+                .map(|(k, t, u)| match *k {
+                    "URL" => json!({"url": {"text": t, "url": u}}),
+                    "PHONE_NUMBER" => json!({"phoneNumber": {"text": t, "phoneNumber": u}}),
+                    _ => json!({"quickReply": {"text": t}}),
+                })
+                .collect();
+            c.push(json!({"buttons": {"buttons": b}}));
+        }
+        c
+    }
+
+    /// Why a send with these parameter names does not fit, if it does not.
+    fn misfit(&self, names: &[String]) -> Option<String> {
+        let n = vars(&self.body).into_iter().max().unwrap_or(0);
+        let mut want: Vec<String> = (1..=n).map(|i| format!("body_{i}")).collect();
+        match &self.header {
+            Some(("TEXT", t)) if !vars(t).is_empty() => want.push("header_text".into()),
+            Some(("TEXT", _)) | None => {}
+            Some((f, _)) => want.push(format!("header_{}", f.to_lowercase())),
+        }
+        for (i, (k, _, u)) in self.buttons.iter().enumerate() {
+            if *k == "URL" && !vars(u).is_empty() {
+                want.push(format!("button_{}_url", i + 1));
+            }
+        }
+        let mut got = names.to_vec();
+        got.sort();
+        want.sort();
+        (got != want).then(|| format!("parameters {got:?} do not match the template's {want:?}"))
+    }
+}
+
+fn vars(text: &str) -> Vec<usize> {
+    text.split("{{").skip(1).filter_map(|r| r.split("}}").next()?.trim().parse().ok()).collect()
+}
+
+/// Which representations the catalogue answer carries.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Form {
+    #[default]
+    Both,
+    /// Only `externalTemplate.whatsapp` (Meta's raw template).
+    Meta,
+    /// Only `templateComponents` (Connectly's own).
+    Connectly,
+}
+
+/// The templates every stand-in starts with: what the tests' campaigns use.
+fn default_catalogue() -> Vec<Tpl> {
+    let names = ["hello_tpl", "hello", "t", "autumn_tpl", "b_tpl", "more_tpl"];
+    // senders.rs names each campaign's template after the campaign.
+    let pools = ["first_tpl", "second_tpl", "pool_tpl", "onlya_tpl", "paced_tpl", "lanes_tpl", "door_tpl"];
+    names.iter().chain(&pools).map(|n| Tpl::new(n, "en", "Hello {{1}}!")).collect()
+}
+
 #[derive(Default)]
 struct Inner {
     /// Customer's last inbound time (Unix seconds), for the 24-hour rule.
     windows: HashMap<String, i64>,
     faults: HashMap<String, VecDeque<Fault>>,
-    templates: Option<HashSet<String>>,
+    catalogue: Vec<Tpl>,
+    /// How the catalogue is written: Meta's form, Connectly's, or both.
+    form: Form,
+    /// Answer the catalogue endpoint with this HTTP status instead.
+    catalogue_fault: Option<u16>,
+    catalogue_fetches: usize,
     received: Vec<Received>,
     next_id: u64,
     /// Requests per endpoint in the current one-second slot.
@@ -95,12 +256,13 @@ impl StandIn {
 
     pub fn with(cfg: Config) -> StandIn {
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-        let inner = Arc::new(Mutex::new(Inner::default()));
+        let inner = Arc::new(Mutex::new(Inner { catalogue: default_catalogue(), ..Inner::default() }));
         let cfg = Arc::new(cfg);
         let state: Shared = (inner.clone(), cfg.clone());
         let app = Router::new()
             .route("/v1/businesses/{business}/send/messages", post(session))
             .route("/v1/businesses/{business}/send/whatsapp_templated_messages", post(template))
+            .route("/v1/businesses/{business}/get/templates", post(catalogue))
             .with_state(state);
         let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
         let addr = listener.local_addr().unwrap();
@@ -124,9 +286,30 @@ impl StandIn {
         self.inner.lock().unwrap().faults.entry(phone.to_string()).or_default().extend(faults.iter().cloned());
     }
 
-    /// Only these template names exist (others: TEMPLATE_NOT_FOUND).
+    /// Only these template names exist, each in `en` with one body
+    /// variable (others: TEMPLATE_NOT_FOUND).
     pub fn templates(&self, names: &[&str]) {
-        self.inner.lock().unwrap().templates = Some(names.iter().map(|s| s.to_string()).collect());
+        self.catalogue(names.iter().map(|n| Tpl::new(n, "en", "Hello {{1}}!")).collect());
+    }
+
+    /// The business's whole catalogue.
+    pub fn catalogue(&self, templates: Vec<Tpl>) {
+        self.inner.lock().unwrap().catalogue = templates;
+    }
+
+    /// Write the catalogue answer in only one of its representations.
+    pub fn catalogue_form(&self, form: Form) {
+        self.inner.lock().unwrap().form = form;
+    }
+
+    /// Answer the catalogue endpoint with this HTTP status (None: normally).
+    pub fn catalogue_fault(&self, status: Option<u16>) {
+        self.inner.lock().unwrap().catalogue_fault = status;
+    }
+
+    /// How many times the catalogue was asked for.
+    pub fn catalogue_fetches(&self) -> usize {
+        self.inner.lock().unwrap().catalogue_fetches
     }
 
     pub fn received(&self) -> Vec<Received> {
@@ -273,14 +456,66 @@ fn respond(g: &mut Inner, cfg: &Config, kind: &'static str, business: &str, h: &
             }
             _ => {}
         }
-    } else if let Some(known) = &g.templates
-        && !known.contains(body["templateName"].as_str().unwrap_or(""))
-    {
-        return error(400, "ERROR_CODE_MESSAGE_TEMPLATE_NOT_FOUND", "no template for that name and language");
+    } else if let Some(refused) = refuse_template(&g.catalogue, body) {
+        return refused;
     }
     g.next_id += 1;
     let id = format!("01FRRVK645V35035{:010}", g.next_id);
     (StatusCode::OK, [("content-type", "application/json")], json!({"id": id}).to_string()).into_response()
+}
+
+/// A template send the catalogue does not allow, refused as Connectly does.
+fn refuse_template(catalogue: &[Tpl], body: &Value) -> Option<Response> {
+    let (name, language) = (body["templateName"].as_str().unwrap_or(""), body["language"].as_str().unwrap_or("en"));
+    let Some(t) = catalogue.iter().find(|t| t.name == name && t.language == language) else {
+        return Some(error(400, "ERROR_CODE_MESSAGE_TEMPLATE_NOT_FOUND", "no template for that name and language"));
+    };
+    if t.status != "MESSAGE_TEMPLATE_STATUS_APPROVED" || t.meta_status != "APPROVED" {
+        return Some(error(400, "ERROR_CODE_MESSAGE_TEMPLATE_NOT_FOUND", "the template is not approved"));
+    }
+    let names: Vec<String> = body
+        .get("parameters")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p["name"].as_str().map(str::to_string))
+        .collect();
+    t.misfit(&names).map(|m| error(400, "ERROR_CODE_MESSAGE_TEMPLATE_INPUT_INVALID", &m))
+}
+
+async fn catalogue(State(s): State<Shared>, Path(business): Path<String>, h: HeaderMap, body: Bytes) -> Response {
+    let mut g = s.0.lock().unwrap();
+    g.catalogue_fetches += 1;
+    if h.get("x-api-key").and_then(|v| v.to_str().ok()) != Some(KEY) {
+        return error(401, "ERROR_CODE_UNSPECIFIED", "missing or invalid X-API-Key");
+    }
+    if business != BUSINESS {
+        return error(404, "ERROR_CODE_UNSPECIFIED", "unknown business");
+    }
+    if !body.is_empty() {
+        return error(400, "ERROR_CODE_UNSPECIFIED", "this endpoint takes no body");
+    }
+    if let Some(status) = g.catalogue_fault {
+        return error(status, "ERROR_CODE_UNSPECIFIED", "injected");
+    }
+    let mut groups: Vec<Value> = Vec::new();
+    for t in &g.catalogue {
+        let mut tpl = json!({"id": format!("{}-{}", t.name, t.language), "language": {"code": t.language},
+            "status": t.status, "createdAt": "2026-01-09T23:07:01Z", "unknownField": {"x": 1}});
+        if g.form != Form::Connectly {
+            tpl["externalTemplate"] = json!({"whatsapp": {"name": t.name, "language": t.language, "status": t.meta_status,
+                "category": t.category, "components": t.components(), "qualityScore": {"score": "UNKNOWN"}}});
+        }
+        if g.form != Form::Meta {
+            tpl["templateComponents"] = Value::Array(t.connectly_components());
+        }
+        match groups.iter_mut().find(|g| g["name"] == t.name.as_str()) {
+            Some(group) => group["templates"].as_array_mut().unwrap().push(tpl),
+            None => groups.push(json!({"id": t.name, "name": t.name, "category": t.category, "templates": [tpl]})),
+        }
+    }
+    let answer = json!({"entity": {"templateGroups": groups}});
+    (StatusCode::OK, [("content-type", "application/json")], answer.to_string()).into_response()
 }
 
 fn e164(v: &Value) -> bool {

@@ -6,7 +6,9 @@
 //! what most likely went wrong: a spreadsheet float, scientific notation,
 //! the wrong country, a trunk prefix, a digit too many or too few.
 
-use crate::plan::numbering::{self, Verdict};
+pub mod numbering;
+
+use numbering::Verdict;
 
 /// A region for numbers written without `+`.
 #[derive(Debug, Clone, PartialEq, Eq)]
