@@ -306,26 +306,11 @@ impl Planner {
         if let Some((Status::Skipped, reason)) = held {
             return skip(out, reason);
         }
-        // 4. last inbound: the later of the CSV and the ledger
-        let csv_inbound = match self.csv_last_inbound(rec, now) {
-            Ok(t) => t,
-            Err(e) => {
-                let col = c.recipients.last_inbound_column.as_deref().unwrap_or("last_inbound");
-                return RowPlan::done(invalid(out, col, e), Some(hash));
-            }
+        // 4. the sender, and the last inbound of that (number, customer) pair
+        let (sender, last_inbound) = match self.sender_and_inbound(rec, &phone, now) {
+            Ok(v) => v,
+            Err((col, reason)) => return RowPlan::done(invalid(out, &col, reason), Some(hash)),
         };
-        // The sender, and the window of that (number, customer) pair.
-        let sender = match self.sender(rec, &phone) {
-            Ok(s) => s,
-            Err(reason) => {
-                let col = c.recipients.sender_column.as_deref().unwrap_or("sender");
-                return RowPlan::done(invalid(out, col, reason), Some(hash));
-            }
-        };
-        let last_inbound = csv_inbound.max(match &sender {
-            Some(number) => self.ledger.last_inbound_to(&phone, number),
-            None => self.ledger.last_inbound(&phone),
-        });
         out.sender = sender;
         // 5. render and check both routes; serialize what will be used: both
         // for a real run (the route is decided again as the request leaves),
@@ -370,6 +355,29 @@ impl Planner {
             out.filled = sendable.filled.take();
         }
         RowPlan { outcome: out, key_hash: Some(hash), send: Some(Box::new(sendable)), line: None, rewritten: false }
+    }
+
+    /// The row's sender number, and the customer's last inbound time: the
+    /// later of the CSV's column (any number) and what the ledger knows for
+    /// that (number, customer) pair. `Err` names the column and the reason.
+    fn sender_and_inbound(
+        &self,
+        rec: &StringRecord,
+        phone: &str,
+        now: Timestamp,
+    ) -> Result<(Option<String>, Option<Timestamp>), (String, String)> {
+        let c = &*self.campaign;
+        let csv_inbound = self
+            .csv_last_inbound(rec, now)
+            .map_err(|e| (c.recipients.last_inbound_column.clone().unwrap_or_else(|| "last_inbound".into()), e))?;
+        let sender = self
+            .sender(rec, phone)
+            .map_err(|reason| (c.recipients.sender_column.clone().unwrap_or_else(|| "sender".into()), reason))?;
+        let last_inbound = csv_inbound.max(match &sender {
+            Some(number) => self.ledger.last_inbound_to(phone, number),
+            None => self.ledger.last_inbound(phone),
+        });
+        Ok((sender, last_inbound))
     }
 
     /// The cross-campaign rules the ledger checks as each send is recorded.

@@ -224,132 +224,133 @@ pub fn map_message<A, B, E>(
     m: &Message<A>,
     f: &mut impl FnMut(&A, &dyn Fn() -> String) -> Result<B, E>,
 ) -> Result<Message<B>, E> {
-    let opt =
-        |v: &Option<A>, p: &dyn Fn() -> String, f: &mut MapFn<'_, A, B, E>| v.as_ref().map(|s| f(s, p)).transpose();
-    fn header<A, B, E>(
-        h: &Option<Header<A>>,
-        p: &'static str,
-        f: &mut MapFn<'_, A, B, E>,
-    ) -> Result<Option<Header<B>>, E> {
-        let Some(h) = h else { return Ok(None) };
-        Ok(Some(Header {
-            text: h.text.as_ref().map(|t| f(t, &|| format!("{p}.header.text"))).transpose()?,
-            attachment: match &h.attachment {
-                None => None,
-                Some(a) => Some(HeaderAttachment {
-                    kind: a.kind,
-                    url: f(&a.url, &|| format!("{p}.header.attachment.url"))?,
-                    filename: a
-                        .filename
-                        .as_ref()
-                        .map(|t| f(t, &|| format!("{p}.header.attachment.filename")))
-                        .transpose()?,
-                }),
-            },
-        }))
-    }
-    fn footer<A, B, E>(
-        t: &Option<TextBox<A>>,
-        p: &'static str,
-        f: &mut MapFn<'_, A, B, E>,
-    ) -> Result<Option<TextBox<B>>, E> {
-        t.as_ref().map(|t| Ok(TextBox { text: f(&t.text, &|| format!("{p}.footer.text"))? })).transpose()
-    }
     let f: &mut MapFn<'_, A, B, E> = f;
-    let text = opt(&m.text, &|| "text".to_string(), f)?;
-    let attachments = match &m.attachments {
-        None => None,
-        Some(list) => Some(
-            list.iter()
-                .enumerate()
-                .map(|(i, a)| {
-                    let p = || format!("attachments[{i}]");
-                    Ok(Attachment {
-                        kind: a.kind,
-                        url: f(&a.url, &|| format!("{}.url", p()))?,
-                        caption: opt(&a.caption, &|| format!("{}.caption", p()), f)?,
-                        filename: opt(&a.filename, &|| format!("{}.filename", p()), f)?,
-                    })
+    Ok(Message {
+        text: map_opt(&m.text, &|| "text".to_string(), f)?,
+        attachments: m.attachments.as_ref().map(|list| map_attachments(list, f)).transpose()?,
+        location: m.location.as_ref().map(|l| map_location(l, f)).transpose()?,
+        list_message: m.list_message.as_ref().map(|l| map_list(l, f)).transpose()?,
+        reply_button_message: m.reply_button_message.as_ref().map(|r| map_reply_buttons(r, f)).transpose()?,
+    })
+}
+
+fn map_opt<A, B, E>(v: &Option<A>, p: &dyn Fn() -> String, f: &mut MapFn<'_, A, B, E>) -> Result<Option<B>, E> {
+    v.as_ref().map(|s| f(s, p)).transpose()
+}
+
+fn map_header<A, B, E>(
+    h: &Option<Header<A>>,
+    p: &'static str,
+    f: &mut MapFn<'_, A, B, E>,
+) -> Result<Option<Header<B>>, E> {
+    let Some(h) = h else { return Ok(None) };
+    Ok(Some(Header {
+        text: h.text.as_ref().map(|t| f(t, &|| format!("{p}.header.text"))).transpose()?,
+        attachment: match &h.attachment {
+            None => None,
+            Some(a) => Some(HeaderAttachment {
+                kind: a.kind,
+                url: f(&a.url, &|| format!("{p}.header.attachment.url"))?,
+                filename: a
+                    .filename
+                    .as_ref()
+                    .map(|t| f(t, &|| format!("{p}.header.attachment.filename")))
+                    .transpose()?,
+            }),
+        },
+    }))
+}
+
+fn map_footer<A, B, E>(
+    t: &Option<TextBox<A>>,
+    p: &'static str,
+    f: &mut MapFn<'_, A, B, E>,
+) -> Result<Option<TextBox<B>>, E> {
+    t.as_ref().map(|t| Ok(TextBox { text: f(&t.text, &|| format!("{p}.footer.text"))? })).transpose()
+}
+
+fn map_attachments<A, B, E>(list: &[Attachment<A>], f: &mut MapFn<'_, A, B, E>) -> Result<Vec<Attachment<B>>, E> {
+    list.iter()
+        .enumerate()
+        .map(|(i, a)| {
+            let p = || format!("attachments[{i}]");
+            Ok(Attachment {
+                kind: a.kind,
+                url: f(&a.url, &|| format!("{}.url", p()))?,
+                caption: map_opt(&a.caption, &|| format!("{}.caption", p()), f)?,
+                filename: map_opt(&a.filename, &|| format!("{}.filename", p()), f)?,
+            })
+        })
+        .collect()
+}
+
+fn map_location<A, B, E>(l: &Location<A>, f: &mut MapFn<'_, A, B, E>) -> Result<Location<B>, E> {
+    let mut coord = |c: &Coord<A>, p: &dyn Fn() -> String| -> Result<Coord<B>, E> {
+        Ok(match c {
+            Coord::Number(n) => Coord::Number(*n),
+            Coord::Text(s) => Coord::Text(f(s, p)?),
+        })
+    };
+    let latitude = coord(&l.latitude, &|| "location.latitude".to_string())?;
+    let longitude = coord(&l.longitude, &|| "location.longitude".to_string())?;
+    Ok(Location {
+        latitude,
+        longitude,
+        name: map_opt(&l.name, &|| "location.name".to_string(), f)?,
+        address: map_opt(&l.address, &|| "location.address".to_string(), f)?,
+    })
+}
+
+fn map_list<A, B, E>(l: &ListMessage<A>, f: &mut MapFn<'_, A, B, E>) -> Result<ListMessage<B>, E> {
+    let p = "listMessage";
+    Ok(ListMessage {
+        header: map_header(&l.header, p, f)?,
+        footer: map_footer(&l.footer, p, f)?,
+        button: TextBox { text: f(&l.button.text, &|| "listMessage.button.text".to_string())? },
+        sections: l.sections.iter().enumerate().map(|(i, s)| map_section(i, s, f)).collect::<Result<Vec<_>, E>>()?,
+    })
+}
+
+fn map_section<A, B, E>(i: usize, s: &Section<A>, f: &mut MapFn<'_, A, B, E>) -> Result<Section<B>, E> {
+    let sp = || format!("listMessage.sections[{i}]");
+    Ok(Section {
+        title: map_opt(&s.title, &|| format!("{}.title", sp()), f)?,
+        rows: s
+            .rows
+            .iter()
+            .enumerate()
+            .map(|(j, r)| {
+                let rp = || format!("{}.rows[{j}]", sp());
+                Ok(ListRow {
+                    id: f(&r.id, &|| format!("{}.id", rp()))?,
+                    text: f(&r.text, &|| format!("{}.text", rp()))?,
+                    description: map_opt(&r.description, &|| format!("{}.description", rp()), f)?,
                 })
-                .collect::<Result<Vec<_>, E>>()?,
-        ),
-    };
-    let location = match &m.location {
-        None => None,
-        Some(l) => {
-            let mut coord = |c: &Coord<A>, p: &dyn Fn() -> String| -> Result<Coord<B>, E> {
-                Ok(match c {
-                    Coord::Number(n) => Coord::Number(*n),
-                    Coord::Text(s) => Coord::Text(f(s, p)?),
+            })
+            .collect::<Result<Vec<_>, E>>()?,
+    })
+}
+
+fn map_reply_buttons<A, B, E>(
+    r: &ReplyButtonMessage<A>,
+    f: &mut MapFn<'_, A, B, E>,
+) -> Result<ReplyButtonMessage<B>, E> {
+    let p = "replyButtonMessage";
+    Ok(ReplyButtonMessage {
+        header: map_header(&r.header, p, f)?,
+        footer: map_footer(&r.footer, p, f)?,
+        buttons: r
+            .buttons
+            .iter()
+            .enumerate()
+            .map(|(i, b)| {
+                Ok(Button {
+                    id: f(&b.id, &|| format!("{p}.buttons[{i}].id"))?,
+                    text: f(&b.text, &|| format!("{p}.buttons[{i}].text"))?,
                 })
-            };
-            let latitude = coord(&l.latitude, &|| "location.latitude".to_string())?;
-            let longitude = coord(&l.longitude, &|| "location.longitude".to_string())?;
-            Some(Location {
-                latitude,
-                longitude,
-                name: opt(&l.name, &|| "location.name".to_string(), f)?,
-                address: opt(&l.address, &|| "location.address".to_string(), f)?,
             })
-        }
-    };
-    let list_message = match &m.list_message {
-        None => None,
-        Some(l) => {
-            let p = "listMessage";
-            Some(ListMessage {
-                header: header(&l.header, p, f)?,
-                footer: footer(&l.footer, p, f)?,
-                button: TextBox { text: f(&l.button.text, &|| "listMessage.button.text".to_string())? },
-                sections: l
-                    .sections
-                    .iter()
-                    .enumerate()
-                    .map(|(i, s)| {
-                        let sp = || format!("listMessage.sections[{i}]");
-                        Ok(Section {
-                            title: opt(&s.title, &|| format!("{}.title", sp()), f)?,
-                            rows: s
-                                .rows
-                                .iter()
-                                .enumerate()
-                                .map(|(j, r)| {
-                                    let rp = || format!("{}.rows[{j}]", sp());
-                                    Ok(ListRow {
-                                        id: f(&r.id, &|| format!("{}.id", rp()))?,
-                                        text: f(&r.text, &|| format!("{}.text", rp()))?,
-                                        description: opt(&r.description, &|| format!("{}.description", rp()), f)?,
-                                    })
-                                })
-                                .collect::<Result<Vec<_>, E>>()?,
-                        })
-                    })
-                    .collect::<Result<Vec<_>, E>>()?,
-            })
-        }
-    };
-    let reply_button_message = match &m.reply_button_message {
-        None => None,
-        Some(r) => {
-            let p = "replyButtonMessage";
-            Some(ReplyButtonMessage {
-                header: header(&r.header, p, f)?,
-                footer: footer(&r.footer, p, f)?,
-                buttons: r
-                    .buttons
-                    .iter()
-                    .enumerate()
-                    .map(|(i, b)| {
-                        Ok(Button {
-                            id: f(&b.id, &|| format!("{p}.buttons[{i}].id"))?,
-                            text: f(&b.text, &|| format!("{p}.buttons[{i}].text"))?,
-                        })
-                    })
-                    .collect::<Result<Vec<_>, E>>()?,
-            })
-        }
-    };
-    Ok(Message { text, attachments, location, list_message, reply_button_message })
+            .collect::<Result<Vec<_>, E>>()?,
+    })
 }
 
 impl<S> Message<S> {
