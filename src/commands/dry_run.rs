@@ -6,24 +6,14 @@ use std::ops::ControlFlow;
 
 use jiff::Timestamp;
 
-use super::prepare::{Offline, Options, offline, print_catalogue_note};
+use super::prepare::{Offline, Options, format, offline, print_catalogue_note};
 use crate::campaign::Campaign;
-use crate::cli::RunFormat;
 use crate::error::{ExitCode, Result};
 use crate::outcome::Reason;
 use crate::plan::recipients;
 use crate::plan::stream::{self as stream, Mode, Sequencer, TemplateQuota};
 use crate::report::summary::{self, PreviewSummary};
 use crate::report::{self, PreviewReport};
-
-/// The reporters' format for the command line's.
-pub fn format(f: RunFormat) -> report::Format {
-    match f {
-        RunFormat::Text => report::Format::Text,
-        RunFormat::Jsonl => report::Format::Jsonl,
-        RunFormat::Html => report::Format::Html,
-    }
-}
 
 /// What the reporter is told of this dry run.
 fn preview(opts: &Options, c: &Campaign, now: Timestamp, catalogue: Option<String>) -> report::Preview {

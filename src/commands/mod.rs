@@ -3,6 +3,7 @@
 //! arguments into a plain options struct at once.
 
 mod check;
+mod connectly;
 mod dry_run;
 mod inbound;
 mod init;

@@ -23,8 +23,18 @@ use crate::report::tally::Tally;
 /// How many invalid rows preflight lists in full.
 const PROBLEMS_LISTED: usize = 200;
 use crate::plan::template_check;
+use crate::report;
 use crate::report::text::Style;
 use crate::wire::catalogue::TemplateDef;
+
+/// The reporters' format for the command line's.
+pub fn format(f: RunFormat) -> report::Format {
+    match f {
+        RunFormat::Text => report::Format::Text,
+        RunFormat::Jsonl => report::Format::Jsonl,
+        RunFormat::Html => report::Format::Html,
+    }
+}
 
 /// Options of a run, parsed and checked once.
 #[derive(Debug, Clone)]

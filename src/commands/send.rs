@@ -19,10 +19,10 @@ use crate::plan::stream::TemplateQuota;
 use crate::report::summary::{RunSummary, print_run};
 use crate::report::text::Style;
 use crate::report::{RunOptions, RunReport};
-use crate::wire::client::{self as connectly, Client, Endpoint};
+use crate::wire::client::{Client, Endpoint};
 
 pub fn real_run(opts: &Options) -> Result<ExitCode> {
-    let endpoint = endpoint_from_env("a real run")?;
+    let endpoint = super::connectly::endpoint_from_env("a real run")?;
     let mut loaded = load(opts)?;
     let c = loaded.campaign.clone();
     // Once per run, before the first send: the template as the business has it.
@@ -63,7 +63,7 @@ pub fn real_run(opts: &Options) -> Result<ExitCode> {
     let started = Instant::now();
     let report = runtime.block_on(dispatch(Dispatch {
         limit: opts.limit,
-        report: RunReport::new(&RunOptions { format: super::dry_run::format(opts.format), quiet: opts.quiet, owed }),
+        report: RunReport::new(&RunOptions { format: super::prepare::format(opts.format), quiet: opts.quiet, owed }),
         campaign: c.clone(),
         planner,
         client,
@@ -148,21 +148,6 @@ fn unrecorded_error(path: &std::path::Path, lines: &[String]) -> Error {
         ),
         fix: "they stay recorded as in flight: the next run marks them `unknown` and does not resend them (--retry-unknown would). Stop the other process holding the ledger or free the disk, then run the same command again".into(),
     }
-}
-
-/// `CONNECTLY_API_KEY` and `CONNECTLY_BASE_URL`, checked before anything
-/// is recorded or sent.
-pub(super) fn endpoint_from_env(purpose: &str) -> Result<Endpoint> {
-    let key = std::env::var("CONNECTLY_API_KEY").ok().filter(|k| !k.trim().is_empty()).ok_or_else(|| {
-        Error::Usage(format!(
-            "CONNECTLY_API_KEY is not set; {purpose} needs it (a --dry-run does not). Nothing was sent.\n  hint: export CONNECTLY_API_KEY=<key from the Connectly dashboard>; it is read from the environment only"
-        ))
-    })?;
-    let base = std::env::var("CONNECTLY_BASE_URL")
-        .ok()
-        .filter(|b| !b.trim().is_empty())
-        .unwrap_or_else(|| connectly::DEFAULT_BASE_URL.to_string());
-    Endpoint::new(&base, &key).map_err(|e| Error::Usage(format!("{e}\n  Nothing was sent or recorded.")))
 }
 
 /// Notes before sending: files changed since the last run, keys an

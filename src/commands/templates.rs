@@ -32,7 +32,7 @@ pub struct Saved {
 
 /// `campaign templates pull FILE`: fetch the catalogue, save it, say what it holds.
 pub fn pull(file: &Path, state: Option<&Path>) -> Result<ExitCode> {
-    let endpoint = super::send::endpoint_from_env("fetching the template catalogue")?;
+    let endpoint = super::connectly::endpoint_from_env("fetching the template catalogue")?;
     let c = Campaign::load(file)?;
     let state = state.map_or_else(|| c.state.clone(), Path::to_path_buf);
     let answer = fetch(endpoint, &c.business_id)
