@@ -157,16 +157,17 @@ impl Client {
         &self.host
     }
 
-    pub async fn post(&self, path: &str, body: &RawValue) -> Answer {
-        let sent = self
-            .http
+    /// A POST to Connectly at `path`, with the key and JSON headers.
+    fn request(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http
             .post(format!("{}{path}", self.base))
             .header("X-API-Key", self.key.clone())
             .header("Content-Type", "application/json")
             .header("Accept", "application/json")
-            .body(body.get().to_owned())
-            .send()
-            .await;
+    }
+
+    pub async fn post(&self, path: &str, body: &RawValue) -> Answer {
+        let sent = self.request(path).body(body.get().to_owned()).send().await;
         let mut resp = match sent {
             Ok(r) => r,
             Err(e) => return self.failed(e),
@@ -197,14 +198,7 @@ impl Client {
     /// its answer read up to 1 MiB. Any failure is said in words for the
     /// user, classified as a send would be; the key is never in it.
     pub async fn fetch_catalogue(&self, path: &str) -> Result<serde_json::Value, String> {
-        let sent = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .header("X-API-Key", self.key.clone())
-            .header("Content-Type", "application/json")
-            .header("Accept", "application/json")
-            .send()
-            .await;
+        let sent = self.request(path).send().await;
         let mut resp = match sent {
             Ok(r) => r,
             Err(e) => {
