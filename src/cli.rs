@@ -88,6 +88,9 @@ pub struct CheckArgs {
     /// Ledger to read, as a run would (default: as for `run`); it is never written.
     #[arg(long, value_name = "PATH")]
     pub state: Option<PathBuf>,
+    /// Check as of this RFC 3339 instant instead of now (windows, schedules, dates in the CSV).
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

@@ -110,7 +110,7 @@ pub enum Error {
     Ledger { path: PathBuf, what: String, fix: String },
 
     /// Anything else from the operating system.
-    #[error("{}: {source}", .path.display())]
+    #[error("{}: {}", .path.display(), io_words(.source))]
     Io { path: PathBuf, source: std::io::Error },
 
     /// Stdout was closed by its reader (`| head`): the program ends
@@ -155,6 +155,23 @@ fn preflight_message(csv: &Path, problems: &[RowProblem], total: usize) -> Strin
     }
     s.push_str("  hint: fix these rows, or pass --skip-invalid to send the rest and record these as skipped/invalid");
     s
+}
+
+/// An operating-system error in words, without its `(os error N)` tail.
+pub fn io_words(e: &std::io::Error) -> String {
+    use std::io::ErrorKind::*;
+    match e.kind() {
+        NotFound => "there is no such file".into(),
+        PermissionDenied => "permission denied".into(),
+        IsADirectory => "it is a folder, not a file".into(),
+        _ => {
+            let text = e.to_string();
+            match text.find(" (os error ") {
+                Some(i) => text[..i].to_string(),
+                None => text,
+            }
+        }
+    }
 }
 
 impl Error {

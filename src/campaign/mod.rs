@@ -106,7 +106,7 @@ impl Campaign {
             Error::input(
                 path,
                 Location::default(),
-                format!("cannot read the campaign file: {e}"),
+                format!("cannot read the campaign file: {}", crate::error::io_words(&e)),
                 "check the path; campaign files are YAML, e.g. campaigns/spring-sale.yaml",
             )
         })?;
@@ -187,7 +187,7 @@ fn yaml_error(path: &Path, source: &str, e: &yaml_serde::Error) -> Error {
     };
     let fix = match param {
         Some(p) if raw::is_param_name(p) => raw::param_forms(p),
-        _ => "fix the campaign file; the README's \"Campaign file\" section lists every key".into(),
+        _ => "fix the campaign file; the README's \"The campaign file\" section lists every key".into(),
     };
     Error::input(path, at, clean_yaml_message(&msg), fix)
 }

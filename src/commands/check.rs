@@ -7,7 +7,7 @@ use std::io::Write;
 
 use jiff::Timestamp;
 
-use super::prepare::{Offline, Options, offline, preflight, print_catalogue_note};
+use super::prepare::{Offline, Options, offline, parse_at, preflight, print_catalogue_note};
 use crate::cli::{CheckArgs, RunFormat};
 use crate::error::{Error, ExitCode, Result};
 use crate::plan::row::Retrying;
@@ -17,7 +17,7 @@ pub fn check(args: CheckArgs) -> Result<ExitCode> {
     let opts = Options {
         file: args.file,
         dry_run: true,
-        at: None,
+        at: args.at.as_deref().map(parse_at).transpose()?,
         limit: None,
         format: RunFormat::Text,
         state: args.state,
@@ -25,16 +25,17 @@ pub fn check(args: CheckArgs) -> Result<ExitCode> {
         retrying: Retrying::default(),
         quiet: true,
     };
-    let now = Timestamp::now();
+    let now = opts.at.unwrap_or_else(Timestamp::now);
     let Offline { loaded, planner, source, .. } = offline(&opts, now)?;
     // Whether the template was checked against the business's catalogue,
     // and against which saved copy, or how to make it so.
     print_catalogue_note(&loaded);
     let pre = preflight(&loaded.campaign, planner, source, now, false)?;
     let verdict = format!(
-        "{}: ok — {} checked, none invalid; a run now: {}",
+        "{}: ok — {} checked, none invalid; a run {}: {}",
         opts.file.display(),
         count(pre.rows, "row"),
+        opts.at.map_or_else(|| "now".to_string(), |t| format!("as of {}", t.strftime("%Y-%m-%d %H:%MZ"))),
         pre.tally.line()
     );
     let mut out = std::io::stdout().lock();

@@ -59,6 +59,15 @@ pub fn lookback(c: &Campaign, now: Timestamp) -> (Timestamp, bool) {
     (now - per.max(crate::plan::row::REPEAT_REACH), own)
 }
 
+/// `--at`: an RFC 3339 instant, with its time and offset.
+pub fn parse_at(t: &str) -> Result<Timestamp> {
+    t.parse::<Timestamp>().map_err(|_| {
+        Error::Usage(format!(
+            "--at `{t}` is not an RFC 3339 instant: it needs a date, a time and an offset\n  hint: write e.g. --at 2026-12-01T09:00:00+01:00 or --at 2026-12-01T08:00:00Z"
+        ))
+    })
+}
+
 impl Options {
     pub fn from_args(a: RunArgs) -> Result<Options> {
         let at = match &a.at {
@@ -68,11 +77,7 @@ impl Options {
                     "--at only goes with --dry-run: a real run sends now\n  hint: add --dry-run to preview as of that instant".into(),
                 ));
             }
-            Some(t) => Some(t.parse::<Timestamp>().map_err(|e| {
-                Error::Usage(format!(
-                    "--at `{t}` is not an RFC 3339 instant ({e})\n  hint: write e.g. --at 2026-12-01T09:00:00+01:00"
-                ))
-            })?),
+            Some(t) => Some(parse_at(t)?),
         };
         if a.format == RunFormat::Html && !a.dry_run {
             return Err(Error::Usage("--format html is a preview: use it with --dry-run".into()));

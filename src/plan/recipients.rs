@@ -34,7 +34,7 @@ fn open_csv(path: &Path, what: &str) -> Result<csv::Reader<BufReader<File>>> {
         Error::input(
             path,
             Location::default(),
-            format!("cannot open the {what}: {e}"),
+            format!("cannot open the {what}: {}", crate::error::io_words(&e)),
             "check the path in the campaign file; it is relative to the campaign file's folder",
         )
     })?;

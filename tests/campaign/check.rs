@@ -78,15 +78,21 @@ fn check_agrees_with_what_a_real_run_refuses() {
 #[test]
 fn the_worked_examples_pass() {
     let root = env!("CARGO_MANIFEST_DIR");
-    // (spring-sale's CSV has customers writing on 2 December: checked now,
-    // before then, its rows are refused as a real run would refuse them.)
-    for file in ["campaigns/winback.yaml", "campaigns/catalog.yaml"] {
+    // Each as of the instant its README walk-through uses (spring-sale's
+    // customers write on 2 December: checked before then, its rows are
+    // refused as a real run would refuse them).
+    for (file, at) in [
+        ("campaigns/winback.yaml", "2026-11-23T12:00:00Z"),
+        ("campaigns/catalog.yaml", "2026-11-23T12:00:00Z"),
+        ("campaigns/spring-sale.yaml", "2026-12-02T16:00:00Z"),
+    ] {
         let out = std::process::Command::new(crate::support::BIN)
-            .args(["check", file, "--state", "/nonexistent/state.db"])
+            .args(["check", file, "--state", "/nonexistent/state.db", "--at", at])
             .current_dir(root)
             .output()
             .unwrap();
         assert_eq!(out.status.code(), Some(0), "{file}: {}", String::from_utf8_lossy(&out.stderr));
-        assert!(String::from_utf8_lossy(&out.stdout).contains(": ok — "), "{file}");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(stdout.contains(": ok — ") && stdout.contains("a run as of "), "{file}: {stdout}");
     }
 }
