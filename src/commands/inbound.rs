@@ -55,12 +55,9 @@ impl Forged {
             s.1 += 1;
             return;
         }
-        let earlier = std::mem::take(&mut s.1);
-        *s = (now, 0);
+        let earlier = std::mem::replace(&mut *s, (now, 0)).1;
         drop(s);
-        if earlier > 0 {
-            log("-", &format!("rejected: {earlier} more with a bad or missing signature (401)"));
-        }
+        Self::log_more(earlier);
         log("-", "rejected: bad or missing signature (401)");
     }
 
@@ -69,6 +66,10 @@ impl Forged {
         let Ok(mut s) = self.state.lock() else { return };
         let earlier = std::mem::take(&mut s.1);
         drop(s);
+        Self::log_more(earlier);
+    }
+
+    fn log_more(earlier: u64) {
         if earlier > 0 {
             log("-", &format!("rejected: {earlier} more with a bad or missing signature (401)"));
         }
