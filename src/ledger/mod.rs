@@ -24,6 +24,11 @@ pub use snapshot::{KeyState, Snapshot};
 pub use webhooks::{StatusUpdate, refusal_words, status_rank};
 pub use writer::{Finished, Guard, Hold, Write, Writer};
 
+/// The deliveries that count toward `templates_per_day` since `?1`: template
+/// sends accepted or possibly accepted. One predicate for the quota a run
+/// starts with and for the check made as each send is recorded.
+const TEMPLATE_REACHED: &str = "route = 'template' AND sent_at >= ?1 AND status IN ('sent','in_flight','unknown')";
+
 /// How long any connection waits for another process's write to finish
 /// before a write of its own gives up.
 pub const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
@@ -155,7 +160,7 @@ impl Ledger {
     pub fn template_customers_since(&self, since: Timestamp) -> Result<u64> {
         self.conn
             .query_row(
-                "SELECT count(DISTINCT recipient) FROM deliveries WHERE route = 'template' AND sent_at >= ?1 AND status IN ('sent','in_flight','unknown')",
+                &format!("SELECT count(DISTINCT recipient) FROM deliveries WHERE {TEMPLATE_REACHED}"),
                 [since.as_second()],
                 |r| r.get::<_, i64>(0),
             )

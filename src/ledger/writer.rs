@@ -155,7 +155,7 @@ impl Ledger {
     /// group (exact: the group holds the write lock) and kept up to date as
     /// the group's sends pass, so a large run does not count for each send.
     fn day_full(&self, cap: u32, phone: &str, now: i64, reached: &mut Option<i64>) -> rusqlite::Result<bool> {
-        const COUNTED: &str = "route = 'template' AND sent_at >= ?1 AND status IN ('sent','in_flight','unknown')";
+        use super::TEMPLATE_REACHED as COUNTED;
         let day = now - 86400;
         let already: bool = self
             .conn
