@@ -16,7 +16,7 @@ use crate::report::status::{self as render, Ledgered};
 use crate::report::text::Style;
 
 pub fn status(args: StatusArgs) -> Result<ExitCode> {
-    let c = Campaign::load(&args.file)?;
+    let c = Arc::new(Campaign::load(&args.file)?);
     let state = args.state.clone().unwrap_or_else(|| c.state.clone());
     let s = load(&c, &args.file, &state)?;
     let mut out = std::io::stdout().lock();
@@ -29,7 +29,7 @@ pub fn status(args: StatusArgs) -> Result<ExitCode> {
     Ok(ExitCode::Done)
 }
 
-fn load(c: &Campaign, file: &Path, state: &Path) -> Result<Ledgered> {
+fn load(c: &Arc<Campaign>, file: &Path, state: &Path) -> Result<Ledgered> {
     let mut s = Ledgered {
         campaign: c.name.clone(),
         file: file.to_path_buf(),
@@ -49,8 +49,7 @@ fn load(c: &Campaign, file: &Path, state: &Path) -> Result<Ledgered> {
     s.runs = l.runs(&c.name)?;
     s.failures = l.failures(&c.name)?;
     s.owed = Some(
-        owed(&Arc::new(c.clone()), state, &l, Timestamp::now())
-            .map_err(|e| e.to_string().lines().next().unwrap_or_default().to_string()),
+        owed(c, state, &l, Timestamp::now()).map_err(|e| e.to_string().lines().next().unwrap_or_default().to_string()),
     );
     s.running = lock::is_held(state, &c.name).then(|| l.holder(&c.name).unwrap_or_else(|| "a run starting now".into()));
     Ok(s)
