@@ -18,7 +18,7 @@ pub enum ExitCode {
 }
 
 /// Where in the user's files a problem is.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Location {
     pub line: Option<usize>,
     pub column: Option<usize>,
@@ -58,26 +58,46 @@ impl fmt::Display for Location {
     }
 }
 
-/// One invalid CSV row, found by preflight.
-#[derive(Debug, Clone)]
-pub struct RowProblem {
-    pub row: u64,
-    /// The line of the file the row starts on.
-    pub line: Option<u64>,
-    pub field: String,
-    pub reason: String,
+/// A field of the user's input at fault: where (file line, CSV row, column
+/// or payload field), what is wrong, and what to do about it. Every check
+/// that names a field says it in this one shape; the caller that knows the
+/// file turns it into an [`Error`], a row's outcome, or a preflight line.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FieldError {
+    pub at: Location,
+    pub what: String,
+    /// What to do; empty where one piece of advice covers many (a
+    /// preflight's rows, a row's outcome).
+    pub fix: String,
 }
 
-impl RowProblem {
-    /// The problem of an invalid row's outcome.
-    pub fn of(o: &crate::outcome::Outcome) -> Option<RowProblem> {
-        let e = o.error.as_ref()?;
-        Some(RowProblem {
-            row: o.row,
-            line: o.line,
-            field: e.field.clone().unwrap_or_default(),
-            reason: e.message.clone(),
-        })
+impl FieldError {
+    /// `field` is wrong: `what`.
+    pub fn new(field: impl Into<String>, what: impl Into<String>) -> Self {
+        FieldError { at: Location::field(field), what: what.into(), fix: String::new() }
+    }
+
+    pub fn with_fix(mut self, fix: impl Into<String>) -> Self {
+        self.fix = fix.into();
+        self
+    }
+
+    /// The field's name, or "" when the problem is with the whole.
+    pub fn field(&self) -> &str {
+        self.at.field.as_deref().unwrap_or("")
+    }
+
+    /// The same problem, its field named from further out: `session.message.` + `text`.
+    pub fn under(mut self, prefix: &str) -> Self {
+        self.at.field = Some(format!("{prefix}{}", self.field()));
+        self
+    }
+
+    /// The same problem, in CSV row `row` (which starts on `line` of the file).
+    pub fn in_row(mut self, row: u64, line: Option<u64>) -> Self {
+        self.at.row = Some(row);
+        self.at.line = line.and_then(|l| usize::try_from(l).ok());
+        self
     }
 }
 
@@ -93,7 +113,7 @@ pub enum Error {
 
     /// Preflight found invalid rows; nothing was sent.
     #[error("{}", preflight_message(.csv, .problems, *.total))]
-    Preflight { csv: PathBuf, problems: Vec<RowProblem>, total: usize },
+    Preflight { csv: PathBuf, problems: Vec<FieldError>, total: usize },
 
     /// Another run of this campaign holds the lock.
     #[error(
@@ -119,18 +139,17 @@ pub enum Error {
     StdoutClosed,
 }
 
-/// Where and what, and what to do about it.
+/// A problem in one of the user's files: the file, and the field error in it.
 #[derive(Debug)]
 pub struct InputError {
     pub path: PathBuf,
-    pub at: Location,
-    pub what: String,
-    pub fix: String,
+    pub error: FieldError,
 }
 
 impl fmt::Display for InputError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}{}\n  hint: {}", self.path.display(), location_prefix(&self.at), self.what, self.fix)
+        let e = &self.error;
+        write!(f, "{}: {}{}\n  hint: {}", self.path.display(), location_prefix(&e.at), e.what, e.fix)
     }
 }
 
@@ -139,7 +158,7 @@ fn location_prefix(at: &Location) -> String {
     if s.is_empty() { s } else { format!("{s}: ") }
 }
 
-fn preflight_message(csv: &Path, problems: &[RowProblem], total: usize) -> String {
+fn preflight_message(csv: &Path, problems: &[FieldError], total: usize) -> String {
     let mut s = format!(
         "{}: {} invalid row{} found before sending; nothing was sent.\n",
         csv.display(),
@@ -147,8 +166,8 @@ fn preflight_message(csv: &Path, problems: &[RowProblem], total: usize) -> Strin
         if total == 1 { "" } else { "s" }
     );
     for p in problems {
-        let line = p.line.map(|l| format!(" (line {l})")).unwrap_or_default();
-        s.push_str(&format!("  row {}: `{}`: {}{line}\n", p.row, p.field, p.reason));
+        let line = p.at.line.map(|l| format!(" (line {l})")).unwrap_or_default();
+        s.push_str(&format!("  row {}: `{}`: {}{line}\n", p.at.row.unwrap_or(0), p.field(), p.what));
     }
     if total > problems.len() {
         s.push_str(&format!("  … and {} more\n", total - problems.len()));
@@ -176,7 +195,12 @@ pub fn io_words(e: &std::io::Error) -> String {
 
 impl Error {
     pub fn input(path: &Path, at: Location, what: impl Into<String>, fix: impl Into<String>) -> Self {
-        Error::Input(Box::new(InputError { path: path.to_path_buf(), at, what: what.into(), fix: fix.into() }))
+        Error::in_file(path, FieldError { at, what: what.into(), fix: fix.into() })
+    }
+
+    /// A field error found in the file at `path`.
+    pub fn in_file(path: &Path, error: FieldError) -> Self {
+        Error::Input(Box::new(InputError { path: path.to_path_buf(), error }))
     }
 
     pub fn io(path: &Path, source: std::io::Error) -> Self {
@@ -210,3 +234,28 @@ impl Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_preflight_lists_each_rows_field_error_with_its_line() {
+        let problems = vec![
+            FieldError::new("phone", "`12`: too short").in_row(3, Some(4)),
+            FieldError::new("body_1", "renders empty").under("template.parameters.").in_row(7, None),
+        ];
+        let e = Error::Preflight { csv: PathBuf::from("people.csv"), problems, total: 3 };
+        assert_eq!(
+            e.to_string(),
+            "people.csv: 3 invalid rows found before sending; nothing was sent.\n  row 3: `phone`: `12`: too short (line 4)\n  row 7: `template.parameters.body_1`: renders empty\n  … and 1 more\n  hint: fix these rows, or pass --skip-invalid to send the rest and record these as skipped/invalid"
+        );
+    }
+
+    #[test]
+    fn an_input_error_names_file_place_field_and_advice() {
+        let at = Location { line: Some(5), ..Location::field("rate.burst") };
+        let e = Error::input(Path::new("c.yaml"), at, "rate.burst is 0", "write a whole number");
+        assert_eq!(e.to_string(), "c.yaml: line 5, `rate.burst`: rate.burst is 0\n  hint: write a whole number");
+    }
+}

@@ -6,6 +6,8 @@ use serde_json::value::RawValue;
 
 use jiff::Timestamp;
 
+use crate::error::FieldError;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
@@ -108,8 +110,9 @@ pub struct RowError {
 }
 
 impl RowError {
-    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
-        RowError { http: None, code: None, message: message.into(), field: Some(field.into()) }
+    /// An invalid row: the field at fault and what is wrong with it.
+    pub fn invalid(e: FieldError) -> Self {
+        RowError { http: None, code: None, field: e.at.field, message: e.what }
     }
 }
 
@@ -188,6 +191,12 @@ impl Outcome {
             note: Note::None,
             filled: None,
         }
+    }
+
+    /// The row's error as a field error in its CSV row, when it has one.
+    pub fn field_error(&self) -> Option<FieldError> {
+        let e = self.error.as_ref()?;
+        Some(FieldError::new(e.field.clone().unwrap_or_default(), e.message.clone()).in_row(self.row, self.line))
     }
 
     /// One JSON line, newline included.

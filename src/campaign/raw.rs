@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::duration::Span;
 use super::{Parameter, QuietHours, Rate, Recipients, Retry, Schedule, Session, Template};
-use crate::error::{Error, Location, Result};
+use crate::error::{Error, FieldError, Location, Result};
 use crate::phone::Region;
 use crate::wire::message::{Message, Text};
 
@@ -455,6 +455,14 @@ impl Door<'_> {
         Error::input(self.path, Location { line, ..Location::field(keys.join(".")) }, what, fix)
     }
 
+    /// A field error of a part of the file: its field is named below `keys`.
+    fn under(&self, keys: &[&str], e: FieldError) -> Error {
+        let inner = e.at.field.unwrap_or_default();
+        let mut full = keys.to_vec();
+        full.extend(inner.split('.').filter(|k| !k.is_empty()));
+        self.err(&full, e.what, &e.fix)
+    }
+
     /// A path from the file, relative to the file's folder.
     fn resolve(&self, p: &Text) -> PathBuf {
         let p = Path::new(&p.0);
@@ -621,15 +629,10 @@ fn session(door: &Door, s: RawSession) -> Result<Session> {
         list_message: None,
         reply_button_message: None,
     });
-    check_message_shape(&message, body.is_some()).map_err(|(keys, what, fix)| {
-        let mut full = vec!["session", "message"];
-        full.extend(keys.iter().copied());
-        door.err(&full, what, fix)
-    })?;
-    check_message_constants(&message).map_err(|p| {
-        let mut full = vec!["session", "message"];
-        full.extend(p.field.split('.'));
-        door.err(&full, p.reason, "shorten it: it is the same for every recipient, so no row could be sent")
+    check_message_shape(&message, body.is_some()).map_err(|e| door.under(&["session", "message"], e))?;
+    check_message_constants(&message).map_err(|e| {
+        let e = e.with_fix("shorten it: it is the same for every recipient, so no row could be sent");
+        door.under(&["session", "message"], e)
     })?;
     Ok(Session { body, message })
 }
@@ -843,7 +846,7 @@ pub(super) fn strict_e164(s: &str) -> Option<String> {
 /// every row (no `{{`, `{%`): broken for one row, broken for all, so it is
 /// a campaign error, not a row's. Template strings get a placeholder that
 /// meets every limit.
-fn check_message_constants(m: &Message<String>) -> Result<(), crate::wire::body::Problem> {
+fn check_message_constants(m: &Message<String>) -> Result<(), FieldError> {
     let constant = |s: &str| !(s.contains("{{") || s.contains("{%") || s.contains("{#"));
     let probe = crate::wire::message::map_message(m, &mut |s: &String, path: &dyn Fn() -> String| {
         let p = path();
@@ -861,79 +864,62 @@ fn check_message_constants(m: &Message<String>) -> Result<(), crate::wire::body:
     crate::wire::body::check_session(&mut probe)
 }
 
-type ShapeError = (Vec<&'static str>, String, &'static str);
-
 /// Structural rules of Connectly's `message` that do not depend on a row.
-fn check_message_shape(m: &Message<String>, has_body: bool) -> Result<(), ShapeError> {
+fn check_message_shape(m: &Message<String>, has_body: bool) -> Result<(), FieldError> {
     let kinds = m.kinds();
     if kinds.len() > 1 {
-        return Err((
-            vec![kinds[1]],
-            format!("the message has both `{}` and `{}`", kinds[0], kinds[1]),
-            "a session message holds text and at most one of attachments, location, listMessage, replyButtonMessage",
-        ));
+        return Err(FieldError::new(kinds[1], format!("the message has both `{}` and `{}`", kinds[0], kinds[1])).with_fix("a session message holds text and at most one of attachments, location, listMessage, replyButtonMessage"));
     }
     if has_body && m.text.is_some() {
-        return Err((
-            vec!["text"],
-            "`session.body` and `session.message.text` both set the text".into(),
-            "keep one: the body file is the usual place for the text",
-        ));
+        return Err(FieldError::new("text", "`session.body` and `session.message.text` both set the text")
+            .with_fix("keep one: the body file is the usual place for the text"));
     }
     if let Some(a) = &m.attachments {
         if a.len() != 1 {
-            return Err((
-                vec!["attachments"],
+            return Err(FieldError::new(
+                "attachments",
                 format!("{} attachments; Connectly sends exactly one", a.len()),
-                "keep one attachment per message",
-            ));
+            )
+            .with_fix("keep one attachment per message"));
         }
         if has_body && a[0].caption.is_some() {
-            return Err((
-                vec!["attachments", "caption"],
-                "`session.body` and the attachment's caption both set the caption".into(),
-                "with an attachment the body file becomes its caption; remove one",
-            ));
+            return Err(FieldError::new(
+                "attachments.caption",
+                "`session.body` and the attachment's caption both set the caption",
+            )
+            .with_fix("with an attachment the body file becomes its caption; remove one"));
         }
         if a[0].filename.is_some() && a[0].kind != crate::wire::message::MediaType::Document {
-            return Err((
-                vec!["attachments", "filename"],
-                "only documents have a filename".into(),
-                "remove `filename`",
-            ));
+            return Err(
+                FieldError::new("attachments.filename", "only documents have a filename").with_fix("remove `filename`")
+            );
         }
     }
     if let Some(r) = &m.reply_button_message {
         if r.buttons.is_empty() || r.buttons.len() > 3 {
-            return Err((
-                vec!["replyButtonMessage", "buttons"],
+            return Err(FieldError::new(
+                "replyButtonMessage.buttons",
                 format!("{} reply buttons; WhatsApp allows 1 to 3", r.buttons.len()),
-                "keep between one and three buttons",
-            ));
+            )
+            .with_fix("keep between one and three buttons"));
         }
         if !has_body && m.text.is_none() {
-            return Err((
-                vec!["replyButtonMessage"],
-                "reply buttons need a text to answer".into(),
-                "set session.body (or message.text)",
-            ));
+            return Err(FieldError::new("replyButtonMessage", "reply buttons need a text to answer")
+                .with_fix("set session.body (or message.text)"));
         }
     }
     if let Some(l) = &m.list_message {
         let rows: usize = l.sections.iter().map(|s| s.rows.len()).sum();
         if l.sections.is_empty() || rows == 0 || rows > 10 {
-            return Err((
-                vec!["listMessage", "sections"],
+            return Err(FieldError::new(
+                "listMessage.sections",
                 format!("the list has {rows} rows; WhatsApp allows 1 to 10 in all"),
-                "keep between one and ten rows across the sections",
-            ));
+            )
+            .with_fix("keep between one and ten rows across the sections"));
         }
         if !has_body && m.text.is_none() {
-            return Err((
-                vec!["listMessage"],
-                "a list message needs a text".into(),
-                "set session.body (or message.text)",
-            ));
+            return Err(FieldError::new("listMessage", "a list message needs a text")
+                .with_fix("set session.body (or message.text)"));
         }
     }
     for h in [
@@ -944,15 +930,14 @@ fn check_message_shape(m: &Message<String>, has_body: bool) -> Result<(), ShapeE
     .flatten()
     {
         if h.text.is_some() == h.attachment.is_some() {
-            return Err((vec!["header"], "a header has exactly one of `text` or `attachment`".into(), "keep one"));
+            return Err(
+                FieldError::new("header", "a header has exactly one of `text` or `attachment`").with_fix("keep one")
+            );
         }
     }
     if !has_body && m.text.is_none() && kinds.is_empty() {
-        return Err((
-            vec![],
-            "the session message is empty".into(),
-            "set session.body to a template file, or give session.message content",
-        ));
+        return Err(FieldError::new("", "the session message is empty")
+            .with_fix("set session.body to a template file, or give session.message content"));
     }
     Ok(())
 }

@@ -12,7 +12,7 @@ use jiff::Timestamp;
 use super::templates;
 use crate::campaign::Campaign;
 use crate::cli::{RunArgs, RunFormat};
-use crate::error::{Error, Result, RowProblem};
+use crate::error::{Error, Result};
 use crate::ledger::{Ledger, Snapshot};
 use crate::outcome::{Reason, Status};
 use crate::plan::recipients::{self, Source};
@@ -263,7 +263,7 @@ pub fn preflight(
         if plan.outcome.reason == Some(Reason::Invalid) {
             invalid += 1;
             if problems.len() < PROBLEMS_LISTED
-                && let Some(p) = RowProblem::of(&plan.outcome)
+                && let Some(p) = plan.outcome.field_error()
             {
                 problems.push(p);
             }

@@ -15,6 +15,8 @@ use csv::StringRecord;
 use minijinja::value::{Enumerator, Object, ObjectRepr, Value};
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 
+use crate::error::FieldError;
+
 /// The CSV header: names by position, and positions by name.
 #[derive(Debug)]
 pub struct Headers {
@@ -69,13 +71,6 @@ pub struct CompileError {
     pub origin: String,
     pub line: Option<usize>,
     pub what: String,
-}
-
-/// What went wrong rendering one row.
-#[derive(Debug, Clone)]
-pub struct RenderError {
-    pub field: String,
-    pub reason: String,
 }
 
 /// Most minijinja instructions one template may take for one row: far
@@ -314,7 +309,7 @@ impl Renderer {
     }
 
     /// Render one template for one row.
-    pub fn render(&self, id: Tid, row: &RowContext<'_>) -> Result<String, RenderError> {
+    pub fn render(&self, id: Tid, row: &RowContext<'_>) -> Result<String, FieldError> {
         match &self.compiled[id.0] {
             Compiled::Simple(segs) => {
                 let mut out = String::new();
@@ -330,14 +325,14 @@ impl Renderer {
             }
             Compiled::Jinja(name) => {
                 if let Some(t) = self.exhausted.get() {
-                    return Err(RenderError { field: self.fields[id.0].clone(), reason: out_of_fuel(t) });
+                    return Err(FieldError::new(self.fields[id.0].clone(), out_of_fuel(t)));
                 }
                 let ctx = row.value(self);
                 let tmpl = self.env.get_template(name).map_err(|e| self.error(id, &e))?;
                 tmpl.render(ctx).map_err(|e| {
                     if e.kind() == minijinja::ErrorKind::OutOfFuel {
                         let t = self.exhausted.get_or_init(|| e.name().unwrap_or(name).to_string());
-                        return RenderError { field: self.fields[id.0].clone(), reason: out_of_fuel(t) };
+                        return FieldError::new(self.fields[id.0].clone(), out_of_fuel(t));
                     }
                     self.error(id, &e)
                 })
@@ -350,7 +345,7 @@ impl Renderer {
         self.exhausted.get().map(String::as_str)
     }
 
-    fn error(&self, id: Tid, e: &minijinja::Error) -> RenderError {
+    fn error(&self, id: Tid, e: &minijinja::Error) -> FieldError {
         let mut reason = match e.detail() {
             Some(d) => format!("{}: {d}", e.kind()),
             None => e.kind().to_string(),
@@ -361,7 +356,7 @@ impl Renderer {
         if let Some(src) = std::error::Error::source(e) {
             reason.push_str(&format!(": {src}"));
         }
-        RenderError { field: self.fields[id.0].clone(), reason }
+        FieldError::new(self.fields[id.0].clone(), reason)
     }
 }
 
@@ -387,11 +382,8 @@ impl<'a> RowContext<'a> {
         RowContext { record, recipient, value: OnceLock::new() }
     }
 
-    fn recipient_str(&self) -> Result<&str, RenderError> {
-        self.recipient.ok_or_else(|| RenderError {
-            field: "recipient".into(),
-            reason: "no valid phone number for `recipient`".into(),
-        })
+    fn recipient_str(&self) -> Result<&str, FieldError> {
+        self.recipient.ok_or_else(|| FieldError::new("recipient", "no valid phone number for `recipient`"))
     }
 
     fn value(&self, r: &Renderer) -> Value {
@@ -582,7 +574,7 @@ mod tests {
         let id = r.compile("t", "body_1", "{{ row[first_name] }}").unwrap();
         let rec = record();
         let err = r.render(id, &RowContext::new(&rec, None)).unwrap_err();
-        assert_eq!(err.field, "body_1");
-        assert!(err.reason.contains("undefined"), "{}", err.reason);
+        assert_eq!(err.field(), "body_1");
+        assert!(err.what.contains("undefined"), "{}", err.what);
     }
 }

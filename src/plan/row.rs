@@ -13,7 +13,7 @@ use serde_json::value::RawValue;
 
 use crate::campaign::Campaign;
 use crate::campaign::schedule::Slot;
-use crate::error::{Error, Location, Result};
+use crate::error::{Error, FieldError, Location, Result};
 use crate::ledger::{KeyState, Snapshot};
 use crate::outcome::Route;
 use crate::outcome::{Filled, FilledButton, Note, Outcome, Reason, Request, RowError, Status, short};
@@ -262,30 +262,30 @@ impl Planner {
     /// outcome carries the request body that would be sent (dry runs).
     pub fn plan_row(&self, row: u64, rec: &StringRecord, now: Timestamp, request: bool) -> RowPlan {
         let mut out = Outcome::new(row);
-        let invalid = |mut out: Outcome, field: &str, reason: String| {
+        let invalid = |mut out: Outcome, e: FieldError| {
             out.status = Status::Skipped;
             out.reason = Some(Reason::Invalid);
-            out.error = Some(RowError::invalid(field, reason));
+            out.error = Some(RowError::invalid(e));
             out
         };
         let c = &*self.campaign;
         // 1. phone
         let raw_phone = rec.get(self.columns.phone).unwrap_or("");
-        let phone = match crate::phone::recipient(raw_phone, c.recipients.default_country.as_ref()) {
+        let phone = crate::phone::recipient(raw_phone, c.recipients.default_country.as_ref())
+            .map_err(|e| FieldError::new(&self.phone_column, format!("`{raw_phone}`: {e}")));
+        let phone = match phone {
             Ok(p) => p,
-            Err(e) => {
-                return RowPlan::done(invalid(out, &self.phone_column, format!("`{raw_phone}`: {e}")), None);
-            }
+            Err(e) => return RowPlan::done(invalid(out, e), None),
         };
         let ctx = RowContext::new(rec, Some(&phone));
         out.recipient = Some(phone.clone());
         // 2. key, ledger, suppression
         let key = match self.renderer.render(self.once_per, &ctx) {
             Ok(k) if k.is_empty() => {
-                return RowPlan::done(invalid(out, "once_per", "renders empty".into()), None);
+                return RowPlan::done(invalid(out, FieldError::new("once_per", "renders empty")), None);
             }
             Ok(k) => k,
-            Err(e) => return RowPlan::done(invalid(out, &e.field, e.reason), None),
+            Err(e) => return RowPlan::done(invalid(out, e), None),
         };
         let hash = key_hash(&key);
         out.key = Some(key);
@@ -300,7 +300,7 @@ impl Planner {
         // 3. schedule (in the recipient's zone when known)
         let tz = match self.zone(rec) {
             Ok(tz) => tz,
-            Err((col, reason)) => return RowPlan::done(invalid(out, &col, reason), Some(hash)),
+            Err(e) => return RowPlan::done(invalid(out, e), Some(hash)),
         };
         let held = schedule_verdict(c.schedule.slot(now, tz.as_ref()));
         if let Some((Status::Skipped, reason)) = held {
@@ -309,7 +309,7 @@ impl Planner {
         // 4. the sender, and the last inbound of that (number, customer) pair
         let (sender, last_inbound) = match self.sender_and_inbound(rec, &phone, now) {
             Ok(v) => v,
-            Err((col, reason)) => return RowPlan::done(invalid(out, &col, reason), Some(hash)),
+            Err(e) => return RowPlan::done(invalid(out, e), Some(hash)),
         };
         out.sender = sender;
         // 5. render and check both routes; serialize what will be used: both
@@ -324,7 +324,7 @@ impl Planner {
         let who = Who { phone: &phone, sender: out.sender.as_deref(), key: out.key.as_deref().unwrap_or("") };
         let sendable = match self.render(&ctx, &who, &wanted, fingerprint, request) {
             Ok(s) => Sendable { last_inbound, tz: tz.clone(), ..s },
-            Err((field, reason)) => return RowPlan::done(invalid(out, &field, reason), Some(hash)),
+            Err(e) => return RowPlan::done(invalid(out, e), Some(hash)),
         };
         if let Some((status, reason)) = held {
             out.status = status;
@@ -365,14 +365,14 @@ impl Planner {
         rec: &StringRecord,
         phone: &str,
         now: Timestamp,
-    ) -> Result<(Option<String>, Option<Timestamp>), (String, String)> {
+    ) -> Result<(Option<String>, Option<Timestamp>), FieldError> {
         let c = &*self.campaign;
         let csv_inbound = self
             .csv_last_inbound(rec, now)
-            .map_err(|e| (c.recipients.last_inbound_column.clone().unwrap_or_else(|| "last_inbound".into()), e))?;
+            .map_err(|e| FieldError::new(c.recipients.last_inbound_column.as_deref().unwrap_or("last_inbound"), e))?;
         let sender = self
             .sender(rec, phone)
-            .map_err(|reason| (c.recipients.sender_column.clone().unwrap_or_else(|| "sender".into()), reason))?;
+            .map_err(|reason| FieldError::new(c.recipients.sender_column.as_deref().unwrap_or("sender"), reason))?;
         let last_inbound = csv_inbound.max(match &sender {
             Some(number) => self.ledger.last_inbound_to(phone, number),
             None => self.ledger.last_inbound(phone),
@@ -413,14 +413,14 @@ impl Planner {
 
     /// The recipient's own time zone, when the CSV gives one; else the
     /// column and what is wrong with it.
-    fn zone(&self, rec: &StringRecord) -> Result<Option<TimeZone>, (String, String)> {
+    fn zone(&self, rec: &StringRecord) -> Result<Option<TimeZone>, FieldError> {
         let Some(name) = self.columns.timezone.map(|i| rec.get(i).unwrap_or("").trim()).filter(|s| !s.is_empty())
         else {
             return Ok(None);
         };
         TimeZone::get(name).map(Some).map_err(|_| {
             let col = self.campaign.recipients.timezone_column.as_deref().unwrap_or("timezone");
-            (col.to_string(), format!("unknown time zone `{name}` (use an IANA name such as Europe/Madrid)"))
+            FieldError::new(col, format!("unknown time zone `{name}` (use an IANA name such as Europe/Madrid)"))
         })
     }
 
@@ -505,25 +505,23 @@ impl Planner {
         wanted: &dyn Fn(Route) -> bool,
         fingerprint: bool,
         preview: bool,
-    ) -> Result<Sendable, (String, String)> {
+    ) -> Result<Sendable, FieldError> {
         let mut content = [None, None];
         let c = &*self.campaign;
         let (phone, key) = (who.phone, who.key);
-        let fail = |e: crate::plan::render::RenderError| (e.field, e.reason);
-        let problem = |prefix: &str, p: body::Problem| (format!("{prefix}{}", p.field), p.reason);
         let mut filled_view = None;
         let session = match &self.message {
             None => None,
             Some(m) => {
-                let mut msg = map_message(m, &mut |id: &Tid, _| self.renderer.render(*id, ctx)).map_err(fail)?;
+                let mut msg = map_message(m, &mut |id: &Tid, _| self.renderer.render(*id, ctx))?;
                 if let Some(b) = self.body {
-                    let text = self.renderer.render(b, ctx).map_err(fail)?;
+                    let text = self.renderer.render(b, ctx)?;
                     match msg.attachments.as_mut().and_then(|a| a.first_mut()) {
                         Some(a) => a.caption = Some(text),
                         None => msg.text = Some(text),
                     }
                 }
-                body::check_session(&mut msg).map_err(|p| problem("session.message.", p))?;
+                body::check_session(&mut msg).map_err(|p| p.under("session.message."))?;
                 if fingerprint {
                     // The message alone: no sender, no recipient.
                     let alone = body::session_body(None, "", &msg);
@@ -546,13 +544,13 @@ impl Planner {
                     let p = Param {
                         name,
                         name_json,
-                        value: self.renderer.render(*v, ctx).map_err(fail)?,
-                        filename: f.map(|f| self.renderer.render(f, ctx)).transpose().map_err(fail)?,
+                        value: self.renderer.render(*v, ctx)?,
+                        filename: f.map(|f| self.renderer.render(f, ctx)).transpose()?,
                     };
-                    body::check_param(&p).map_err(|p| (p.field, p.reason))?;
+                    body::check_param(&p)?;
                     params.push(p);
                 }
-                body::check_callback(&c.name, key).map_err(|p| (p.field, p.reason))?;
+                body::check_callback(&c.name, key)?;
                 if fingerprint && let Some(t) = &c.template {
                     let mut parts: Vec<&[u8]> = vec![b"template", t.name.as_bytes(), t.language.as_bytes()];
                     for p in &params {
@@ -577,7 +575,7 @@ impl Planner {
                 })?;
                 if let Some(def) = &self.template_def {
                     let body = fill_body(def, &params);
-                    body::check_filled_body(&body).map_err(|p| (p.field, p.reason))?;
+                    body::check_filled_body(&body)?;
                     // Only a preview shows it; a real run does not keep it.
                     if preview && wanted(Route::Template) {
                         filled_view = Some(Box::new(filled(def, &params, body)));
@@ -625,7 +623,7 @@ fn checked_body(
     size: usize,
     field: impl FnOnce() -> String,
     build: impl FnOnce() -> Box<RawValue>,
-) -> Result<Option<Box<RawValue>>, (String, String)> {
+) -> Result<Option<Box<RawValue>>, FieldError> {
     if !wanted && !may_be_too_big(size) {
         return Ok(None);
     }
@@ -634,7 +632,7 @@ fn checked_body(
     if n <= MAX_BODY {
         return Ok(wanted.then_some(body));
     }
-    Err((
+    Err(FieldError::new(
         field(),
         format!(
             "the request would be {} KiB; at most 64 KiB is sent: a value in it is far too long (check the CSV cell it comes from)",

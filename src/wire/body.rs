@@ -5,6 +5,7 @@
 use serde::Serialize;
 use serde_json::value::RawValue;
 
+use crate::error::FieldError;
 use crate::wire::message::{Coord, Message};
 
 pub fn session_path(business_id: &str) -> String {
@@ -97,14 +98,14 @@ pub fn session_body(sender: Option<&str>, recipient: &str, message: &Message<Str
 }
 
 /// `callbackData` must stay within Connectly's 1024 bytes.
-pub fn check_callback(campaign: &str, key: &str) -> Result<(), Problem> {
+pub fn check_callback(campaign: &str, key: &str) -> Result<(), FieldError> {
     // Quoting can only lengthen it; measure exactly only when it might matter.
     if campaign.len() + key.len() < 900 {
         return Ok(());
     }
     let len = serde_json::to_string(&Callback { campaign, key }).map(|s| s.len()).unwrap_or(0);
     if len > 1024 {
-        return Err(Problem::new(
+        return Err(FieldError::new(
             "once_per",
             format!("callbackData would be {len} bytes; Connectly takes at most 1024 — shorten the once_per key"),
         ));
@@ -131,45 +132,32 @@ pub fn template_body(
     })
 }
 
-/// A payload that breaks one of WhatsApp's rules.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    pub field: String,
-    pub reason: String,
-}
-
-impl Problem {
-    fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        Problem { field: field.into(), reason: reason.into() }
-    }
-}
-
-fn max_chars(field: &str, s: &str, max: usize) -> Result<(), Problem> {
+fn max_chars(field: &str, s: &str, max: usize) -> Result<(), FieldError> {
     let n = s.chars().count();
     if n > max {
-        return Err(Problem::new(field, format!("{n} characters; WhatsApp allows at most {max}")));
+        return Err(FieldError::new(field, format!("{n} characters; WhatsApp allows at most {max}")));
     }
     Ok(())
 }
 
-fn required(field: &str, s: &str) -> Result<(), Problem> {
+fn required(field: &str, s: &str) -> Result<(), FieldError> {
     if s.trim().is_empty() {
-        return Err(Problem::new(field, "renders empty; WhatsApp needs a value here"));
+        return Err(FieldError::new(field, "renders empty; WhatsApp needs a value here"));
     }
     Ok(())
 }
 
-fn url(field: &str, s: &str) -> Result<(), Problem> {
+fn url(field: &str, s: &str) -> Result<(), FieldError> {
     required(field, s)?;
     if !(s.starts_with("https://") || s.starts_with("http://")) {
-        return Err(Problem::new(field, format!("`{s}` is not an http(s) URL")));
+        return Err(FieldError::new(field, format!("`{s}` is not an http(s) URL")));
     }
     Ok(())
 }
 
 /// Check a rendered session message against WhatsApp's limits, and turn
 /// coordinates written as templates into numbers.
-pub fn check_session(m: &mut Message<String>) -> Result<(), Problem> {
+pub fn check_session(m: &mut Message<String>) -> Result<(), FieldError> {
     if let Some(t) = &m.text {
         required("text", t)?;
         max_chars("text", t, 4096)?;
@@ -187,16 +175,16 @@ pub fn check_session(m: &mut Message<String>) -> Result<(), Problem> {
             let n = match c {
                 Coord::Number(n) => *n,
                 Coord::Text(s) => {
-                    s.trim().parse::<f64>().map_err(|_| Problem::new(field, format!("`{s}` is not a number")))?
+                    s.trim().parse::<f64>().map_err(|_| FieldError::new(field, format!("`{s}` is not a number")))?
                 }
             };
             if !(-limit..=limit).contains(&n) {
-                return Err(Problem::new(field, format!("{n} is out of range (±{limit})")));
+                return Err(FieldError::new(field, format!("{n} is out of range (±{limit})")));
             }
             *c = Coord::Number(n);
         }
     }
-    let header = |p: &str, h: &Option<crate::wire::message::Header<String>>| -> Result<(), Problem> {
+    let header = |p: &str, h: &Option<crate::wire::message::Header<String>>| -> Result<(), FieldError> {
         if let Some(h) = h {
             if let Some(t) = &h.text {
                 required(&format!("{p}.header.text"), t)?;
@@ -244,7 +232,7 @@ pub fn check_session(m: &mut Message<String>) -> Result<(), Problem> {
 }
 
 /// Check one rendered template parameter.
-pub fn check_param(p: &Param<'_>) -> Result<(), Problem> {
+pub fn check_param(p: &Param<'_>) -> Result<(), FieldError> {
     let field = format!("template.parameters.{}", p.name);
     match p.name {
         "header_text" => {
@@ -262,10 +250,10 @@ pub fn check_param(p: &Param<'_>) -> Result<(), Problem> {
 }
 
 /// A template's body after filling: WhatsApp takes at most 1,024 characters.
-pub fn check_filled_body(body: &str) -> Result<(), Problem> {
+pub fn check_filled_body(body: &str) -> Result<(), FieldError> {
     let n = body.chars().count();
     if n > 1024 {
-        return Err(Problem::new(
+        return Err(FieldError::new(
             "template.parameters",
             format!(
                 "the template's body is {n} characters once filled; WhatsApp allows at most 1024 — shorten the body_N values"
@@ -275,9 +263,9 @@ pub fn check_filled_body(body: &str) -> Result<(), Problem> {
     Ok(())
 }
 
-fn no_newline(field: &str, s: &str) -> Result<(), Problem> {
+fn no_newline(field: &str, s: &str) -> Result<(), FieldError> {
     if s.contains(['\n', '\r']) {
-        return Err(Problem::new(field, "contains a line break; WhatsApp template parameters must be one line"));
+        return Err(FieldError::new(field, "contains a line break; WhatsApp template parameters must be one line"));
     }
     Ok(())
 }
@@ -329,14 +317,14 @@ mod tests {
     #[test]
     fn limits() {
         assert!(check_session(&mut text(&"x".repeat(4096))).is_ok());
-        assert_eq!(check_session(&mut text(&"é".repeat(4097))).unwrap_err().field, "text");
+        assert_eq!(check_session(&mut text(&"é".repeat(4097))).unwrap_err().field(), "text");
         let mut m = text("Pick one");
         m.reply_button_message = Some(ReplyButtonMessage {
             header: None,
             footer: None,
             buttons: vec![Button { id: "a".into(), text: "A button title too long".into() }],
         });
-        assert_eq!(check_session(&mut m).unwrap_err().field, "replyButtonMessage.buttons[0].text");
+        assert_eq!(check_session(&mut m).unwrap_err().field(), "replyButtonMessage.buttons[0].text");
         let n = json_str("n");
         let p = |name: &'static str, value: &str| Param { name, name_json: &n, value: value.into(), filename: None };
         assert!(check_param(&p("body_1", "")).is_err());
