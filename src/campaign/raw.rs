@@ -946,6 +946,35 @@ fn check_message_shape(m: &Message<String>, has_body: bool) -> Result<(), FieldE
 mod tests {
     use super::*;
 
+    /// A campaign file `name`, `business_id`, then `snippet`; a
+    /// `recipients` and a `template` are added when the snippet has none.
+    fn load(snippet: &str) -> Result<super::super::Campaign> {
+        let mut source = format!("name: t\nbusiness_id: b\n{snippet}");
+        if !snippet.contains("recipients:") {
+            source.push_str("recipients:\n  csv: people.csv\n");
+        }
+        if !snippet.contains("template:") && !snippet.contains("session:") {
+            source.push_str("template:\n  name: t\n");
+        }
+        let path = Path::new("c.yaml");
+        let raw: Campaign = yaml_serde::from_str(&source).map_err(|e| super::super::yaml_error(path, &source, &e))?;
+        raw.validate(path, Path::new("camp"), source)
+    }
+
+    /// The first line of the error a snippet is refused with.
+    #[track_caller]
+    fn refused(snippet: &str) -> String {
+        match load(snippet) {
+            Ok(_) => panic!("accepted:\n{snippet}"),
+            Err(e) => e.to_string().lines().next().unwrap_or("").to_string(),
+        }
+    }
+
+    #[track_caller]
+    fn accepted(snippet: &str) -> super::super::Campaign {
+        load(snippet).unwrap_or_else(|e| panic!("refused: {e}\n{snippet}"))
+    }
+
     #[test]
     fn parameter_names() {
         for ok in ["header_text", "header_image", "header_document", "body_1", "body_12", "button_1_url"] {
@@ -964,5 +993,279 @@ mod tests {
         assert!(!is_campaign_name("-x"));
         assert!(!is_campaign_name(""));
         assert!(!is_campaign_name("a b"));
+    }
+
+    // sender
+
+    #[test]
+    fn sender_is_one_number_or_a_pool_of_distinct_ones() {
+        assert_eq!(accepted("sender: \"+14151111234\"\n").senders, ["+14151111234"]);
+        assert_eq!(accepted("sender: [\"+14151110001\", \"+14151110002\"]\n").senders.len(), 2);
+        assert!(accepted("").senders.is_empty());
+        assert_eq!(refused("sender: []\n"), "c.yaml: line 3, `sender`: the sender list is empty");
+        assert_eq!(
+            refused("sender: \"4151111234\"\n"),
+            "c.yaml: line 3, `sender`: sender `4151111234` is not an E.164 number"
+        );
+        assert_eq!(
+            refused("sender: [\"+14151110001\", \"+14151110001\"]\n"),
+            "c.yaml: line 3, `sender`: sender `+14151110001` is listed twice"
+        );
+    }
+
+    // recipients
+
+    #[test]
+    fn recipients_resolve_the_csv_and_default_the_phone_column() {
+        let c = accepted("recipients:\n  csv: people.csv\n  default_country: us\n");
+        assert_eq!(c.recipients.csv, Path::new("camp/people.csv"));
+        assert_eq!(c.recipients.phone_column, "phone");
+        assert!(c.recipients.default_country.is_some());
+        assert_eq!(c.recipients.suppress, None);
+        let c = accepted("recipients:\n  csv: /data/people.csv\n  phone_column: tel\n  suppress: stop.csv\n");
+        assert_eq!(c.recipients.csv, Path::new("/data/people.csv"));
+        assert_eq!(c.recipients.phone_column, "tel");
+        assert_eq!(c.recipients.suppress.as_deref(), Some(Path::new("camp/stop.csv")));
+    }
+
+    #[test]
+    fn recipients_refuse_an_unknown_region_and_empty_names() {
+        assert_eq!(
+            refused("recipients:\n  csv: people.csv\n  default_country: XX\n"),
+            "c.yaml: line 5, `recipients.default_country`: unknown region `XX`"
+        );
+        assert_eq!(refused("recipients:\n  csv: \" \"\n"), "c.yaml: line 4, `recipients.csv`: recipients.csv is empty");
+        for key in ["phone_column", "last_inbound_column", "timezone_column", "sender_column"] {
+            assert_eq!(
+                refused(&format!("recipients:\n  csv: people.csv\n  {key}: \"\"\n")),
+                format!("c.yaml: line 5, `recipients.{key}`: `{key}` is empty")
+            );
+        }
+        assert!(
+            refused("recipients:\n  csv: people.csv\n  phone_colum: tel\n").contains("unknown field `phone_colum`")
+        );
+    }
+
+    // session
+
+    #[test]
+    fn a_session_message_holds_text_and_one_kind_of_content() {
+        let c = accepted("session:\n  message:\n    text: \"Hi {{ name }}\"\n");
+        assert_eq!(c.session.and_then(|s| s.message.text).as_deref(), Some("Hi {{ name }}"));
+        assert_eq!(
+            refused(
+                "session:\n  message:\n    text: Hi\n    attachments:\n      - { type: image, url: \"https://x.example/a.jpg\" }\n    location: { latitude: 1, longitude: 2 }\n"
+            ),
+            "c.yaml: line 8, `session.message.location`: the message has both `attachments` and `location`"
+        );
+        assert_eq!(
+            refused("session:\n  message: {}\n"),
+            "c.yaml: line 4, `session.message`: the session message is empty"
+        );
+    }
+
+    #[test]
+    fn session_attachments_buttons_and_lists_keep_whatsapps_shape() {
+        assert_eq!(
+            refused(
+                "session:\n  message:\n    attachments:\n      - { type: image, url: \"https://x.example/a.jpg\", filename: a.jpg }\n"
+            ),
+            "c.yaml: line 5, `session.message.attachments.filename`: only documents have a filename"
+        );
+        let buttons = (1..=4).map(|i| format!("        - {{ id: b{i}, text: B{i} }}\n")).collect::<String>();
+        assert_eq!(
+            refused(&format!(
+                "session:\n  message:\n    text: Pick\n    replyButtonMessage:\n      buttons:\n{buttons}"
+            )),
+            "c.yaml: line 7, `session.message.replyButtonMessage.buttons`: 4 reply buttons; WhatsApp allows 1 to 3"
+        );
+        assert_eq!(
+            refused("session:\n  message:\n    replyButtonMessage:\n      buttons:\n        - { id: y, text: Yes }\n"),
+            "c.yaml: line 5, `session.message.replyButtonMessage`: reply buttons need a text to answer"
+        );
+    }
+
+    #[test]
+    fn a_constant_session_string_over_whatsapps_limit_is_the_campaigns_error() {
+        let long = "x".repeat(4097);
+        let e = load(&format!("session:\n  message:\n    text: {long}\n")).map(|_| ()).unwrap_err().to_string();
+        assert!(
+            e.starts_with("c.yaml: line 5, `session.message.text`: 4097 characters; WhatsApp allows at most 4096"),
+            "{e}"
+        );
+        assert!(e.ends_with("hint: shorten it: it is the same for every recipient, so no row could be sent"), "{e}");
+        // A template string may render shorter: it is each row's to check.
+        accepted(&format!("session:\n  message:\n    text: \"{{{{ name }}}}{long}\"\n"));
+    }
+
+    #[test]
+    fn a_session_body_file_must_be_readable() {
+        assert!(
+            refused("session:\n  body: nowhere.j2\n")
+                .starts_with("c.yaml: line 4, `session.body`: cannot read body template camp/nowhere.j2:")
+        );
+    }
+
+    // template
+
+    #[test]
+    fn a_template_defaults_to_english_and_keeps_its_parameters_in_order() {
+        let t = accepted("template:\n  name: spring_sale\n  parameters:\n    body_2: b\n    body_1: a\n    header_document: { value: \"https://x/{{ id }}.pdf\", filename: \"{{ id }}.pdf\" }\n")
+            .template
+            .unwrap();
+        assert_eq!((t.name.as_str(), t.language.as_str()), ("spring_sale", "en"));
+        let names: Vec<_> = t.parameters.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["body_2", "body_1", "header_document"]);
+        assert_eq!(t.parameters[2].filename.as_deref(), Some("{{ id }}.pdf"));
+        assert_eq!(t.parameters[1].value, "a");
+    }
+
+    #[test]
+    fn a_template_refuses_bad_names_languages_and_a_second_header() {
+        assert_eq!(
+            refused("template:\n  name: Spring-Sale\n"),
+            "c.yaml: line 4, `template.name`: invalid template name `Spring-Sale`"
+        );
+        assert_eq!(
+            refused("template:\n  name: t\n  language: en-US\n"),
+            "c.yaml: line 5, `template.language`: invalid language `en-US`"
+        );
+        assert_eq!(
+            refused("template:\n  name: t\n  parameters:\n    header_text: a\n    header_image: \"https://x/a.jpg\"\n"),
+            "c.yaml: line 7, `template.parameters.header_image`: `header_image` is a second header parameter"
+        );
+        assert_eq!(
+            refused("template:\n  name: t\n  parameters:\n    body_0: a\n"),
+            "c.yaml: line 6: template.parameters: unknown template parameter `body_0`: Connectly takes header_text, header_image, header_video, header_document, body_1 … body_N and button_N_url"
+        );
+        assert_eq!(
+            refused("template:\n  name: t\n  parameters:\n    body_1: ~\n"),
+            "c.yaml: line 6: template.parameters: template parameter `body_1` has no value; give it a value or remove it"
+        );
+    }
+
+    // window, rate, retry
+
+    #[test]
+    fn window_margin_stays_under_a_day() {
+        assert_eq!(accepted("").window_margin, Duration::from_secs(900));
+        assert_eq!(accepted("window:\n  margin: 1h\n").window_margin, Duration::from_secs(3600));
+        assert_eq!(
+            refused("window:\n  margin: 24h\n"),
+            "c.yaml: line 4, `window.margin`: window.margin must be less than 24h"
+        );
+    }
+
+    #[test]
+    fn rate_has_defaults_and_bounds() {
+        let r = accepted("").rate;
+        assert_eq!((r.per_second, r.per_sender, r.burst, r.concurrency), (20, 80, 1, 16));
+        let r = accepted("rate:\n  per_second: 50\n  burst: 10\n").rate;
+        assert_eq!((r.per_second, r.burst), (50, 10));
+        assert_eq!(
+            refused("rate:\n  per_second: 0\n"),
+            "c.yaml: line 4, `rate.per_second`: rate.per_second is 0; it must be between 1 and 10000"
+        );
+        assert_eq!(
+            refused("rate:\n  per_sender: 10001\n"),
+            "c.yaml: line 4, `rate.per_sender`: rate.per_sender is 10001; it must be between 1 and 10000"
+        );
+        assert_eq!(
+            refused("rate:\n  burst: 0\n"),
+            "c.yaml: line 4, `rate.burst`: rate.burst is 0; it must be between 1 and 10000"
+        );
+        assert_eq!(
+            refused("rate:\n  concurrency: 1025\n"),
+            "c.yaml: line 4, `rate.concurrency`: rate.concurrency is 1025; it must be between 1 and 1024"
+        );
+    }
+
+    #[test]
+    fn retry_has_defaults_and_bounds() {
+        let r = accepted("").retry;
+        assert_eq!((r.attempts, r.max_backoff, r.abort_after), (5, Duration::from_secs(60), 50));
+        assert_eq!(accepted("retry:\n  max_backoff: 200ms\n").retry.max_backoff, Duration::from_millis(200));
+        assert_eq!(
+            refused("retry:\n  max_backoff: 2h\n"),
+            "c.yaml: line 4, `retry.max_backoff`: retry.max_backoff is 2h; it must be at most 1h"
+        );
+        assert_eq!(
+            refused("retry:\n  attempts: 101\n"),
+            "c.yaml: line 4, `retry.attempts`: retry.attempts is 101; it must be between 1 and 100"
+        );
+        assert_eq!(
+            refused("retry:\n  abort_after: 0\n"),
+            "c.yaml: line 4, `retry.abort_after`: retry.abort_after is 0; it must be at least 1"
+        );
+    }
+
+    // limits
+
+    #[test]
+    fn limits_are_off_unless_given_and_allow_at_least_one_message() {
+        let c = accepted("");
+        assert_eq!((c.templates_per_day, c.per_recipient), (None, None));
+        let c = accepted("limits:\n  templates_per_day: 250\n  per_recipient: { templates: 2, per: 7d }\n");
+        assert_eq!(c.templates_per_day, Some(250));
+        assert_eq!(
+            c.per_recipient,
+            Some(super::super::PerRecipient { templates: 2, per: Duration::from_secs(7 * 86400) })
+        );
+        assert_eq!(
+            refused("limits:\n  templates_per_day: 0\n"),
+            "c.yaml: line 4, `limits.templates_per_day`: limits.templates_per_day is 0; it must be at least 1"
+        );
+        assert_eq!(
+            refused("limits:\n  per_recipient: { templates: 0, per: 7d }\n"),
+            "c.yaml: line 4, `limits.per_recipient`: limits.per_recipient allows no message"
+        );
+        assert_eq!(
+            refused("limits:\n  per_recipient: { templates: 1, per: 0s }\n"),
+            "c.yaml: line 4, `limits.per_recipient`: limits.per_recipient allows no message"
+        );
+    }
+
+    // schedule
+
+    #[test]
+    fn a_schedule_reads_instants_and_quiet_hours() {
+        let s = accepted(
+            "schedule:\n  not_before: 2026-12-01T09:00:00+01:00\n  not_after: 2026-12-02T00:00:00Z\n  quiet_hours: { start: \"21:00\", end: \"08:00\", timezone: Europe/Madrid }\n",
+        )
+        .schedule;
+        assert_eq!(s.not_before.map(|t| t.to_string()).as_deref(), Some("2026-12-01T08:00:00Z"));
+        assert_eq!(s.not_after.map(|t| t.to_string()).as_deref(), Some("2026-12-02T00:00:00Z"));
+        let q = s.quiet_hours.unwrap();
+        assert_eq!((q.start.hour(), q.end.hour(), q.timezone.iana_name()), (21, 8, Some("Europe/Madrid")));
+        assert!(accepted("").schedule.quiet_hours.is_none());
+    }
+
+    #[test]
+    fn a_schedule_refuses_what_it_cannot_read_or_that_never_opens() {
+        assert!(
+            refused("schedule:\n  not_before: 2026-12-01\n")
+                .starts_with("c.yaml: line 4, `schedule.not_before`: `2026-12-01` is not an RFC 3339 instant:")
+        );
+        assert_eq!(
+            refused("schedule:\n  not_before: 2026-12-02T00:00:00Z\n  not_after: 2026-12-01T00:00:00Z\n"),
+            "c.yaml: line 5, `schedule.not_after`: schedule.not_after is not after not_before"
+        );
+        let quiet = |start: &str, end: &str, zone: &str| {
+            refused(&format!(
+                "schedule:\n  quiet_hours:\n    start: \"{start}\"\n    end: \"{end}\"\n    timezone: {zone}\n"
+            ))
+        };
+        assert_eq!(
+            quiet("25:00", "08:00", "UTC"),
+            "c.yaml: line 5, `schedule.quiet_hours.start`: `25:00` is not a time of day"
+        );
+        assert_eq!(
+            quiet("21:00", "08:00", "Mars/Olympus"),
+            "c.yaml: line 7, `schedule.quiet_hours.timezone`: unknown time zone `Mars/Olympus`"
+        );
+        assert_eq!(
+            quiet("21:00", "21:00", "UTC"),
+            "c.yaml: line 6, `schedule.quiet_hours.end`: quiet hours start and end at the same time"
+        );
     }
 }
