@@ -1,9 +1,12 @@
 //! Mistakes a newcomer makes, answered in their terms: exit 2, the file
 //! and line, what is wrong and what to do; no Rust words.
 
-use crate::support::{Env, Run, yaml};
+use crate::support::{CampaignFile, Env, Run, yaml};
 
-const GOOD: &str = "recipients:\n  csv: people.csv\nsession:\n  body: hello.j2\ntemplate:\n  name: t\n  parameters:\n    body_1: \"{{ first_name }}\"\n";
+/// Both routes: `hello.j2` inside the window, template `t` outside it.
+fn good() -> CampaignFile {
+    CampaignFile::hello()
+}
 
 fn env_with(campaign: &str) -> Env {
     let env = Env::new();
@@ -32,7 +35,7 @@ fn refused(env: &Env, file: &str, needles: &[&str]) -> Run {
 
 #[test]
 fn the_csv_given_instead_of_the_campaign_file() {
-    let env = env_with(&yaml(GOOD));
+    let env = env_with(&good().text());
     let run = refused(&env, "people.csv", &["people.csv", "not a campaign file", "looks like a CSV", "recipients.csv"]);
     assert!(!run.stderr.contains("+16044441111"), "the CSV is not echoed: {}", run.stderr);
     env.write("notes.yaml", "just some words\n");
@@ -47,13 +50,16 @@ fn a_campaign_key_written_as_a_plain_value() {
 
 #[test]
 fn a_tab_in_the_yaml() {
-    let env = env_with(&yaml(&GOOD.replace("  csv: people.csv", "\tcsv: people.csv")));
+    // A file no builder writes: `csv` indented with a tab.
+    let env = env_with(&yaml(
+        "recipients:\n\tcsv: people.csv\nsession:\n  body: hello.j2\ntemplate:\n  name: t\n  parameters:\n    body_1: \"{{ first_name }}\"\n",
+    ));
     refused(&env, "c.yaml", &["line 4", "tabs are not allowed", "indent with spaces"]);
 }
 
 #[test]
 fn semicolon_or_tab_separated_csv() {
-    let env = env_with(&yaml(GOOD));
+    let env = env_with(&good().text());
     env.write("people.csv", "phone;first_name\n+16044441111;Ana\n");
     refused(
         &env,
@@ -66,20 +72,26 @@ fn semicolon_or_tab_separated_csv() {
 
 #[test]
 fn template_parameters_in_a_form_connectly_does_not_take() {
-    let with = |params: &str| env_with(&yaml(&GOOD.replace("    body_1: \"{{ first_name }}\"\n", params)));
+    // The parameters as written (YAML), in place of body_1's.
+    let with = |params: &[(&str, &str)]| {
+        let file = params.iter().fold(good().without("template.parameters.body_1"), |f, (name, value)| {
+            f.set(&format!("template.parameters.{name}"), value)
+        });
+        env_with(&file.text())
+    };
     refused(
-        &with("    body_1: a\n    header_document: { url: \"https://x/a.pdf\" }\n"),
+        &with(&[("body_1", "a"), ("header_document", "{ url: \"https://x/a.pdf\" }")]),
         "c.yaml",
         &["line 11", "`header_document` has an unknown field `url`", "value: ", "filename: "],
     );
     refused(
-        &with("    body_1: a\n    body_2: ~\n"),
+        &with(&[("body_1", "a"), ("body_2", "~")]),
         "c.yaml",
         &["line 11", "`body_2` has no value", "body_2: \"{{ first_name }}\""],
     );
-    refused(&with("    body_1: [a, b]\n"), "c.yaml", &["line 10", "`body_1` is a list", "one value"]);
+    refused(&with(&[("body_1", "[a, b]")]), "c.yaml", &["line 10", "`body_1` is a list", "one value"]);
     refused(
-        &with("    body_1: a\n    body_2: b\n    body1: c\n"),
+        &with(&[("body_1", "a"), ("body_2", "b"), ("body1", "c")]),
         "c.yaml",
         &["line 12", "unknown template parameter `body1`"],
     );
@@ -91,7 +103,7 @@ fn template_misspellings_are_reported_once_before_any_row() {
     for i in 0..47 {
         csv.push_str(&format!("+1604555{i:04},P{i},É{i}\n"));
     }
-    let env = env_with(&yaml(GOOD));
+    let env = env_with(&good().text());
     env.write("people.csv", &csv);
     env.write("hello.j2", "Hi\n{{ first_name | titlecase }}");
     let run = refused(&env, "c.yaml", &["hello.j2", "line 2", "unknown filter `titlecase`"]);
@@ -124,12 +136,12 @@ fn a_constant_button_title_over_20_characters_is_a_campaign_error() {
 
 #[test]
 fn per_second_above_connectlys_200_warns() {
-    let env = env_with(&yaml(&format!("{GOOD}rate:\n  per_second: 300\n")));
+    let env = env_with(&good().per_second(300).text());
     let run = env.run(&["check", "c.yaml"]);
     run.expect(0).stderr_has("warning: c.yaml: line 12, rate.per_second is 300").stderr_has("200");
     let dry = env.run(&["run", "c.yaml", "--dry-run"]);
     dry.expect(0).stderr_has("rate.per_second is 300");
-    let env = env_with(&yaml(&format!("{GOOD}rate:\n  per_second: 200\n")));
+    let env = env_with(&good().per_second(200).text());
     let run = env.run(&["check", "c.yaml"]);
     run.expect(0);
     assert!(!run.stderr.contains("warning") && !run.stderr.contains("per_second"), "{}", run.stderr);

@@ -1,6 +1,6 @@
 //! Bad input: exit 2, the file and where in it, what to do; never a panic.
 
-use crate::support::{Env, yaml};
+use crate::support::{CampaignFile, Env, yaml};
 
 const OK_CSV: &str = "phone,first_name\n+16044441111,Ana\n";
 
@@ -26,11 +26,14 @@ fn fails(env: &Env, needles: &[&str]) {
     assert!(run.stdout.is_empty(), "nothing planned on bad input: {}", run.stdout);
 }
 
-const GOOD: &str = "recipients:\n  csv: people.csv\nsession:\n  body: hello.j2\ntemplate:\n  name: t\n  parameters:\n    body_1: \"{{ first_name }}\"\n";
+/// Both routes: `hello.j2` inside the window, template `t` outside it.
+fn good() -> CampaignFile {
+    CampaignFile::hello()
+}
 
 #[test]
 fn a_good_campaign_for_contrast() {
-    env_with(&yaml(GOOD)).run(&["run", "c.yaml", "--dry-run"]).expect(0);
+    env_with(&good().text()).run(&["run", "c.yaml", "--dry-run"]).expect(0);
 }
 
 #[test]
@@ -40,30 +43,15 @@ fn yaml_syntax_error() {
 
 #[test]
 fn unknown_key() {
-    fails(
-        &env_with(&yaml(&format!("{GOOD}retries:\n  attempts: 3\n"))),
-        &["c.yaml", "line 11", "unknown field `retries`"],
-    );
-    fails(
-        &env_with(&yaml(&GOOD.replace("  csv: people.csv\n", "  csv: people.csv\n  phone_colum: tel\n"))),
-        &["unknown field `phone_colum`", "line 5"],
-    );
+    fails(&env_with(&good().set("retries.attempts", 3).text()), &["c.yaml", "line 11", "unknown field `retries`"]);
+    fails(&env_with(&good().recipients("phone_colum", "tel").text()), &["unknown field `phone_colum`", "line 5"]);
 }
 
 #[test]
 fn missing_files() {
-    fails(
-        &env_with(&yaml(&GOOD.replace("people.csv", "nobody.csv"))),
-        &["nobody.csv", "cannot open the recipients CSV"],
-    );
-    fails(
-        &env_with(&yaml(&GOOD.replace("hello.j2", "missing.j2"))),
-        &["c.yaml", "line 6", "session.body", "missing.j2"],
-    );
-    fails(
-        &env_with(&yaml(&GOOD.replace("  csv: people.csv\n", "  csv: people.csv\n  suppress: optouts.csv\n"))),
-        &["optouts.csv", "suppression list"],
-    );
+    fails(&env_with(&good().csv("nobody.csv").text()), &["nobody.csv", "cannot open the recipients CSV"]);
+    fails(&env_with(&good().session_body("missing.j2").text()), &["c.yaml", "line 6", "session.body", "missing.j2"]);
+    fails(&env_with(&good().recipients("suppress", "optouts.csv").text()), &["optouts.csv", "suppression list"]);
     let env = Env::new();
     let run = env.run(&["run", "nope.yaml", "--dry-run"]);
     run.expect(2).stderr_has("nope.yaml").stderr_has("cannot read the campaign file");
@@ -71,27 +59,27 @@ fn missing_files() {
 
 #[test]
 fn template_syntax_error_names_the_template_and_line() {
-    let env = env_with(&yaml(GOOD));
+    let env = env_with(&good().text());
     env.write("hello.j2", "Hi\n{% if first_name %}\nno end");
     fails(&env, &["hello.j2", "line"]);
     fails(
-        &env_with(&yaml(&GOOD.replace("\"{{ first_name }}\"", "\"{{ first_name \""))),
+        &env_with(&good().param("body_1", "{{ first_name ").text()),
         &["c.yaml", "template.parameters.body_1", "line 10"],
     );
 }
 
 #[test]
 fn undefined_variable_is_named() {
-    let env = env_with(&yaml(GOOD));
+    let env = env_with(&good().text());
     env.write("hello.j2", "Hi\n{{ frist_name }}");
     fails(&env, &["hello.j2", "line 2", "`frist_name` is not a CSV column", "first_name"]);
     // A literal key of `row` is checked against the header too, once.
     fails(
-        &env_with(&yaml(&GOOD.replace("\"{{ first_name }}\"", "\"{{ row.nickname }}\""))),
+        &env_with(&good().param("body_1", "{{ row.nickname }}").text()),
         &["c.yaml", "template.parameters.body_1", "no column `nickname`", "first_name"],
     );
     // Only knowable per row: the row and the field are named.
-    let env = env_with(&yaml(&GOOD.replace("\"{{ first_name }}\"", "\"{{ row[first_name] }}\"")));
+    let env = env_with(&good().param("body_1", "{{ row[first_name] }}").text());
     let run = env.run(&["run", "c.yaml", "--dry-run", "--format", "jsonl"]);
     run.expect(2);
     let rows = run.rows();
@@ -101,24 +89,21 @@ fn undefined_variable_is_named() {
 
 #[test]
 fn csv_without_the_phone_column() {
-    let env = env_with(&yaml(GOOD));
+    let env = env_with(&good().text());
     env.write("people.csv", "mobile,first_name\n+16044441111,Ana\n");
     fails(&env, &["people.csv", "line 1", "no column `phone`", "mobile, first_name", "phone_column"]);
 }
 
 #[test]
 fn ragged_csv_row() {
-    let env = env_with(&yaml(GOOD));
+    let env = env_with(&good().text());
     env.write("people.csv", "phone,first_name\n+16044441111,Ana\n+16044441112,Bo,extra\n");
     fails(&env, &["people.csv", "line 3", "row 2", "3 fields but the header has 2"]);
 }
 
 #[test]
 fn invalid_campaign_name() {
-    fails(
-        &env_with(&yaml(GOOD).replace("name: test-campaign", "name: Spring Sale!")),
-        &["line 1", "`name`", "invalid campaign name"],
-    );
+    fails(&env_with(&good().name("Spring Sale!").text()), &["line 1", "`name`", "invalid campaign name"]);
 }
 
 #[test]
@@ -129,34 +114,31 @@ fn neither_session_nor_template() {
 #[test]
 fn bad_duration() {
     fails(
-        &env_with(&yaml(&format!("{GOOD}window:\n  margin: 15 minutes\n"))),
+        &env_with(&good().set("window.margin", "15 minutes").text()),
         &["line 12", "invalid duration `15 minutes`", "15m"],
     );
-    fails(&env_with(&yaml(&format!("{GOOD}retry:\n  max_backoff: 30\n"))), &["has no unit", "30s"]);
+    fails(&env_with(&good().max_backoff("30").text()), &["has no unit", "30s"]);
 }
 
 #[test]
 fn unknown_template_parameter() {
     fails(
-        &env_with(&yaml(&GOOD.replace("    body_1:", "    body_one:"))),
+        &env_with(&good().rename("template.parameters.body_1", "body_one").text()),
         &["line 10", "unknown template parameter `body_one`", "body_1"],
     );
 }
 
 #[test]
 fn bad_values_name_their_field() {
-    fails(&env_with(&yaml(&format!("sender: \"14151111234\"\n{GOOD}"))), &["line 3", "`sender`", "E.164"]);
+    fails(&env_with(&good().sender("\"14151111234\"").text()), &["line 3", "`sender`", "E.164"]);
+    fails(&env_with(&good().recipients("default_country", "XX").text()), &["default_country", "unknown region `XX`"]);
     fails(
-        &env_with(&yaml(&GOOD.replace("  csv: people.csv\n", "  csv: people.csv\n  default_country: XX\n"))),
-        &["default_country", "unknown region `XX`"],
-    );
-    fails(
-        &env_with(&yaml(&format!(
-            "{GOOD}schedule:\n  quiet_hours: {{ start: \"21:00\", end: \"08:00\", timezone: Mars/Olympus }}\n"
-        ))),
+        &env_with(
+            &good().set("schedule.quiet_hours", "{ start: \"21:00\", end: \"08:00\", timezone: Mars/Olympus }").text(),
+        ),
         &["quiet_hours.timezone", "unknown time zone"],
     );
-    fails(&env_with(&yaml(&format!("{GOOD}rate:\n  per_second: 0\n"))), &["rate.per_second"]);
+    fails(&env_with(&good().per_second(0).text()), &["rate.per_second"]);
     fails(
         &env_with(&yaml(
             "recipients:\n  csv: people.csv\nsession:\n  message:\n    text: hi\n    location: { latitude: 1, longitude: 2 }\n    listMessage: { button: { text: b }, sections: [] }\n",
@@ -167,7 +149,7 @@ fn bad_values_name_their_field() {
 
 #[test]
 fn usage_errors() {
-    let env = env_with(&yaml(GOOD));
+    let env = env_with(&good().text());
     let run = env.run(&["run", "c.yaml", "--dry-rum"]);
     run.expect(2).stderr_has("--dry-rum");
     env.run(&["run", "c.yaml", "--at", "2026-11-23T12:00:00Z"]).expect(2).stderr_has("--at only goes with --dry-run");
@@ -175,11 +157,11 @@ fn usage_errors() {
     env.run(&["run", "c.yaml", "--format", "html"]).expect(2).stderr_has("--dry-run");
 }
 
-/// A real run with `extra` appended to a good campaign: exit 2 naming
-/// `needles`, nothing sent and no ledger created.
+/// A real run of `campaign`: exit 2 naming `needles`, nothing sent and no
+/// ledger created.
 #[track_caller]
-fn refused_before_recording(extra: &str, needles: &[&str]) {
-    let env = env_with(&yaml(&format!("{GOOD}{extra}")));
+fn refused_before_recording(campaign: CampaignFile, needles: &[&str]) {
+    let env = env_with(&campaign.text());
     let s = crate::support::StandIn::start();
     let run = env.send(&s, &["run", "c.yaml"]);
     run.expect(2);
@@ -194,30 +176,39 @@ fn refused_before_recording(extra: &str, needles: &[&str]) {
 #[test]
 fn every_number_is_range_checked_before_the_run_is_recorded() {
     refused_before_recording(
-        "rate:\n  concurrency: 2305843009213693952\n",
+        good().set("rate.concurrency", "2305843009213693952"),
         &["rate.concurrency", "2305843009213693952", "between 1 and 1024", "line 12"],
     );
-    refused_before_recording("rate:\n  concurrency: 1025\n", &["rate.concurrency", "between 1 and 1024"]);
-    refused_before_recording("rate:\n  concurrency: 0\n", &["rate.concurrency"]);
-    refused_before_recording("rate:\n  per_second: 4294967295\n", &["rate.per_second", "between 1 and"]);
-    refused_before_recording("rate:\n  burst: 0\n", &["rate.burst"]);
-    refused_before_recording("rate:\n  per_second: -3\n", &["per_second", "-3"]);
-    refused_before_recording("retry:\n  attempts: 0\n", &["retry.attempts", "between 1 and 100"]);
-    refused_before_recording("retry:\n  attempts: 100000\n", &["retry.attempts", "between 1 and 100"]);
-    refused_before_recording("retry:\n  abort_after: 0\n", &["retry.abort_after", "at least 1"]);
-    refused_before_recording("retry:\n  max_backoff: 9999999h\n", &["retry.max_backoff", "at most 1h"]);
-    refused_before_recording("limits:\n  templates_per_day: 0\n", &["limits.templates_per_day", "at least 1"]);
-    refused_before_recording("window:\n  margin: 24h\n", &["window.margin", "less than 24h"]);
+    refused_before_recording(good().concurrency(1025), &["rate.concurrency", "between 1 and 1024"]);
+    refused_before_recording(good().concurrency(0), &["rate.concurrency"]);
+    refused_before_recording(good().per_second(4294967295), &["rate.per_second", "between 1 and"]);
+    refused_before_recording(good().burst(0), &["rate.burst"]);
+    refused_before_recording(good().set("rate.per_second", "-3"), &["per_second", "-3"]);
+    refused_before_recording(good().attempts(0), &["retry.attempts", "between 1 and 100"]);
+    refused_before_recording(good().attempts(100000), &["retry.attempts", "between 1 and 100"]);
+    refused_before_recording(good().abort_after(0), &["retry.abort_after", "at least 1"]);
+    refused_before_recording(good().max_backoff("9999999h"), &["retry.max_backoff", "at most 1h"]);
+    refused_before_recording(good().templates_per_day(0), &["limits.templates_per_day", "at least 1"]);
+    refused_before_recording(good().set("window.margin", "24h"), &["window.margin", "less than 24h"]);
 }
 
 #[test]
 fn bare_yaml_numbers_reach_the_wire_exactly_as_written() {
     let env = Env::new();
     env.write("people.csv", OK_CSV);
-    env.write(
-        "c.yaml",
-        "name: numbers\nbusiness_id: 0x1F\nsender: [+14151111234]\nrecipients:\n  csv: people.csv\nsession:\n  message:\n    text: 1.50\ntemplate:\n  name: t\n  parameters:\n    body_1: 1.50\n    body_2: 0o17\n    body_3: 1e3\n    body_4: 007\n    body_5: true\n",
-    );
+    let numbers = CampaignFile::new()
+        .name("numbers")
+        .business_id("0x1F")
+        .sender("[+14151111234]")
+        .csv("people.csv")
+        .set("session.message.text", "1.50")
+        .template("t")
+        .set("template.parameters.body_1", "1.50")
+        .set("template.parameters.body_2", "0o17")
+        .set("template.parameters.body_3", "1e3")
+        .set("template.parameters.body_4", "007")
+        .set("template.parameters.body_5", "true");
+    numbers.write(&env, "c.yaml");
     let run = env.run(&["run", "c.yaml", "--dry-run", "--format", "jsonl"]);
     run.expect(0);
     let row = &run.rows()[0];
@@ -227,16 +218,15 @@ fn bare_yaml_numbers_reach_the_wire_exactly_as_written() {
     assert_eq!(values, ["1.50", "0o17", "1e3", "007", "true"]);
     assert_eq!(row["request"]["body"]["sender"], "+14151111234");
     // A single bare sender is a YAML number that lost its `+`: refused, with a hint to quote it.
-    let c = std::fs::read_to_string(env.path("c.yaml")).unwrap().replace("[+14151111234]", "+14151111234");
-    env.write("c.yaml", &c);
+    numbers.sender("+14151111234").write(&env, "c.yaml");
     env.run(&["run", "c.yaml", "--dry-run"]).expect(2).stderr_has("`sender`").stderr_has("(quoted)");
 }
 
 #[test]
 fn a_parameter_without_a_value_or_with_a_stray_filename_is_refused() {
-    fails(&env_with(&yaml(&format!("{GOOD}    body_2: ~\n"))), &["`body_2` has no value", "line"]);
+    fails(&env_with(&good().set("template.parameters.body_2", "~").text()), &["`body_2` has no value", "line"]);
     fails(
-        &env_with(&yaml(&format!("{GOOD}    body_2: {{ value: x, filename: a.pdf }}\n"))),
+        &env_with(&good().set("template.parameters.body_2", "{ value: x, filename: a.pdf }").text()),
         &["only header_document takes {value, filename}"],
     );
 }
@@ -256,7 +246,7 @@ fn excel_exports_with_a_bom_and_empty_rows_are_read() {
 
 #[test]
 fn phone_numbers_outside_the_numbering_plan_are_invalid_with_the_likely_cause() {
-    let env = env_with(&yaml(&GOOD.replace("  csv: people.csv\n", "  csv: people.csv\n  default_country: CA\n")));
+    let env = env_with(&good().recipients("default_country", "CA").text());
     env.write(
         "people.csv",
         "phone,first_name\n+1 604 555 01,Short\n16045550105.0,Float\n1.6045550106E+10,Sci\n07700 900125,Abroad\n+44 (0) 7400 123456,Trunk\n604-555-0107,Fine\n",
@@ -279,7 +269,7 @@ fn phone_numbers_outside_the_numbering_plan_are_invalid_with_the_likely_cause() 
 
 #[test]
 fn a_suppression_file_may_be_a_plain_list_of_numbers() {
-    let env = env_with(&yaml(&GOOD.replace("  csv: people.csv\n", "  csv: people.csv\n  suppress: stop.txt\n")));
+    let env = env_with(&good().recipients("suppress", "stop.txt").text());
     env.write("people.csv", "phone,first_name\n+16044441111,Ana\n+16044441112,Bo\n+16044441113,Cy\n");
     env.write("stop.txt", "\u{feff}+1 604 444 1111\n+16044441113\n");
     let rows = env.run(&["run", "c.yaml", "--dry-run", "--format", "jsonl"]).expect(0).rows();
@@ -293,7 +283,7 @@ fn a_suppression_file_may_be_a_plain_list_of_numbers() {
 
 #[test]
 fn a_jsonl_dry_run_names_each_invalid_row_on_stderr() {
-    let env = env_with(&yaml(GOOD));
+    let env = env_with(&good().text());
     env.write("people.csv", "phone,first_name\n+16044441111,Ana\nnope,Bo\n+1 604 555 01,Cy\n");
     let run = env.run(&["run", "c.yaml", "--dry-run", "--format", "jsonl"]);
     run.expect(2).stderr_has("2 invalid rows");
@@ -352,7 +342,7 @@ fn a_request_body_over_64_kib_is_an_invalid_row() {
 
 #[test]
 fn a_template_that_never_ends_is_a_template_error() {
-    let env = env_with(&yaml(GOOD));
+    let env = env_with(&good().text());
     env.write("people.csv", "phone,first_name\n+16044441111,Ana\n+16044441112,Bo\n+16044441113,Cy\n");
     env.write("hello.j2", "{% for i in range(100000) %}{% for j in range(100000) %}.{% endfor %}{% endfor %}");
     let started = std::time::Instant::now();
@@ -367,7 +357,7 @@ fn a_template_that_never_ends_is_a_template_error() {
 
 #[test]
 fn a_bare_null_is_no_value_and_the_field_that_needs_one_is_named() {
-    fails(&env_with(&yaml(GOOD).replace("name: test-campaign", "name: null")), &["line 1", "`name`"]);
-    fails(&env_with(&yaml(&GOOD.replace("csv: people.csv", "csv: ~"))), &["recipients.csv is empty", "line 4"]);
-    fails(&env_with(&yaml(&GOOD.replace("  name: t\n", "  name:\n"))), &["`template.name`", "invalid template name"]);
+    fails(&env_with(&good().name("null").text()), &["line 1", "`name`"]);
+    fails(&env_with(&good().csv("~").text()), &["recipients.csv is empty", "line 4"]);
+    fails(&env_with(&good().template("").text()), &["`template.name`", "invalid template name"]);
 }

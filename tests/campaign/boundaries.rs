@@ -6,7 +6,7 @@
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
-use crate::send::campaign;
+use crate::send::{both_routes, campaign, campaign_with};
 use crate::support::{Env, Fault, StandIn, people};
 
 /// A port that records whether anybody connected to it.
@@ -109,13 +109,11 @@ fn a_retry_after_beyond_max_backoff_defers_the_row_instead_of_waiting() {
 fn a_wrong_business_id_aborts_with_everyone_still_owed() {
     let env = Env::new();
     let s = StandIn::start();
-    campaign(&env, &people(5), "");
-    let good = std::fs::read_to_string(env.path("c.yaml")).unwrap();
-    env.write("c.yaml", &good.replace(crate::support::standin::BUSINESS, "0000-wrong-business"));
+    campaign_with(&env, &people(5), &both_routes().business_id("0000-wrong-business"));
     let run = env.send(&s, &["run", "c.yaml"]);
     run.expect(3).stderr_has("business_id");
     assert!(s.received().len() <= 16, "stopped at once: {} requests", s.received().len());
-    env.write("c.yaml", &good);
+    both_routes().write(&env, "c.yaml");
     env.send(&s, &["run", "c.yaml"]).expect(0).stderr_has("sent 5");
     assert_eq!(s.accepted().len(), 5);
 }
@@ -170,8 +168,7 @@ fn an_opted_out_answer_suppresses_the_customer_everywhere() {
     let rows = env.send(&s, &["run", "c.yaml", "--format", "jsonl"]).expect(0).rows();
     assert_eq!((rows[0]["status"].as_str(), rows[0]["reason"].as_str()), (Some("skipped"), Some("suppressed")));
     // Another campaign on the same ledger never tries them.
-    let other = std::fs::read_to_string(env.path("c.yaml")).unwrap().replace("test-campaign", "other-campaign");
-    env.write("d.yaml", &other);
+    both_routes().name("other-campaign").write(&env, "d.yaml");
     let rows = env.send(&s, &["run", "d.yaml", "--format", "jsonl"]).expect(0).rows();
     assert_eq!(rows[0]["reason"], "suppressed");
     assert_eq!(s.received().iter().filter(|r| r.recipient() == "+16045550000").count(), 1);
@@ -264,9 +261,8 @@ fn a_retry_after_of_an_hour_never_holds_the_other_rows() {
     let env = Env::new();
     let s = StandIn::start();
     s.fault("+16045550000", &[Fault::TooMany(Some(3600))]);
-    campaign(&env, &people(3), "");
     // One request at a time: the others are paced after the 429 arrived.
-    crate::support::pace(&env, 200, 1, Some(1));
+    campaign_with(&env, &people(3), &both_routes().pace(200, 1, Some(1)));
     let mut child = env.spawn(env.sending(&s, &["run", "c.yaml"]));
     let started = Instant::now();
     while child.try_wait().unwrap().is_none() {

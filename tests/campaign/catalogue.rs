@@ -3,23 +3,23 @@
 //! real run (fetched once) and by a dry run (the saved copy, offline).
 
 use crate::support::standin::KEY;
-use crate::support::{Env, Fault, Form, StandIn, Tpl, yaml};
+use crate::support::{CampaignFile, Env, Fault, Form, StandIn, Tpl, yaml};
 
 const CSV: &str = "phone,name,sku\n+16044441111,Ana,A-1\n+16044441112,Bo,B-2\n";
 
 /// A template-only campaign naming `spring_sale` in `language` with these
-/// parameter lines (each `    name: value`).
-fn campaign(env: &Env, language: &str, params: &str) {
+/// parameters, written as `c.yaml`.
+fn campaign(env: &Env, language: &str, params: &[(&str, &str)]) -> CampaignFile {
     env.write("people.csv", CSV);
-    env.write(
-        "c.yaml",
-        &yaml(&format!(
-            "recipients:\n  csv: people.csv\ntemplate:\n  name: spring_sale\n  language: {language}\n  parameters:\n{params}"
-        )),
-    );
+    let mut file = CampaignFile::new().csv("people.csv").template("spring_sale").set("template.language", language);
+    for (name, value) in params {
+        file = file.param(name, value);
+    }
+    file.write(env, "c.yaml");
+    file
 }
 
-const TWO_BODIES: &str = "    body_1: \"{{ name }}\"\n    body_2: \"{{ sku }}\"\n";
+const TWO_BODIES: &[(&str, &str)] = &[("body_1", "{{ name }}"), ("body_2", "{{ sku }}")];
 
 /// The business's spring_sale: an image header, two body variables, a
 /// footer, a URL button with a variable and a quick reply.
@@ -31,7 +31,12 @@ fn spring_sale() -> Tpl {
         .button("QUICK_REPLY", "Not interested", "")
 }
 
-const MATCHING: &str = "    header_image: \"https://cdn.example/{{ sku }}.jpg\"\n    body_1: \"{{ name }}\"\n    body_2: \"{{ sku }}\"\n    button_1_url: \"{{ sku }}\"\n";
+const MATCHING: &[(&str, &str)] = &[
+    ("header_image", "https://cdn.example/{{ sku }}.jpg"),
+    ("body_1", "{{ name }}"),
+    ("body_2", "{{ sku }}"),
+    ("button_1_url", "{{ sku }}"),
+];
 
 fn standin(templates: Vec<Tpl>) -> StandIn {
     let s = StandIn::start();
@@ -81,7 +86,7 @@ fn pull_saves_the_catalogue_beside_the_ledger() {
 fn pull_fails_with_exit_3_on_a_bad_key_or_no_network_and_never_prints_the_key() {
     let env = Env::new();
     let s = StandIn::start();
-    campaign(&env, "en", MATCHING);
+    let file = campaign(&env, "en", MATCHING);
     let out = env.sending(&s, &["templates", "pull", "c.yaml"]).env("CONNECTLY_API_KEY", "wrong-key-42").output();
     let run = crate::support::Run::from_output(out.unwrap());
     run.expect(3).stderr_has("HTTP 401").stderr_has("nothing was saved");
@@ -94,9 +99,7 @@ fn pull_fails_with_exit_3_on_a_bad_key_or_no_network_and_never_prints_the_key() 
         .output();
     crate::support::Run::from_output(out.unwrap()).expect(3).stderr_has("could not connect");
     env.run(&["templates", "pull", "c.yaml"]).expect(2).stderr_has("CONNECTLY_API_KEY is not set");
-    let other =
-        std::fs::read_to_string(env.path("c.yaml")).unwrap().replace(crate::support::standin::BUSINESS, "b-404");
-    env.write("c.yaml", &other);
+    file.business_id("b-404").write(&env, "c.yaml");
     env.send(&s, &["templates", "pull", "c.yaml"]).expect(3).stderr_has("does not know this business");
     assert!(!env.exists(".campaign/templates.json"));
 }
@@ -136,7 +139,7 @@ fn connectlys_own_representation_is_enough() {
 fn an_unknown_name_suggests_the_nearest() {
     let env = Env::new();
     let s = standin(vec![Tpl::new("spring_sale_v2", "en", "Hi {{1}}"), Tpl::new("winback", "en", "Hey")]);
-    campaign(&env, "en", "    body_1: \"{{ name }}\"\n");
+    campaign(&env, "en", &[("body_1", "{{ name }}")]);
     refused(&s, &env, &["template `spring_sale` is not in the business's catalogue", "did you mean `spring_sale_v2`?"]);
 }
 
@@ -144,7 +147,7 @@ fn an_unknown_name_suggests_the_nearest() {
 fn a_missing_language_lists_those_it_has() {
     let env = Env::new();
     let s = standin(vec![Tpl::new("spring_sale", "es", "Hola {{1}}"), Tpl::new("spring_sale", "pt_BR", "Oi {{1}}")]);
-    campaign(&env, "en", "    body_1: \"{{ name }}\"\n");
+    campaign(&env, "en", &[("body_1", "{{ name }}")]);
     refused(&s, &env, &["template `spring_sale` has no `en` translation; it has es, pt_BR", "`template.language`"]);
 }
 
@@ -176,7 +179,7 @@ fn a_disabled_template_is_refused() {
 fn too_few_body_variables_are_refused() {
     let env = Env::new();
     let s = standin(vec![Tpl::new("spring_sale", "en", "Hi {{1}}, {{2}} off")]);
-    campaign(&env, "en", "    body_1: \"{{ name }}\"\n");
+    campaign(&env, "en", &[("body_1", "{{ name }}")]);
     refused(
         &s,
         &env,
@@ -204,7 +207,7 @@ fn too_many_body_variables_are_refused() {
 fn a_header_of_the_wrong_kind_is_refused() {
     let env = Env::new();
     let s = standin(vec![Tpl::new("spring_sale", "en", "Hi {{1}}").header("IMAGE", "")]);
-    campaign(&env, "en", "    header_video: \"https://cdn.example/v.mp4\"\n    body_1: \"{{ name }}\"\n");
+    campaign(&env, "en", &[("header_video", "https://cdn.example/v.mp4"), ("body_1", "{{ name }}")]);
     refused(
         &s,
         &env,
@@ -219,11 +222,11 @@ fn a_header_of_the_wrong_kind_is_refused() {
 fn a_text_header_variable_is_required_and_none_without_a_header() {
     let env = Env::new();
     let s = standin(vec![Tpl::new("spring_sale", "en", "Hi {{1}}").header("TEXT", "Hello {{1}}")]);
-    campaign(&env, "en", "    body_1: \"{{ name }}\"\n");
+    campaign(&env, "en", &[("body_1", "{{ name }}")]);
     refused(&s, &env, &["a TEXT header, which takes header_text; the file gives none"]);
     let env = Env::new();
     let s = standin(vec![Tpl::new("spring_sale", "en", "Hi {{1}}")]);
-    campaign(&env, "en", "    header_image: \"https://cdn.example/a.jpg\"\n    body_1: \"{{ name }}\"\n");
+    campaign(&env, "en", &[("header_image", "https://cdn.example/a.jpg"), ("body_1", "{{ name }}")]);
     refused(&s, &env, &["the template has no header, which takes no header parameter; the file gives header_image"]);
 }
 
@@ -231,11 +234,7 @@ fn a_text_header_variable_is_required_and_none_without_a_header() {
 fn a_url_button_variable_is_required() {
     let env = Env::new();
     let s = standin(vec![spring_sale()]);
-    campaign(
-        &env,
-        "en",
-        "    header_image: \"https://cdn.example/a.jpg\"\n    body_1: \"{{ name }}\"\n    body_2: x\n",
-    );
+    campaign(&env, "en", &[("header_image", "https://cdn.example/a.jpg"), ("body_1", "{{ name }}"), ("body_2", "x")]);
     refused(
         &s,
         &env,
@@ -247,14 +246,14 @@ fn a_url_button_variable_is_required() {
 fn a_url_for_a_button_without_a_variable_is_refused() {
     let env = Env::new();
     let s = standin(vec![spring_sale()]);
-    campaign(&env, "en", &format!("{MATCHING}    button_2_url: x\n"));
+    campaign(&env, "en", &[MATCHING, &[("button_2_url", "x")]].concat());
     refused(&s, &env, &["button 2 is a QUICK_REPLY button without a URL variable; the file gives button_2_url"]);
 }
 
 #[test]
 fn a_dry_run_without_a_saved_catalogue_says_the_template_was_not_checked() {
     let env = Env::new();
-    campaign(&env, "en", "    body_1: \"{{ name }}\"\n");
+    campaign(&env, "en", &[("body_1", "{{ name }}")]);
     let run = env.run(&["run", "c.yaml", "--dry-run"]);
     run.expect(0)
         .stderr_has("template `spring_sale` (en) was not checked against the business's catalogue")

@@ -6,9 +6,9 @@ use std::collections::HashMap;
 
 use serde_json::{Value, json};
 
-use crate::send::campaign;
+use crate::send::{both_routes, campaign, campaign_with};
 use crate::support::standin::now_unix;
-use crate::support::{Env, Fault, Run, StandIn, finish, pace, people};
+use crate::support::{CampaignFile, Env, Fault, Run, StandIn, finish, people};
 use crate::webhooks::Server;
 
 /// An inbound message from `phone` saying `text` at Unix time `at`.
@@ -32,16 +32,10 @@ fn import(env: &Env, events: &[Value], flags: &[&str]) -> Run {
     finish(env.spawn(env.cmd(&args)))
 }
 
-/// Another campaign beside `c.yaml`, sharing its ledger: the same file under
-/// another name, with these replacements and `extra` appended.
-fn copy_as(env: &Env, file: &str, name: &str, replace: &[(&str, &str)], extra: &str) {
-    let mut y =
-        std::fs::read_to_string(env.path("c.yaml")).unwrap().replace("name: test-campaign", &format!("name: {name}"));
-    for (from, to) in replace {
-        assert!(y.contains(from), "{from} not in the campaign file");
-        y = y.replace(from, to);
-    }
-    env.write(file, &(y + extra));
+/// Another campaign beside `c.yaml` (as `campaign` writes it), sharing its
+/// ledger: the same file under another name.
+fn copy_as(name: &str) -> CampaignFile {
+    both_routes().name(name)
 }
 
 /// Each row's `status/reason` in a dry run of `file`, with extra flags.
@@ -70,7 +64,7 @@ fn stop_and_unsubscribe_opt_out_of_every_campaign_and_the_latest_word_wins() {
     let env = Env::new();
     let s = StandIn::start();
     campaign(&env, SIX, "");
-    copy_as(&env, "other.yaml", "other-campaign", &[], "");
+    copy_as("other-campaign").write(&env, "other.yaml");
     let t = now_unix();
     let button = json!({"timestamp": (t - 850).to_string(), "sender": {"id": "+16044441115"},
         "message": {"text": "Unsubscribe", "isButtonResponse": true}});
@@ -109,8 +103,7 @@ fn stop_and_unsubscribe_opt_out_of_every_campaign_and_the_latest_word_wins() {
 fn a_stop_arriving_during_a_run_is_honoured_before_the_next_send() {
     let env = Env::new();
     let s = StandIn::start();
-    campaign(&env, &people(6), "");
-    pace(&env, 2, 1, Some(1));
+    campaign_with(&env, &people(6), &both_routes().pace(2, 1, Some(1)));
     let run = env.spawn(env.sending(&s, &["run", "c.yaml", "--format", "jsonl"]));
     std::thread::sleep(std::time::Duration::from_millis(700));
     import(&env, &[said("+16045550005", "STOP", now_unix())], &[]).expect(0);
@@ -157,7 +150,7 @@ fn an_api_opt_out_joins_the_list_and_a_later_start_undoes_it() {
     let env = Env::new();
     let s = StandIn::start();
     campaign(&env, "phone,name,last\n+16044441111,Ana,\n+16044441112,Bo,\n", "");
-    copy_as(&env, "other.yaml", "other-campaign", &[("name: hello_tpl", "name: autumn_tpl")], "");
+    copy_as("other-campaign").template("autumn_tpl").write(&env, "other.yaml");
     s.fault("+16044441111", &[Fault::Error(400, "ERROR_CODE_MESSAGE_CUSTOMER_OPTED_OUT")]);
     env.send(&s, &["run", "c.yaml"]).expect(0);
     assert_eq!(verdicts(&env, "other.yaml", &[]), ["skipped/suppressed", "planned"]);
@@ -188,7 +181,7 @@ fn a_renamed_copy_does_not_message_everyone_again() {
     let s = StandIn::start();
     campaign(&env, &people(3), "");
     env.send(&s, &["run", "c.yaml"]).expect(0);
-    copy_as(&env, "renamed.yaml", "renamed", &[], "");
+    copy_as("renamed").write(&env, "renamed.yaml");
     assert_eq!(verdicts(&env, "renamed.yaml", &[]), ["skipped/repeat"; 3]);
     env.run(&["run", "renamed.yaml", "--dry-run"])
         .expect(0)
@@ -202,7 +195,7 @@ fn a_renamed_copy_does_not_message_everyone_again() {
     assert_eq!(s.received().len(), 3, "nothing sent twice");
 
     // Another message to the same customers is not a repeat.
-    copy_as(&env, "offer.yaml", "offer", &[("body_1: \"{{ name }}\"", "body_1: \"{{ name }}, 20% off\"")], "");
+    copy_as("offer").param("body_1", "{{ name }}, 20% off").write(&env, "offer.yaml");
     assert_eq!(verdicts(&env, "offer.yaml", &[]), ["planned"; 3]);
     // --allow-repeat sends it anyway.
     assert_eq!(verdicts(&env, "renamed.yaml", &["--allow-repeat"]), ["planned"; 3]);
@@ -217,14 +210,7 @@ fn the_frequency_cap_counts_templates_from_every_campaign_until_they_age_out() {
     campaign(&env, &people(2), "");
     env.send(&s, &["run", "c.yaml"]).expect(0);
     env.write("more.csv", &people(3));
-    let cap = "limits:\n  per_recipient: { templates: 1, per: 7d }\n";
-    copy_as(
-        &env,
-        "autumn.yaml",
-        "autumn",
-        &[("csv: people.csv", "csv: more.csv"), ("name: hello_tpl", "name: autumn_tpl")],
-        cap,
-    );
+    copy_as("autumn").csv("more.csv").template("autumn_tpl").per_recipient(1, "7d").write(&env, "autumn.yaml");
     let capped = ["deferred/frequency_cap", "deferred/frequency_cap", "planned"];
     assert_eq!(verdicts(&env, "autumn.yaml", &[]), capped);
     let preview = env.run(&["run", "autumn.yaml", "--dry-run"]);
@@ -234,12 +220,13 @@ fn the_frequency_cap_counts_templates_from_every_campaign_until_they_age_out() {
     assert_eq!(s.received().len(), 3);
 }
 
-/// Two campaigns over the same customers, each with its own template, started together.
-fn two_at_once(env: &Env, s: &StandIn, limits: &str, csv_b: &str) -> (Run, Run) {
-    campaign(env, &people(40), limits);
-    pace(env, 40, 1, None);
+/// Two campaigns over the same customers, each with its own template,
+/// started together: `a` (at 40 a second) and a copy of it.
+fn two_at_once(env: &Env, s: &StandIn, a: CampaignFile, csv_b: &str) -> (Run, Run) {
+    let a = a.pace(40, 1, None);
+    campaign_with(env, &people(40), &a);
     env.write("b.csv", csv_b);
-    copy_as(env, "b.yaml", "b-campaign", &[("name: hello_tpl", "name: b_tpl"), ("csv: people.csv", "csv: b.csv")], "");
+    a.name("b-campaign").template("b_tpl").csv("b.csv").write(env, "b.yaml");
     // Both start on a new ledger: creating it together must work too.
     let a = env.spawn(env.sending(s, &["run", "c.yaml"]));
     let b = env.spawn(env.sending(s, &["run", "b.yaml"]));
@@ -250,7 +237,7 @@ fn two_at_once(env: &Env, s: &StandIn, limits: &str, csv_b: &str) -> (Run, Run) 
 fn the_frequency_cap_holds_across_campaigns_running_at_once() {
     let env = Env::new();
     let s = StandIn::start();
-    let (a, b) = two_at_once(&env, &s, "limits:\n  per_recipient: { templates: 1, per: 7d }\n", &people(40));
+    let (a, b) = two_at_once(&env, &s, both_routes().per_recipient(1, "7d"), &people(40));
     a.expect(0);
     b.expect(0);
     let accepted = s.accepted();
@@ -266,14 +253,7 @@ fn the_daily_limit_counts_customers_not_messages() {
     env.send(&s, &["run", "c.yaml"]).expect(0);
     // The ten already reached today count once, whatever they receive next.
     env.write("more.csv", &people(30));
-    let limit = "limits:\n  templates_per_day: 20\n";
-    copy_as(
-        &env,
-        "more.yaml",
-        "more",
-        &[("csv: people.csv", "csv: more.csv"), ("name: hello_tpl", "name: more_tpl")],
-        limit,
-    );
+    copy_as("more").csv("more.csv").template("more_tpl").templates_per_day(20).write(&env, "more.yaml");
     let v = verdicts(&env, "more.yaml", &[]);
     assert_eq!(v.iter().filter(|v| *v == "planned").count(), 20, "{v:?}");
     assert_eq!(v.iter().filter(|v| *v == "deferred/daily_limit").count(), 10, "{v:?}");
@@ -288,8 +268,7 @@ fn the_daily_limit_holds_across_campaigns_running_at_once() {
     let others: String = std::iter::once("phone,name,last\n".to_string())
         .chain((0..40).map(|i| format!("+1778555{i:04},Q{i},\n")))
         .collect();
-    let limit = "limits:\n  templates_per_day: 50\n";
-    let (a, b) = two_at_once(&env, &s, limit, &others);
+    let (a, b) = two_at_once(&env, &s, both_routes().templates_per_day(50), &others);
     a.expect(0);
     b.expect(0);
     // b.yaml was copied from c.yaml, limit included: 80 customers, room for 50.
@@ -365,7 +344,7 @@ fn a_customer_who_stopped_marketing_messages_is_opted_out() {
         &[],
     )
     .expect(0);
-    copy_as(&env, "other.yaml", "other-campaign", &[("name: hello_tpl", "name: autumn_tpl")], "");
+    copy_as("other-campaign").template("autumn_tpl").write(&env, "other.yaml");
     assert_eq!(verdicts(&env, "other.yaml", &[]), ["skipped/suppressed", "planned"]);
     let preview = env.run(&["run", "other.yaml", "--dry-run"]);
     assert!(preview.stdout.contains("131050"), "{}", preview.stdout);

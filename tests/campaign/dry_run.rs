@@ -2,19 +2,28 @@
 
 use serde_json::json;
 
-use crate::support::{Env, yaml};
+use crate::support::{CampaignFile, Env, yaml};
 
 const AT: &str = "2026-11-23T12:00:00Z";
 
-fn basic(env: &Env, csv: &str, extra: &str) {
+/// Both routes from one sender: `hello.txt.j2`, then template `spring_sale`.
+fn spring_sale() -> CampaignFile {
+    CampaignFile::new()
+        .sender("\"+14151111234\"")
+        .csv("people.csv")
+        .recipients("default_country", "US")
+        .recipients("last_inbound_column", "last")
+        .session_body("hello.txt.j2")
+        .template("spring_sale")
+        .set("template.language", "en")
+        .param("body_1", "{{ first_name }}")
+        .param("header_image", "https://cdn.example.com/{{ sku }}.jpg")
+}
+
+fn basic(env: &Env, csv: &str, campaign: &CampaignFile) {
     env.write("people.csv", csv);
     env.write("hello.txt.j2", "Hi {{ first_name }}!");
-    env.write(
-        "c.yaml",
-        &yaml(&format!(
-            "sender: \"+14151111234\"\nrecipients:\n  csv: people.csv\n  default_country: US\n  last_inbound_column: last\nsession:\n  body: hello.txt.j2\ntemplate:\n  name: spring_sale\n  language: en\n  parameters:\n    body_1: \"{{{{ first_name }}}}\"\n    header_image: \"https://cdn.example.com/{{{{ sku }}}}.jpg\"\n{extra}"
-        )),
-    );
+    campaign.write(env, "c.yaml");
 }
 
 #[test]
@@ -23,7 +32,7 @@ fn routes_by_the_24_hour_window_and_shows_exact_requests() {
     basic(
         &env,
         "phone,first_name,sku,last\n+1 604 444 1111,Ana,A1,2026-11-23T09:00:00Z\n6045550142,Bo,B2,2026-11-20T09:00:00Z\n+447400123456,Cy,C3,\n",
-        "",
+        &spring_sale(),
     );
     let run = env.run(&["run", "c.yaml", "--dry-run", "--at", AT, "--format", "jsonl"]);
     run.expect(0);
@@ -65,10 +74,14 @@ fn routes_by_the_24_hour_window_and_shows_exact_requests() {
 fn the_margin_closes_the_window_early() {
     let env = Env::new();
     // Last inbound 23h50m before --at: open by WhatsApp's rule, closed with a 15m margin.
-    basic(&env, "phone,first_name,sku,last\n+16044441111,Ana,A1,2026-11-22T12:10:00Z\n", "");
+    basic(&env, "phone,first_name,sku,last\n+16044441111,Ana,A1,2026-11-22T12:10:00Z\n", &spring_sale());
     let rows = env.run(&["run", "c.yaml", "--dry-run", "--at", AT, "--format", "jsonl"]).rows();
     assert_eq!(rows[0]["route"], "template");
-    basic(&env, "phone,first_name,sku,last\n+16044441111,Ana,A1,2026-11-22T12:10:00Z\n", "window:\n  margin: 5m\n");
+    basic(
+        &env,
+        "phone,first_name,sku,last\n+16044441111,Ana,A1,2026-11-22T12:10:00Z\n",
+        &spring_sale().set("window.margin", "5m"),
+    );
     let rows = env.run(&["run", "c.yaml", "--dry-run", "--at", AT, "--format", "jsonl"]).rows();
     assert_eq!(rows[0]["route"], "session");
 }
@@ -80,12 +93,8 @@ fn duplicates_suppressions_and_invalid_rows_are_reported_per_row() {
     basic(
         &env,
         "phone,first_name,sku,last\n+16044441111,Ana,A1,\n604-444-1111,Ana again,A1,\n6045550142,Bo,B2,\nnot a phone,Cy,C3,\n+16045550199,,D4,\n+16045550100,Ed,E5,yesterday\n",
-        "",
+        &spring_sale().recipients("suppress", "optout.csv"),
     );
-    let c = std::fs::read_to_string(env.path("c.yaml"))
-        .unwrap()
-        .replace("  default_country: US\n", "  default_country: US\n  suppress: optout.csv\n");
-    env.write("c.yaml", &c);
     let run = env.run(&["run", "c.yaml", "--dry-run", "--at", AT, "--format", "jsonl"]);
     run.expect(2).stderr_has("3 invalid rows").stderr_has("--skip-invalid");
     let rows = run.rows();
@@ -119,12 +128,12 @@ fn schedule_defers_and_expires() {
     basic(
         &env,
         "phone,first_name,sku,last,tz\n+16044441111,Ana,A1,,America/Vancouver\n+34612345678,Bea,B1,,Europe/Madrid\n+34612345679,Cal,C1,,\n",
-        "schedule:\n  not_before: 2026-11-20T00:00:00Z\n  not_after: 2026-11-30T00:00:00Z\n  quiet_hours: { start: \"21:00\", end: \"08:00\", timezone: Europe/Madrid }\n",
+        &spring_sale()
+            .recipients("timezone_column", "tz")
+            .not_before("2026-11-20T00:00:00Z")
+            .set("schedule.not_after", "2026-11-30T00:00:00Z")
+            .set("schedule.quiet_hours", "{ start: \"21:00\", end: \"08:00\", timezone: Europe/Madrid }"),
     );
-    let c = std::fs::read_to_string(env.path("c.yaml"))
-        .unwrap()
-        .replace("  last_inbound_column: last\n", "  last_inbound_column: last\n  timezone_column: tz\n");
-    env.write("c.yaml", &c);
     // 21:30 in Madrid, 12:30 in Vancouver: Madrid and the zone-less row (campaign zone) wait.
     let rows =
         env.run(&["run", "c.yaml", "--dry-run", "--at", "2026-11-23T20:30:00Z", "--format", "jsonl"]).expect(0).rows();
@@ -143,7 +152,7 @@ fn limit_stops_after_n_planned() {
     basic(
         &env,
         "phone,first_name,sku,last\n+16044441111,A,1,\n+16044441112,B,2,\n+16044441111,A,1,\n+16044441113,C,3,\n",
-        "",
+        &spring_sale(),
     );
     let rows =
         env.run(&["run", "c.yaml", "--dry-run", "--at", AT, "--limit", "2", "--format", "jsonl"]).expect(0).rows();
@@ -174,10 +183,20 @@ fn body_becomes_the_caption_of_an_attachment_and_includes_resolve_beside_it() {
     env.write("people.csv", "phone,name,doc\n+16044441111,Ana,inv-1\n");
     env.write("tpl/body.j2", "{% include \"sig.j2\" %} your invoice");
     env.write("tpl/sig.j2", "Dear {{ name }},");
-    env.write(
-        "c.yaml",
-        &yaml("recipients:\n  csv: people.csv\nsession:\n  body: tpl/body.j2\n  message:\n    attachments:\n      - { type: document, url: \"https://x.example/{{ doc }}.pdf\", filename: \"{{ doc }}.pdf\" }\ntemplate:\n  name: invoice\n  parameters:\n    header_document: { value: \"https://x.example/{{ doc }}.pdf\", filename: \"{{ doc }}.pdf\" }\n    body_1: \"{{ row['name'] }}\"\n"),
-    );
+    let invoice = CampaignFile::new()
+        .csv("people.csv")
+        .session_body("tpl/body.j2")
+        .set(
+            "session.message.attachments",
+            "[{ type: document, url: \"https://x.example/{{ doc }}.pdf\", filename: \"{{ doc }}.pdf\" }]",
+        )
+        .template("invoice")
+        .set(
+            "template.parameters.header_document",
+            "{ value: \"https://x.example/{{ doc }}.pdf\", filename: \"{{ doc }}.pdf\" }",
+        )
+        .param("body_1", "{{ row['name'] }}");
+    invoice.write(&env, "c.yaml");
     let rows = env.run(&["run", "c.yaml", "--dry-run", "--at", AT, "--format", "jsonl"]).expect(0).rows();
     // No inbound known: the template, with the document's filename.
     assert_eq!(
@@ -189,10 +208,7 @@ fn body_becomes_the_caption_of_an_attachment_and_includes_resolve_beside_it() {
     env2.write("people.csv", "phone,name,doc,last\n+16044441111,Ana,inv-1,2026-11-23T11:00:00Z\n");
     env2.write("tpl/body.j2", "{% include \"sig.j2\" %} your invoice");
     env2.write("tpl/sig.j2", "Dear {{ name }},");
-    let c = std::fs::read_to_string(env.path("c.yaml"))
-        .unwrap()
-        .replace("  csv: people.csv\n", "  csv: people.csv\n  last_inbound_column: last\n");
-    env2.write("c.yaml", &c);
+    invoice.recipients("last_inbound_column", "last").write(&env2, "c.yaml");
     let rows = env2.run(&["run", "c.yaml", "--dry-run", "--at", AT, "--format", "jsonl"]).expect(0).rows();
     assert_eq!(
         rows[0]["request"]["body"]["message"],
@@ -223,7 +239,7 @@ fn text_preview_shows_messages_and_a_summary() {
     basic(
         &env,
         "phone,first_name,sku,last\n+16044441111,Ana,A1,2026-11-23T09:00:00Z\n+16044441112,Bo,B2,\n+16044441112,Bo,B2,\n",
-        "",
+        &spring_sale(),
     );
     let run = env.run(&["run", "c.yaml", "--dry-run", "--at", AT]);
     run.expect(0);

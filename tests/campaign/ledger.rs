@@ -5,9 +5,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::send::campaign;
+use crate::send::{both_routes, campaign, campaign_with};
 use crate::support::standin::Config;
-use crate::support::{Env, Fault, Run, StandIn, finish, pace, people};
+use crate::support::{CampaignFile, Env, Fault, Run, StandIn, finish, people};
 
 fn status(env: &Env) -> Value {
     let run = env.run(&["status", "c.yaml", "--format", "json"]);
@@ -15,9 +15,13 @@ fn status(env: &Env) -> Value {
     serde_json::from_str(&run.stdout).unwrap()
 }
 
+/// Both routes at `per_second`, one at a time above the pace, eight in flight.
+fn paced(per_second: u32) -> CampaignFile {
+    both_routes().pace(per_second, 1, Some(8))
+}
+
 fn slow(env: &Env, n: usize, per_second: u32) {
-    campaign(env, &people(n), "");
-    pace(env, per_second, 1, Some(8));
+    campaign_with(env, &people(n), &paced(per_second));
 }
 
 fn signal(child: &std::process::Child, sig: &str) {
@@ -118,8 +122,7 @@ fn kill_9_mid_run_loses_nothing_and_sends_nobody_twice() {
     assert!(unknown <= 8, "{unknown} unknown: at most the requests in flight (concurrency 8)");
     assert!(sent >= 20);
     // The next run resumes: the rest is sent, unknowns are not resent.
-    let fast = std::fs::read_to_string(env.path("c.yaml")).unwrap().replace("per_second: 40", "per_second: 500");
-    env.write("c.yaml", &fast);
+    paced(500).write(&env, "c.yaml");
     let run = env.send(&s, &["run", "c.yaml"]);
     run.expect(0);
     let st = status(&env);
@@ -154,8 +157,7 @@ fn a_second_run_is_refused_while_the_first_holds_the_lock() {
     signal(&first, "-KILL");
     let _ = finish(first);
     // A dead holder does not block: the lock died with it.
-    let fast = std::fs::read_to_string(env.path("c.yaml")).unwrap().replace("per_second: 10", "per_second: 500");
-    env.write("c.yaml", &fast);
+    paced(500).write(&env, "c.yaml");
     env.send(&s, &["run", "c.yaml"]).expect(0);
     assert_at_most_once(&s);
 }
@@ -196,13 +198,10 @@ fn the_lock_belongs_to_the_ledger_not_to_the_path_that_names_it() {
 fn two_campaigns_sharing_a_ledger_start_together_and_run_side_by_side() {
     let env = Env::new();
     let s = StandIn::start();
-    campaign(&env, &people(30), "state: shared.db\n");
-    let other = std::fs::read_to_string(env.path("c.yaml"))
-        .unwrap()
-        .replace("name: test-campaign", "name: other-campaign")
-        // Other content, so no rule about repeated messages applies.
-        .replace("body_1: \"{{ name }}\"", "body_1: \"{{ name }}, again\"");
-    env.write("d.yaml", &other);
+    let shared = both_routes().state("shared.db");
+    campaign_with(&env, &people(30), &shared);
+    // Other content, so no rule about repeated messages applies.
+    shared.name("other-campaign").param("body_1", "{{ name }}, again").write(&env, "d.yaml");
     let runs: Vec<_> =
         (0..3).flat_map(|_| ["c.yaml", "d.yaml"]).map(|f| env.spawn(env.sending(&s, &["run", f]))).collect();
     let codes: Vec<i32> = runs.into_iter().map(|c| finish(c).code).collect();
@@ -233,8 +232,7 @@ fn sigterm_finishes_requests_in_flight_and_exits_3() {
     assert_eq!(st["counts"]["unknown"], 0, "nothing left in flight");
     let sent = st["counts"]["sent"].as_u64().unwrap();
     assert_eq!(sent as usize, s.received().len(), "every request that went out was recorded");
-    let fast = std::fs::read_to_string(env.path("c.yaml")).unwrap().replace("per_second: 20", "per_second: 500");
-    env.write("c.yaml", &fast);
+    paced(500).write(&env, "c.yaml");
     env.send(&s, &["run", "c.yaml"]).expect(0);
     assert_eq!(status(&env)["counts"]["sent"], 100);
     assert_eq!(s.received().len(), 100);
@@ -276,15 +274,12 @@ fn the_schedule_is_checked_again_as_each_request_leaves() {
 fn templates_per_day_is_shared_by_campaigns_in_one_ledger() {
     let env = Env::new();
     let s = StandIn::start();
-    campaign(&env, &people(3), "limits:\n  templates_per_day: 4\nstate: shared.db\n");
+    let shared = both_routes().templates_per_day(4).state("shared.db");
+    campaign_with(&env, &people(3), &shared);
     let rows = env.send(&s, &["run", "c.yaml", "--format", "jsonl"]).expect(0).rows();
     assert_eq!(rows.iter().filter(|r| r["status"] == "sent").count(), 3);
     // Another campaign on the same ledger has one template left today.
-    let other = std::fs::read_to_string(env.path("c.yaml"))
-        .unwrap()
-        .replace("name: test-campaign", "name: other")
-        .replace("people.csv", "more.csv");
-    env.write("d.yaml", &other);
+    shared.name("other").csv("more.csv").write(&env, "d.yaml");
     env.write("more.csv", &people(6).replace("+1604555", "+1778555"));
     let rows = env.send(&s, &["run", "d.yaml", "--format", "jsonl"]).expect(0).rows();
     let by: HashMap<String, usize> = rows.iter().fold(HashMap::new(), |mut m, r| {
@@ -302,15 +297,11 @@ fn a_fallback_counts_against_templates_per_day() {
     let s = StandIn::start();
     // The CSV says both wrote a minute ago; Connectly never heard from them.
     let last = crate::send::ago(60);
-    campaign(
+    campaign_with(
         &env,
         &format!("phone,name,last\n+16044441111,Ana,{last}\n+16044441112,Bo,{last}\n"),
-        "limits:\n  templates_per_day: 1\n",
+        &both_routes().templates_per_day(1).concurrency(1),
     );
-    let c = std::fs::read_to_string(env.path("c.yaml"))
-        .unwrap()
-        .replace("  burst: 10\n", "  burst: 10\n  concurrency: 1\n");
-    env.write("c.yaml", &c);
     let rows = env.send(&s, &["run", "c.yaml", "--format", "jsonl"]).expect(0).rows();
     assert_eq!((rows[0]["status"].as_str(), rows[0]["fallback"].as_bool()), (Some("sent"), Some(true)));
     assert_eq!((rows[1]["status"].as_str(), rows[1]["reason"].as_str()), (Some("deferred"), Some("daily_limit")));
@@ -404,8 +395,7 @@ fn a_ledger_locked_for_good_mid_run_stops_it_naming_the_cause_and_nothing_is_sen
     drop(release);
     // Accepted sends whose answers could not be recorded stay in flight and
     // become unknown: never resent on their own.
-    let fast = std::fs::read_to_string(env.path("c.yaml")).unwrap().replace("per_second: 20", "per_second: 500");
-    env.write("c.yaml", &fast);
+    paced(500).write(&env, "c.yaml");
     let again = env.send(&s, &["run", "c.yaml"]);
     assert!(again.code == 0 || again.code == 1, "{}", again.stderr);
     assert_at_most_once(&s);

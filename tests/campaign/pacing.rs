@@ -4,15 +4,14 @@
 use std::time::Duration;
 
 use crate::support::standin::Config;
-use crate::support::{Env, StandIn, pace, people};
+use crate::support::{Env, StandIn, people};
 
 #[test]
 fn a_server_slower_than_the_pace_slows_the_run_and_everyone_is_sent_once() {
     let env = Env::new();
     // The API allows 50/s; the campaign asks for 100/s.
     let s = StandIn::with(Config { latency: Duration::from_millis(10), per_second: 50 });
-    crate::send::campaign(&env, &people(300), "");
-    pace(&env, 100, 1, Some(16));
+    crate::send::campaign_with(&env, &people(300), &crate::send::both_routes().pace(100, 1, Some(16)));
     let run = env.send(&s, &["run", "c.yaml", "--format", "jsonl"]);
     run.expect(0).stderr_has("the pace was slowed");
     let got = s.received();

@@ -7,7 +7,7 @@ use std::process::Stdio;
 
 use serde_json::{Value, json};
 
-use crate::send::campaign;
+use crate::send::{both_routes, campaign, campaign_with};
 use crate::support::standin::now_unix;
 use crate::support::{Env, Fault, Run, StandIn, finish, people, yaml};
 
@@ -89,8 +89,7 @@ fn a_row_the_abort_met_is_counted_under_a_reason_everywhere() {
     let env = Env::new();
     let s = StandIn::start();
     s.fault("+16045550002", &[Fault::Error(400, "ERROR_CODE_BUSINESS_REACHED_LIMITS")]);
-    campaign(&env, &people(6), "");
-    crate::support::pace(&env, 200, 1, Some(1));
+    campaign_with(&env, &people(6), &both_routes().pace(200, 1, Some(1)));
     let run = env.send(&s, &["run", "c.yaml"]);
     run.expect(3).stderr_has("deferred 1 (run_stopped 1)").stderr_has("still owed");
     assert_eq!(run.stderr.matches("run aborted").count(), 1, "the reason is said once:\n{}", run.stderr);
@@ -137,8 +136,7 @@ fn status_of_a_campaign_never_run_says_so() {
     // Another campaign in the same ledger has run; this one never has.
     campaign(&env, &people(2), "");
     env.send(&s, &["run", "c.yaml"]).expect(0);
-    let other = std::fs::read_to_string(env.path("c.yaml")).unwrap().replace("name: test-campaign", "name: other");
-    env.write("other.yaml", &other);
+    both_routes().name("other").write(&env, "other.yaml");
     let run = env.run(&["status", "other.yaml"]);
     run.expect(0);
     assert!(run.stdout.contains("never run: the ledger at"), "{}", run.stdout);
@@ -222,8 +220,7 @@ fn status_during_a_run_says_who_runs_it_and_what_is_being_sent() {
         latency: std::time::Duration::from_millis(400),
         ..Default::default()
     });
-    campaign(&env, &people(40), "");
-    crate::support::pace(&env, 10, 1, Some(8));
+    campaign_with(&env, &people(40), &both_routes().pace(10, 1, Some(8)));
     let child = env.spawn(env.sending(&s, &["run", "c.yaml"]));
     let started = std::time::Instant::now();
     let text = loop {

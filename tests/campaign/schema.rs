@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::support::{BIN, Env, Run, yaml};
+use crate::support::{BIN, CampaignFile, Env, Run};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -80,17 +80,20 @@ fn every_field_has_a_description_and_unknown_keys_are_refused() {
 #[test]
 fn the_schema_refuses_what_the_program_refuses() {
     let schema = schema();
-    let good = yaml(
-        "recipients:\n  csv: people.csv\ntemplate:\n  name: t\n  parameters:\n    body_1: \"{{ first_name }}\"\n    header_document: { value: \"https://x/a.pdf\", filename: a.pdf }\n",
-    );
-    assert_eq!(problems(&schema, &good), Vec::<String>::new());
+    let good = CampaignFile::new()
+        .csv("people.csv")
+        .template("t")
+        .param("body_1", "{{ first_name }}")
+        .set("template.parameters.header_document", "{ value: \"https://x/a.pdf\", filename: a.pdf }");
+    assert_eq!(problems(&schema, &good.text()), Vec::<String>::new());
     for (bad, why) in [
-        (good.replace("recipients:", "retries: 3\nrecipients:"), "retries"),
-        (good.replace("body_1:", "body_one:"), "body_one"),
-        (good.replace("  csv: people.csv\n", "  csv: people.csv\n  phone_colum: tel\n"), "phone_colum"),
-        (good.replace("  name: t\n", "  name: t\n  languge: en\n"), "languge"),
-        (format!("{good}window:\n  margin: 15 minutes\n"), "margin"),
+        (good.clone().set("retries", 3), "retries"),
+        (good.clone().rename("template.parameters.body_1", "body_one"), "body_one"),
+        (good.clone().recipients("phone_colum", "tel"), "phone_colum"),
+        (good.clone().set("template.languge", "en"), "languge"),
+        (good.clone().set("window.margin", "15 minutes"), "margin"),
     ] {
+        let bad = bad.text();
         assert!(!problems(&schema, &bad).is_empty(), "the schema accepts {why}");
         // …and so does the program.
         let env = Env::new();

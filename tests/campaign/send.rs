@@ -4,23 +4,39 @@
 use std::time::Duration;
 
 use crate::support::standin::{Config, now_unix};
-use crate::support::{Env, Fault, StandIn, pace, people, yaml};
+use crate::support::{CampaignFile, Env, Fault, StandIn, people, yaml};
 
 /// RFC 3339 for `secs_ago` seconds before now.
 pub fn ago(secs_ago: i64) -> String {
     jiff::Timestamp::from_second(now_unix() - secs_ago).unwrap().to_string()
 }
 
-/// A campaign with both routes; the CSV is the caller's.
+/// The campaign file `campaign` writes: both routes (`hello.j2`, then
+/// template `hello_tpl`), 200 a second, retries at most 200 ms apart.
+pub fn both_routes() -> CampaignFile {
+    CampaignFile::new()
+        .csv("people.csv")
+        .recipients("last_inbound_column", "last")
+        .session_body("hello.j2")
+        .template("hello_tpl")
+        .param("body_1", "{{ name }}")
+        .pace(200, 10, None)
+        .max_backoff("200ms")
+}
+
+/// A campaign with both routes; the CSV is the caller's, `extra` is
+/// appended to the file.
 pub fn campaign(env: &Env, csv: &str, extra: &str) {
     env.write("people.csv", csv);
     env.write("hello.j2", "Hi {{ name }}!");
-    env.write(
-        "c.yaml",
-        &yaml(&format!(
-            "recipients:\n  csv: people.csv\n  last_inbound_column: last\nsession:\n  body: hello.j2\ntemplate:\n  name: hello_tpl\n  parameters:\n    body_1: \"{{{{ name }}}}\"\nrate:\n  per_second: 200\n  burst: 10\nretry:\n  max_backoff: 200ms\n{extra}"
-        )),
-    );
+    env.write("c.yaml", &(both_routes().text() + extra));
+}
+
+/// `campaign`, with this file as `c.yaml`.
+pub fn campaign_with(env: &Env, csv: &str, file: &CampaignFile) {
+    env.write("people.csv", csv);
+    env.write("hello.j2", "Hi {{ name }}!");
+    file.write(env, "c.yaml");
 }
 
 #[test]
@@ -117,10 +133,9 @@ fn server_errors_and_throttling_are_retried() {
     );
     s.fault("+16044441112", &[Fault::TooMany(Some(1))]);
     s.fault("+16044441113", &[Fault::TooMany(None)]);
-    campaign(&env, "phone,name,last\n+16044441111,Ana,\n+16044441112,Bo,\n+16044441113,Cy,\n", "");
     // A Retry-After within retry.max_backoff is waited out in the run.
-    let yaml = std::fs::read_to_string(env.path("c.yaml")).unwrap().replace("max_backoff: 200ms", "max_backoff: 2s");
-    env.write("c.yaml", &yaml);
+    let csv = "phone,name,last\n+16044441111,Ana,\n+16044441112,Bo,\n+16044441113,Cy,\n";
+    campaign_with(&env, csv, &both_routes().max_backoff("2s"));
     let rows = env.send(&s, &["run", "c.yaml", "--format", "jsonl"]).expect(0).rows();
     let attempts: Vec<_> = rows.iter().map(|r| r["attempts"].as_u64().unwrap()).collect();
     assert_eq!(attempts, [3, 2, 2]);
@@ -173,9 +188,8 @@ fn a_bad_key_aborts_at_once() {
     let env = Env::new();
     let s = StandIn::start();
     let csv = people(200);
-    campaign(&env, &csv, "");
     // 20 a second: the first 401 comes back long before the next request is due.
-    pace(&env, 20, 1, None);
+    campaign_with(&env, &csv, &both_routes().pace(20, 1, None));
     let run = crate::support::Run::from_output(
         env.sending(&s, &["run", "c.yaml"]).env("CONNECTLY_API_KEY", "wrong-key").output().unwrap(),
     );
@@ -189,9 +203,7 @@ fn business_limits_abort_the_run() {
     let env = Env::new();
     let s = StandIn::start();
     s.fault("+16044441111", &[Fault::Error(400, "ERROR_CODE_BUSINESS_REACHED_LIMITS")]);
-    campaign(&env, "phone,name,last\n+16044441111,Ana,\n", "rate:\n  per_second: 1\n");
-    let c = std::fs::read_to_string(env.path("c.yaml")).unwrap().replace("rate:\n  per_second: 200\n  burst: 10\n", "");
-    env.write("c.yaml", &c);
+    campaign_with(&env, "phone,name,last\n+16044441111,Ana,\n", &both_routes().without("rate").per_second(1));
     let mut csv = String::from("phone,name,last\n+16044441111,Ana,\n");
     for i in 0..20 {
         csv.push_str(&format!("+1604555{i:04},P{i},\n"));
@@ -209,8 +221,7 @@ fn a_streak_of_failures_aborts() {
         s.fault(&format!("+1604555{i:04}"), &[Fault::Error(400, "ERROR_CODE_MESSAGE_TEMPLATE_INPUT_INVALID")]);
     }
     let csv = people(50);
-    campaign(&env, &csv, "  abort_after: 5\n");
-    pace(&env, 200, 1, Some(1));
+    campaign_with(&env, &csv, &both_routes().abort_after(5).pace(200, 1, Some(1)));
     env.send(&s, &["run", "c.yaml"]).expect(3).stderr_has("5 failures in a row");
     assert_eq!(s.received().len(), 5);
 }
@@ -274,8 +285,7 @@ fn the_rate_limit_keeps_the_stand_in_from_throttling() {
     let env = Env::new();
     let s = StandIn::with(Config { per_second: 25, ..Config::default() });
     let csv = people(60);
-    campaign(&env, &csv, "");
-    pace(&env, 20, 1, None);
+    campaign_with(&env, &csv, &both_routes().pace(20, 1, None));
     env.send(&s, &["run", "c.yaml"]).expect(0);
     let got = s.received();
     assert_eq!(got.len(), 60);

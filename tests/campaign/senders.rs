@@ -8,19 +8,30 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::support::standin::{Config, now_unix};
-use crate::support::{Env, StandIn, finish, people, yaml};
+use crate::support::{CampaignFile, Env, StandIn, finish, people};
 
 const A: &str = "+14151110001";
 const B: &str = "+14151110002";
 
 /// A campaign named `name` with both routes, sent from `sender` (YAML).
-fn campaign(env: &Env, file: &str, name: &str, sender: &str, extra: &str) {
+fn pooled(name: &str, sender: &str) -> CampaignFile {
+    CampaignFile::new()
+        .name(name)
+        .sender(sender)
+        .csv("people.csv")
+        .recipients("last_inbound_column", "last")
+        .session_body("hello.j2")
+        .template(&format!("{name}_tpl"))
+        .param("body_1", "{{ name }}")
+        .per_second(200)
+        .per_sender(200)
+        .burst(10)
+}
+
+/// `campaign` as `file`, beside the body template it names.
+fn campaign(env: &Env, file: &str, campaign: &CampaignFile) {
     env.write("hello.j2", "Hi {{ name }}!");
-    let body = yaml(&format!(
-        "sender: {sender}\nrecipients:\n  csv: people.csv\n  last_inbound_column: last\n{extra}session:\n  body: hello.j2\ntemplate:\n  name: {name}_tpl\n  parameters:\n    body_1: \"{{{{ name }}}}\"\nrate:\n  per_second: 200\n  per_sender: 200\n  burst: 10\n"
-    ))
-    .replace("name: test-campaign", &format!("name: {name}"));
-    env.write(file, &body);
+    campaign.write(env, file);
 }
 
 /// The customer wrote to the business number `to` at `at` (Unix seconds).
@@ -44,7 +55,7 @@ fn preview(env: &Env, file: &str) -> Vec<Value> {
 fn a_customer_keeps_hearing_from_the_same_number_across_campaigns() {
     let env = Env::new();
     env.write("people.csv", &people(40));
-    campaign(&env, "a.yaml", "first", &format!("[\"{A}\", \"{B}\"]"), "");
+    campaign(&env, "a.yaml", &pooled("first", &format!("[\"{A}\", \"{B}\"]")));
     let s = StandIn::start();
     env.send(&s, &["run", "a.yaml"]).expect(0);
     let first = senders(&s);
@@ -53,7 +64,7 @@ fn a_customer_keeps_hearing_from_the_same_number_across_campaigns() {
     assert!(from_a > 0 && from_a < 40, "the pool is shared: {from_a} of 40 from {A}");
     // Another campaign of the same ledger lists the pool the other way round
     // (and adds a number): everyone still hears from the number they did.
-    campaign(&env, "b.yaml", "second", &format!("[\"+14151110003\", \"{B}\", \"{A}\"]"), "");
+    campaign(&env, "b.yaml", &pooled("second", &format!("[\"+14151110003\", \"{B}\", \"{A}\"]")));
     let s2 = StandIn::start();
     env.send(&s2, &["run", "b.yaml"]).expect(0);
     assert_eq!(senders(&s2), first, "each customer on the number of the first campaign");
@@ -68,21 +79,19 @@ fn the_number_a_customer_wrote_to_wins_and_its_window_is_the_one_open() {
     // Ana wrote to B an hour ago; Bo wrote to a number outside the pool.
     wrote(&env, "+16045550001", B, now_unix() - 3600);
     wrote(&env, "+16045550002", "+14159999999", now_unix() - 3600);
-    campaign(&env, "c.yaml", "pool", &format!("[\"{A}\", \"{B}\"]"), "");
+    campaign(&env, "c.yaml", &pooled("pool", &format!("[\"{A}\", \"{B}\"]")));
     let rows = preview(&env, "c.yaml");
     assert_eq!((rows[0]["sender"].as_str(), rows[0]["route"].as_str()), (Some(B), Some("session")));
     assert_eq!(rows[0]["request"]["body"]["sender"]["id"], B, "the session body carries the number");
     assert_eq!(rows[1]["route"], "template", "no number of the pool has Bo's window open");
     assert_eq!(rows[1]["request"]["body"]["sender"], rows[1]["sender"], "the template body carries the number");
     // A campaign sending from A alone: Ana's window with A was never open.
-    campaign(&env, "a.yaml", "onlya", &format!("\"{A}\""), "");
+    let only_a = pooled("onlya", &format!("\"{A}\""));
+    campaign(&env, "a.yaml", &only_a);
     let rows = preview(&env, "a.yaml");
     assert_eq!((rows[0]["sender"].as_str(), rows[0]["route"].as_str()), (Some(A), Some("template")));
     // Without a sender (Connectly's default number) any number counts.
-    env.write(
-        "n.yaml",
-        &std::fs::read_to_string(env.path("a.yaml")).unwrap().replace(&format!("sender: \"{A}\"\n"), ""),
-    );
+    only_a.without("sender").write(&env, "n.yaml");
     let rows = preview(&env, "n.yaml");
     assert_eq!((rows[0]["sender"].clone(), rows[0]["route"].as_str()), (Value::Null, Some("session")));
 }
@@ -92,7 +101,7 @@ fn the_csv_last_inbound_counts_for_every_number() {
     let env = Env::new();
     let last = jiff::Timestamp::from_second(now_unix() - 600).unwrap();
     env.write("people.csv", &format!("phone,name,last\n+16045550001,Ana,{last}\n"));
-    campaign(&env, "c.yaml", "pool", &format!("[\"{A}\", \"{B}\"]"), "");
+    campaign(&env, "c.yaml", &pooled("pool", &format!("[\"{A}\", \"{B}\"]")));
     let rows = preview(&env, "c.yaml");
     assert_eq!(rows[0]["route"], "session");
     assert!(rows[0]["sender"] == A || rows[0]["sender"] == B);
@@ -105,7 +114,7 @@ fn sender_column_picks_the_number_and_must_name_one_of_the_pool() {
         "people.csv",
         &format!("phone,name,last,ours\n+16045550001,Ana,,{B}\n+16045550002,Bo,,\n+16045550003,Cy,,+14150000000\n"),
     );
-    campaign(&env, "c.yaml", "pool", &format!("[\"{A}\", \"{B}\"]"), "  sender_column: ours\n");
+    campaign(&env, "c.yaml", &pooled("pool", &format!("[\"{A}\", \"{B}\"]")).recipients("sender_column", "ours"));
     let run = env.run(&["run", "c.yaml", "--dry-run", "--format", "jsonl"]);
     run.expect(2);
     let rows = run.rows();
@@ -120,9 +129,7 @@ fn sender_column_picks_the_number_and_must_name_one_of_the_pool() {
 fn each_number_keeps_its_own_pace_and_status_counts_per_number() {
     let env = Env::new();
     env.write("people.csv", &people(48));
-    campaign(&env, "c.yaml", "paced", &format!("[\"{A}\", \"{B}\"]"), "");
-    let c = std::fs::read_to_string(env.path("c.yaml")).unwrap();
-    env.write("c.yaml", &c.replace("  per_sender: 200\n  burst: 10\n", "  per_sender: 8\n  burst: 1\n"));
+    campaign(&env, "c.yaml", &pooled("paced", &format!("[\"{A}\", \"{B}\"]")).per_sender(8).burst(1));
     let s = StandIn::with(Config { latency: Duration::from_millis(5), per_second: 1000 });
     env.send(&s, &["run", "c.yaml"]).expect(0);
     let got = s.received();
@@ -157,12 +164,8 @@ fn a_number_at_its_limit_does_not_hold_back_the_others() {
         csv.push_str(&format!("+1604555{i:04},P{i},,{}\n", if i < 10 { A } else { B }));
     }
     env.write("people.csv", &csv);
-    campaign(&env, "c.yaml", "lanes", &format!("[\"{A}\", \"{B}\"]"), "  sender_column: ours\n");
-    let c = std::fs::read_to_string(env.path("c.yaml")).unwrap();
-    env.write(
-        "c.yaml",
-        &c.replace("  per_sender: 200\n  burst: 10\n", "  per_sender: 5\n  burst: 1\n  concurrency: 4\n"),
-    );
+    let lanes = pooled("lanes", &format!("[\"{A}\", \"{B}\"]")).recipients("sender_column", "ours");
+    campaign(&env, "c.yaml", &lanes.per_sender(5).burst(1).concurrency(4));
     let s = StandIn::start();
     env.send(&s, &["run", "c.yaml"]).expect(0);
     let mut got = s.received();
@@ -178,20 +181,23 @@ fn a_number_at_its_limit_does_not_hold_back_the_others() {
 fn a_pool_that_cannot_be_used_is_refused_at_the_door() {
     let env = Env::new();
     env.write("people.csv", &people(2));
-    for (sender, extra, says) in [
-        ("[]".to_string(), "", "the sender list is empty"),
-        (format!("[\"{A}\", \"4151110002\"]"), "", "sender `4151110002` is not an E.164 number"),
-        (format!("[\"{A}\", \"{A}\"]"), "", "listed twice"),
-        ("{a: 1}".to_string(), "", "expected a sender number such as \"+14151111234\", or a list of them"),
-        (format!("\"{A}\""), "  sender_column: nowhere\n", "no column `nowhere`"),
+    for (sender, column, says) in [
+        ("[]".to_string(), None, "the sender list is empty"),
+        (format!("[\"{A}\", \"4151110002\"]"), None, "sender `4151110002` is not an E.164 number"),
+        (format!("[\"{A}\", \"{A}\"]"), None, "listed twice"),
+        ("{a: 1}".to_string(), None, "expected a sender number such as \"+14151111234\", or a list of them"),
+        (format!("\"{A}\""), Some("nowhere"), "no column `nowhere`"),
     ] {
-        campaign(&env, "c.yaml", "door", &sender, extra);
+        let door = pooled("door", &sender);
+        let door = match column {
+            Some(c) => door.recipients("sender_column", c),
+            None => door,
+        };
+        campaign(&env, "c.yaml", &door);
         let run = env.run(&["run", "c.yaml", "--dry-run"]);
         run.expect(2).stderr_has(says);
     }
-    campaign(&env, "c.yaml", "door", &format!("\"{A}\""), "");
-    let c = std::fs::read_to_string(env.path("c.yaml")).unwrap();
-    env.write("c.yaml", &c.replace("per_sender: 200", "per_sender: 0"));
+    campaign(&env, "c.yaml", &pooled("door", &format!("\"{A}\"")).per_sender(0));
     env.run(&["run", "c.yaml", "--dry-run"]).expect(2).stderr_has("rate.per_sender is 0");
 }
 
@@ -199,9 +205,7 @@ fn a_pool_that_cannot_be_used_is_refused_at_the_door() {
 fn without_a_pool_sender_column_takes_any_number_written_in_e164() {
     let env = Env::new();
     env.write("people.csv", &format!("phone,name,last,ours\n+16045550001,Ana,,{B}\n+16045550002,Bo,,415 111 0003\n"));
-    campaign(&env, "c.yaml", "free", "[]", "  sender_column: ours\n");
-    let c = std::fs::read_to_string(env.path("c.yaml")).unwrap();
-    env.write("c.yaml", &c.replace("sender: []\n", ""));
+    campaign(&env, "c.yaml", &pooled("free", "[]").recipients("sender_column", "ours").without("sender"));
     let run = env.run(&["run", "c.yaml", "--dry-run", "--format", "jsonl"]);
     let rows = run.expect(2).rows();
     assert_eq!(rows[0]["sender"], B);

@@ -7,9 +7,9 @@ use std::process::{Child, Stdio};
 
 use serde_json::{Value, json};
 
-use crate::send::campaign;
+use crate::send::{both_routes, campaign, campaign_with};
 use crate::support::standin::now_unix;
-use crate::support::{Env, StandIn, finish, pace, people};
+use crate::support::{Env, StandIn, finish, people};
 
 const SECRET: &str = "whsec-test";
 
@@ -133,8 +133,7 @@ fn the_receiver_writes_beside_a_running_campaign() {
     let env = Env::new();
     let s = StandIn::start();
     let csv = people(60);
-    campaign(&env, &csv, "");
-    pace(&env, 30, 1, None);
+    campaign_with(&env, &csv, &both_routes().pace(30, 1, None));
     let server = Server::start(&env, ".campaign/state.db");
     let run = env.spawn(env.sending(&s, &["run", "c.yaml"]));
     // Webhooks arrive while the run writes its own records.

@@ -3,11 +3,13 @@
 
 #![allow(dead_code)]
 
+pub mod campaign_file;
 pub mod standin;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
+pub use campaign_file::CampaignFile;
 pub use standin::{Fault, Form, StandIn, Tpl};
 
 pub struct Env {
@@ -116,15 +118,6 @@ pub fn finish(child: Child) -> Run {
 /// A recipients CSV (`phone,name,last`) of `n` numbers, nobody with a known inbound.
 pub fn people(n: usize) -> String {
     std::iter::once("phone,name,last\n".to_string()).chain((0..n).map(|i| format!("+1604555{i:04},P{i},\n"))).collect()
-}
-
-/// Change the pace of the campaign at `c.yaml`, as written by `send::campaign`.
-pub fn pace(env: &Env, per_second: u32, burst: u32, concurrency: Option<usize>) {
-    let extra = concurrency.map(|c| format!("  concurrency: {c}\n")).unwrap_or_default();
-    let c = std::fs::read_to_string(env.path("c.yaml"))
-        .unwrap()
-        .replace("  per_second: 200\n  burst: 10\n", &format!("  per_second: {per_second}\n  burst: {burst}\n{extra}"));
-    env.write("c.yaml", &c);
 }
 
 /// A campaign file: `name`, then whatever else the test needs.
