@@ -6,7 +6,7 @@
 //! expects and what the file gives.
 
 use crate::campaign::{Campaign, Template, locate};
-use crate::error::{Error, Location};
+use crate::error::{Error, FieldError, Location};
 use crate::wire::catalogue::{APPROVED, ButtonDef, Catalogue, HeaderDef, TemplateDef, variables};
 
 /// The campaign's template in the catalogue, or why it cannot be sent.
@@ -36,7 +36,11 @@ pub fn check(c: &Campaign, catalogue: &Catalogue) -> Result<Option<TemplateDef>,
         return Err(err(&["template", "language"], what, fix));
     };
     if let Some(why) = not_sendable(def) {
-        return Err(err(&["template", "name"], format!("template `{}` ({}) {}", t.name, t.language, why.0), why.1));
+        return Err(err(
+            &["template", "name"],
+            format!("template `{}` ({}) {}", t.name, t.language, why.what),
+            why.fix,
+        ));
     }
     let found = parameter_problems(t, def);
     if !found.lines.is_empty() {
@@ -51,37 +55,37 @@ pub fn check(c: &Campaign, catalogue: &Catalogue) -> Result<Option<TemplateDef>,
     Ok(Some((*def).clone()))
 }
 
-/// Why an existing template cannot be sent now, and what to do.
-fn not_sendable(d: &TemplateDef) -> Option<(String, String)> {
+/// Why an existing template cannot be sent now (said of `template.name`),
+/// and what to do.
+fn not_sendable(d: &TemplateDef) -> Option<FieldError> {
+    let why = |what: String, fix: &str| Some(FieldError::new("template.name", what).with_fix(fix));
     match d.meta_status.as_deref() {
         Some("PAUSED") => {
-            return Some((
+            return why(
                 "is PAUSED by Meta for low quality".into(),
-                "a pause usually lifts by itself after a few hours (3 h, then 6 h); run again later, and check the template's quality in WhatsApp Manager".into(),
-            ));
+                "a pause usually lifts by itself after a few hours (3 h, then 6 h); run again later, and check the template's quality in WhatsApp Manager",
+            );
         }
         Some("DISABLED") => {
-            return Some((
+            return why(
                 "is DISABLED by Meta after repeated low quality".into(),
-                "it cannot be sent again; submit a new template and name it in template.name".into(),
-            ));
+                "it cannot be sent again; submit a new template and name it in template.name",
+            );
         }
         _ => {}
     }
     if let Some(s) = d.status.as_deref().filter(|s| *s != APPROVED) {
         let short = s.trim_start_matches("MESSAGE_TEMPLATE_STATUS_");
-        let why = d.rejection.as_deref().map(|r| format!(" ({r})")).unwrap_or_default();
+        let rejection = d.rejection.as_deref().map(|r| format!(" ({r})")).unwrap_or_default();
         let fix = match short {
             "PENDING" => "wait for Meta to approve it, then run again",
             "REJECTED" => "fix and resubmit it in WhatsApp Manager, or use an approved template",
             _ => "use an approved template",
         };
-        return Some((format!("is not approved: Connectly says {short}{why}"), fix.into()));
+        return why(format!("is not approved: Connectly says {short}{rejection}"), fix);
     }
     match d.meta_status.as_deref() {
-        Some(s) if s != "APPROVED" => {
-            Some((format!("is not approved: Meta says {s}"), "use an approved template".into()))
-        }
+        Some(s) if s != "APPROVED" => why(format!("is not approved: Meta says {s}"), "use an approved template"),
         _ => None,
     }
 }
@@ -280,12 +284,12 @@ mod tests {
     fn paused_disabled_and_pending_are_not_sendable() {
         let mut d = def();
         d.meta_status = Some("PAUSED".into());
-        assert!(not_sendable(&d).unwrap().1.contains("hours"));
+        assert!(not_sendable(&d).unwrap().fix.contains("hours"));
         d.meta_status = Some("DISABLED".into());
-        assert!(not_sendable(&d).unwrap().0.contains("DISABLED"));
+        assert!(not_sendable(&d).unwrap().what.contains("DISABLED"));
         d.meta_status = None;
         d.status = Some("MESSAGE_TEMPLATE_STATUS_PENDING".into());
-        assert!(not_sendable(&d).unwrap().0.contains("PENDING"));
+        assert!(not_sendable(&d).unwrap().what.contains("PENDING"));
         d.status = Some(APPROVED.into());
         assert!(not_sendable(&d).is_none());
     }
