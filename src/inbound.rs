@@ -10,7 +10,7 @@ use serde_json::Value;
 use sha2::Sha256;
 
 use crate::error::{Error, Result};
-use crate::ledger::{Ledger, StatusUpdate};
+use crate::ledger::{Delivery, Ledger, StatusUpdate};
 
 /// Webhook bodies larger than this are refused with 413.
 pub const MAX_BODY: usize = 256 * 1024;
@@ -36,9 +36,7 @@ pub fn parse(v: &Value) -> Result<Event, String> {
     if let Some(su) = v.get("statusUpdate") {
         let id = su.get("id").and_then(Value::as_str).filter(|s| !s.is_empty()).ok_or("statusUpdate.id is missing")?;
         let status = su.get("status").and_then(Value::as_str).ok_or("statusUpdate.status is missing")?;
-        if crate::ledger::status_rank(status) == 0 {
-            return Err(format!("unknown delivery status `{status}`"));
-        }
+        let status = Delivery::parse(status).ok_or_else(|| format!("unknown delivery status `{status}`"))?;
         let err = su.get("error").filter(|e| !e.is_null());
         let text = |e: Option<&Value>, k: &str| e.and_then(|e| e.get(k)).and_then(Value::as_str).map(str::to_string);
         let recipient = v.pointer("/recipient/id").and_then(Value::as_str).map(customer);
@@ -48,7 +46,7 @@ pub fn parse(v: &Value) -> Result<Event, String> {
             .find_map(|m| text(Some(m), "campaign_name").or_else(|| text(Some(m), "campaignName")));
         return Ok(Event::Status(StatusUpdate {
             message_id: id.to_string(),
-            status: status.to_string(),
+            status,
             error_code: err.and_then(meta_code).or_else(|| text(err, "code")),
             error_message: text(err, "message"),
             campaign,
@@ -182,7 +180,7 @@ pub fn record(ledger: &Ledger, e: &Event, words: &Words) -> Result<bool> {
         Event::Status(s) => {
             let now = Timestamp::now();
             let moved = ledger.record_status(s, now)?;
-            let refused = s.status == "delivery_failed" && ledger.record_refusal(s, s.at.unwrap_or(now))?;
+            let refused = s.status == Delivery::Failed && ledger.record_refusal(s, s.at.unwrap_or(now))?;
             Ok(moved || refused)
         }
         Event::Other => Ok(false),

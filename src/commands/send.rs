@@ -12,7 +12,7 @@ use crate::campaign::Campaign;
 use crate::cli::RunFormat;
 use crate::dispatch::{Dispatch, dispatch};
 use crate::error::{Error, ExitCode, Result};
-use crate::ledger::{Finished, Ledger, lock};
+use crate::ledger::{Finished, Ledger, RunOutcome, lock};
 use crate::outcome::Status;
 use crate::plan::row::Planner;
 use crate::plan::stream::TemplateQuota;
@@ -48,7 +48,7 @@ pub fn real_run(opts: &Options) -> Result<ExitCode> {
     if let Some(why) = unavailable {
         // Recorded, so that `status` says why nothing was sent.
         let counts = serde_json::json!({"not_attempted": pre.owed});
-        ledger.end_run(run_id, "aborted", &counts, Some(&why), Timestamp::now())?;
+        ledger.end_run(run_id, RunOutcome::Aborted, &counts, Some(&why), Timestamp::now())?;
         return Err(Error::Aborted(why));
     }
     notes(opts, changed.as_deref(), settled);
@@ -78,9 +78,9 @@ pub fn real_run(opts: &Options) -> Result<ExitCode> {
 
     let ledger = Arc::try_unwrap(writer).ok().and_then(|w| w.finish());
     let outcome = match &report.stop {
-        Some(_) => "aborted",
-        None if report.tally.status(Status::Failed) > 0 => "failed",
-        None => "done",
+        Some(_) => RunOutcome::Aborted,
+        None if report.tally.status(Status::Failed) > 0 => RunOutcome::Failed,
+        None => RunOutcome::Done,
     };
     let mut counts = report.tally.to_json();
     counts["not_attempted"] = report.not_attempted.into();

@@ -7,11 +7,13 @@ pub mod lock;
 mod queries;
 mod schema;
 mod snapshot;
+mod states;
 mod webhooks;
 mod writer;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
 
 use jiff::Timestamp;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
@@ -21,13 +23,15 @@ use crate::error::{Error, Result};
 pub use queries::{FailureRecord, RunRecord};
 use schema::{MIGRATIONS, SCHEMA, SCHEMA_VERSION, newer};
 pub use snapshot::{KeyState, Snapshot};
-pub use webhooks::{StatusUpdate, refusal_words, status_rank};
+pub use states::{Delivery, MessageStatus, RunOutcome};
+pub use webhooks::{StatusUpdate, refusal_words};
 pub use writer::{Finished, Guard, Hold, Write, Writer};
 
 /// The deliveries that count toward `templates_per_day` since `?1`: template
 /// sends accepted or possibly accepted. One predicate for the quota a run
 /// starts with and for the check made as each send is recorded.
-const TEMPLATE_REACHED: &str = "route = 'template' AND sent_at >= ?1 AND status IN ('sent','in_flight','unknown')";
+static TEMPLATE_REACHED: LazyLock<String> =
+    LazyLock::new(|| format!("route = 'template' AND sent_at >= ?1 AND {}", *states::REACHED));
 
 /// How long any connection waits for another process's write to finish
 /// before a write of its own gives up.
@@ -147,10 +151,10 @@ impl Ledger {
     pub fn settle_in_flight(&self, campaign: &str, now: Timestamp) -> Result<usize> {
         self.conn
             .execute(
-                "UPDATE deliveries SET status = 'unknown', updated_at = ?2,
+                "UPDATE deliveries SET status = ?3, updated_at = ?2,
                    error_message = coalesce(error_message, 'interrupted while the request was in flight; the message may or may not have been sent')
-                 WHERE campaign = ?1 AND status = 'in_flight'",
-                params![campaign, now.as_second()],
+                 WHERE campaign = ?1 AND status = ?4",
+                params![campaign, now.as_second(), MessageStatus::Unknown, MessageStatus::InFlight],
             )
             .map_err(self.err())
     }
@@ -160,7 +164,7 @@ impl Ledger {
     pub fn template_customers_since(&self, since: Timestamp) -> Result<u64> {
         self.conn
             .query_row(
-                &format!("SELECT count(DISTINCT recipient) FROM deliveries WHERE {TEMPLATE_REACHED}"),
+                &format!("SELECT count(DISTINCT recipient) FROM deliveries WHERE {}", *TEMPLATE_REACHED),
                 [since.as_second()],
                 |r| r.get::<_, i64>(0),
             )
@@ -200,7 +204,7 @@ impl Ledger {
     pub fn end_run(
         &self,
         run: i64,
-        outcome: &str,
+        outcome: RunOutcome,
         counts: &serde_json::Value,
         stop: Option<&str>,
         now: Timestamp,
@@ -229,6 +233,10 @@ pub(crate) fn sqlite_error(path: &Path, e: &rusqlite::Error) -> Error {
     use rusqlite::ErrorCode::{
         CannotOpen, DatabaseBusy, DatabaseCorrupt, DatabaseLocked, DiskFull, NotADatabase, ReadOnly,
     };
+    if let Some(what) = states::unrecognised(e) {
+        let fix = "a newer version of campaign wrote it, or it was edited by hand: upgrade campaign, and never edit the ledger by hand";
+        return Error::Ledger { path: path.to_path_buf(), what, fix: fix.into() };
+    }
     let (what, fix) = match e.sqlite_error_code() {
         Some(DatabaseBusy | DatabaseLocked) => (
             format!("is locked by another process (waited {} s)", BUSY_TIMEOUT.as_secs()),

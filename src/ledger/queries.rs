@@ -4,7 +4,8 @@ use std::collections::HashMap;
 
 use jiff::Timestamp;
 
-use super::Ledger;
+use super::states::sql_list;
+use super::{Delivery, Ledger, MessageStatus, RunOutcome};
 use crate::error::Result;
 
 /// A run as listed by `status`.
@@ -13,7 +14,7 @@ pub struct RunRecord {
     pub id: i64,
     pub started_at: String,
     pub ended_at: Option<String>,
-    pub outcome: Option<String>,
+    pub outcome: Option<RunOutcome>,
     pub files_changed: bool,
     pub counts: Option<serde_json::Value>,
     /// Why the run stopped early, as it told the user.
@@ -27,7 +28,7 @@ pub struct FailureRecord {
     pub recipient: Option<String>,
     pub key: String,
     pub route: Option<String>,
-    pub status: String,
+    pub status: MessageStatus,
     pub error_http: Option<i64>,
     pub error_code: Option<String>,
     pub error_message: Option<String>,
@@ -85,32 +86,36 @@ impl Ledger {
     pub fn deferred_keys(&self, campaign: &str) -> Result<HashMap<u128, String>> {
         let mut q = self
             .conn
-            .prepare("SELECT key, coalesce(reason, 'run_stopped') FROM deliveries WHERE campaign = ?1 AND status = 'deferred'")
+            .prepare("SELECT key, coalesce(reason, 'run_stopped') FROM deliveries WHERE campaign = ?1 AND status = ?2")
             .map_err(self.err())?;
         let rows = q
-            .query_map([campaign], |r| Ok((crate::outcome::key_hash(&r.get::<_, String>(0)?), r.get(1)?)))
+            .query_map(rusqlite::params![campaign, MessageStatus::Deferred], |r| {
+                Ok((crate::outcome::key_hash(&r.get::<_, String>(0)?), r.get(1)?))
+            })
             .map_err(self.err())?;
         rows.collect::<std::result::Result<_, _>>().map_err(self.err())
     }
 
     /// Counts by status and by route (of sent messages).
-    pub fn counts(&self, campaign: &str) -> Result<(HashMap<String, u64>, HashMap<String, u64>)> {
+    pub fn counts(&self, campaign: &str) -> Result<(HashMap<MessageStatus, u64>, HashMap<String, u64>)> {
         let mut by_status = HashMap::new();
         let mut q = self
             .conn
             .prepare("SELECT status, count(*) FROM deliveries WHERE campaign = ?1 GROUP BY status")
             .map_err(self.err())?;
-        for r in q.query_map([campaign], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))).map_err(self.err())? {
+        for r in q.query_map([campaign], |r| Ok((r.get(0)?, r.get::<_, i64>(1)?))).map_err(self.err())? {
             let (s, n) = r.map_err(self.err())?;
             by_status.insert(s, n as u64);
         }
         let mut by_route = HashMap::new();
         let mut q = self
             .conn
-            .prepare("SELECT route, count(*) FROM deliveries WHERE campaign = ?1 AND status = 'sent' GROUP BY route")
+            .prepare("SELECT route, count(*) FROM deliveries WHERE campaign = ?1 AND status = ?2 GROUP BY route")
             .map_err(self.err())?;
         for r in q
-            .query_map([campaign], |r| Ok((r.get::<_, Option<String>>(0)?, r.get::<_, i64>(1)?)))
+            .query_map(rusqlite::params![campaign, MessageStatus::Sent], |r| {
+                Ok((r.get::<_, Option<String>>(0)?, r.get::<_, i64>(1)?))
+            })
             .map_err(self.err())?
         {
             let (s, n) = r.map_err(self.err())?;
@@ -127,22 +132,27 @@ impl Ledger {
         let mut q = self
             .conn
             .prepare(
-                "SELECT sender, count(*) FROM deliveries WHERE campaign = ?1 AND status = 'sent' AND sender IS NOT NULL
+                "SELECT sender, count(*) FROM deliveries WHERE campaign = ?1 AND status = ?2 AND sender IS NOT NULL
                  GROUP BY sender ORDER BY sender",
             )
             .map_err(self.err())?;
-        let rows = q.query_map([campaign], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64))).map_err(self.err())?;
+        let rows = q
+            .query_map(rusqlite::params![campaign, MessageStatus::Sent], |r| {
+                Ok((r.get(0)?, r.get::<_, i64>(1)? as u64))
+            })
+            .map_err(self.err())?;
         rows.collect::<std::result::Result<_, _>>().map_err(self.err())
     }
 
     /// Skipped and deferred keys by status and reason (none for a run that stopped).
-    pub fn reasons(&self, campaign: &str) -> Result<Vec<(String, Option<String>, u64)>> {
+    pub fn reasons(&self, campaign: &str) -> Result<Vec<(MessageStatus, Option<String>, u64)>> {
+        let held = sql_list(&[MessageStatus::Skipped, MessageStatus::Deferred]);
         let mut q = self
             .conn
-            .prepare(
-                "SELECT status, reason, count(*) FROM deliveries WHERE campaign = ?1 AND status IN ('skipped','deferred')
-                 GROUP BY status, reason ORDER BY status, 3 DESC",
-            )
+            .prepare(&format!(
+                "SELECT status, reason, count(*) FROM deliveries WHERE campaign = ?1 AND status IN {held}
+                 GROUP BY status, reason ORDER BY status, 3 DESC"
+            ))
             .map_err(self.err())?;
         let rows =
             q.query_map([campaign], |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64))).map_err(self.err())?;
@@ -150,14 +160,17 @@ impl Ledger {
     }
 
     pub fn failures(&self, campaign: &str) -> Result<Vec<FailureRecord>> {
+        use MessageStatus::{Failed, InFlight, Skipped, Unknown};
         let mut q = self
             .conn
-            .prepare(
+            .prepare(&format!(
                 "SELECT row, recipient, key, route, status, error_http, error_code, error_message FROM deliveries
-                 WHERE campaign = ?1 AND (status IN ('failed','unknown','in_flight')
-                   OR (status = 'skipped' AND error_code = 'ERROR_CODE_MESSAGE_CUSTOMER_OPTED_OUT'))
+                 WHERE campaign = ?1 AND (status IN {}
+                   OR (status = {} AND error_code = 'ERROR_CODE_MESSAGE_CUSTOMER_OPTED_OUT'))
                  ORDER BY row, key",
-            )
+                sql_list(&[Failed, Unknown, InFlight]),
+                Skipped.sql()
+            ))
             .map_err(self.err())?;
         let rows = q
             .query_map([campaign], |r| {
@@ -177,7 +190,7 @@ impl Ledger {
     }
 
     /// Furthest delivery state of this campaign's messages, counted.
-    pub fn delivery_counts(&self, campaign: &str) -> Result<HashMap<String, u64>> {
+    pub fn delivery_counts(&self, campaign: &str) -> Result<HashMap<Delivery, u64>> {
         let mut out = HashMap::new();
         let mut q = self
             .conn
@@ -186,7 +199,7 @@ impl Ledger {
                  WHERE d.campaign = ?1 GROUP BY s.status",
             )
             .map_err(self.err())?;
-        for r in q.query_map([campaign], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))).map_err(self.err())? {
+        for r in q.query_map([campaign], |r| Ok((r.get(0)?, r.get::<_, i64>(1)?))).map_err(self.err())? {
             let (s, n) = r.map_err(self.err())?;
             out.insert(s, n as u64);
         }
@@ -196,11 +209,15 @@ impl Ledger {
     /// Customers of this campaign's messages who opted out afterwards (and
     /// have not opted back in).
     pub fn opted_out_after(&self, campaign: &str) -> Result<u64> {
+        use MessageStatus::{Deferred, Failed, Sent, Unknown};
         self.conn
             .query_row(
-                "SELECT count(DISTINCT o.phone) FROM opt_outs o JOIN deliveries d ON d.recipient = o.phone
-                 WHERE d.campaign = ?1 AND d.sent_at IS NOT NULL AND o.active = 1 AND o.at >= d.sent_at
-                   AND d.status IN ('sent','unknown','deferred','failed') AND d.message_id IS NOT NULL",
+                &format!(
+                    "SELECT count(DISTINCT o.phone) FROM opt_outs o JOIN deliveries d ON d.recipient = o.phone
+                     WHERE d.campaign = ?1 AND d.sent_at IS NOT NULL AND o.active = 1 AND o.at >= d.sent_at
+                       AND d.status IN {} AND d.message_id IS NOT NULL",
+                    sql_list(&[Sent, Unknown, Deferred, Failed])
+                ),
                 [campaign],
                 |r| r.get::<_, i64>(0),
             )
@@ -214,11 +231,13 @@ impl Ledger {
             .conn
             .prepare(
                 "SELECT coalesce(s.error_code, 'unknown'), count(*) FROM statuses s JOIN deliveries d ON d.message_id = s.message_id
-                 WHERE d.campaign = ?1 AND s.status = 'delivery_failed' GROUP BY 1 ORDER BY 2 DESC",
+                 WHERE d.campaign = ?1 AND s.status = ?2 GROUP BY 1 ORDER BY 2 DESC",
             )
             .map_err(self.err())?;
         let rows = q
-            .query_map([campaign], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))
+            .query_map(rusqlite::params![campaign, Delivery::Failed], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+            })
             .map_err(self.err())?;
         rows.collect::<std::result::Result<_, _>>().map_err(self.err())
     }

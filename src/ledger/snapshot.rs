@@ -4,7 +4,8 @@ use std::collections::HashMap;
 
 use jiff::Timestamp;
 
-use super::Ledger;
+use super::states::{REACHED, sql_list};
+use super::{Ledger, MessageStatus};
 use crate::error::Result;
 use crate::outcome::key_hash;
 
@@ -99,26 +100,7 @@ impl Ledger {
     /// of this one too with `own` (the caps count them).
     pub fn snapshot(&self, campaign: &str, since: Timestamp, own: bool) -> Result<Snapshot> {
         let mut s = Snapshot::default();
-        let mut q = self
-            .conn
-            .prepare(
-                "SELECT key, status, retry_at FROM deliveries WHERE campaign = ?1
-                   AND (status IN ('sent','failed','unknown','in_flight') OR (status = 'deferred' AND retry_at IS NOT NULL))",
-            )
-            .map_err(self.err())?;
-        let mut rows = q.query([campaign]).map_err(self.err())?;
-        while let Some(r) = rows.next().map_err(self.err())? {
-            let key: String = r.get(0).map_err(self.err())?;
-            let status: String = r.get(1).map_err(self.err())?;
-            let retry: Option<i64> = r.get(2).map_err(self.err())?;
-            let state = match status.as_str() {
-                "sent" => KeyState::Sent,
-                "failed" => KeyState::Failed,
-                "deferred" => KeyState::RefusedUntil(Timestamp::from_second(retry.unwrap_or(0)).unwrap_or_default()),
-                _ => KeyState::Unknown,
-            };
-            s.keys.insert(key_hash(&key), state);
-        }
+        self.load_keys(&mut s, campaign)?;
         self.load_sends(&mut s, campaign, since, own)?;
         // A ledger not yet migrated (read by a dry run) knows no numbers.
         let sql = if self.has_table("inbound_numbers")? {
@@ -146,14 +128,46 @@ impl Ledger {
         Ok(s)
     }
 
+    /// What the ledger says about each key of the campaign: answered, in
+    /// doubt, or refused for WhatsApp's marketing limit until an instant.
+    fn load_keys(&self, s: &mut Snapshot, campaign: &str) -> Result<()> {
+        use MessageStatus::{Deferred, Failed, InFlight, Sent, Skipped, Unknown};
+        let mut q = self
+            .conn
+            .prepare(&format!(
+                "SELECT key, status, retry_at FROM deliveries WHERE campaign = ?1
+                   AND (status IN {} OR (status = {} AND retry_at IS NOT NULL))",
+                sql_list(&[Sent, Failed, Unknown, InFlight]),
+                Deferred.sql()
+            ))
+            .map_err(self.err())?;
+        let mut rows = q.query([campaign]).map_err(self.err())?;
+        while let Some(r) = rows.next().map_err(self.err())? {
+            let key: String = r.get(0).map_err(self.err())?;
+            let status: MessageStatus = r.get(1).map_err(self.err())?;
+            let retry: Option<i64> = r.get(2).map_err(self.err())?;
+            let state = match status {
+                Sent => KeyState::Sent,
+                Failed => KeyState::Failed,
+                Deferred => KeyState::RefusedUntil(Timestamp::from_second(retry.unwrap_or(0)).unwrap_or_default()),
+                Unknown | InFlight => KeyState::Unknown,
+                // Not read: skipped keys are decided again each run.
+                Skipped => continue,
+            };
+            s.keys.insert(key_hash(&key), state);
+        }
+        Ok(())
+    }
+
     fn load_sends(&self, s: &mut Snapshot, campaign: &str, since: Timestamp, own: bool) -> Result<()> {
         let mut q = self
             .conn
-            .prepare(
+            .prepare(&format!(
                 "SELECT recipient, campaign, content, route, sent_at FROM deliveries WHERE sent_at >= ?1
-                   AND recipient IS NOT NULL AND status IN ('sent','in_flight','unknown')
+                   AND recipient IS NOT NULL AND {}
                    AND (?3 OR campaign != ?2) ORDER BY sent_at",
-            )
+                *REACHED
+            ))
             .map_err(self.err())?;
         let mut rows = q.query(rusqlite::params![since.as_second(), campaign, own]).map_err(self.err())?;
         let mut names: HashMap<String, u32> = HashMap::new();
@@ -188,11 +202,12 @@ impl Ledger {
         // SQLite takes the bare column from the row holding the max().
         let mut q = self
             .conn
-            .prepare(
+            .prepare(&format!(
                 "SELECT recipient, sender, max(updated_at) FROM deliveries
                  WHERE sender IS NOT NULL AND recipient IS NOT NULL
-                   AND status IN ('sent', 'unknown', 'in_flight') GROUP BY recipient",
-            )
+                   AND {} GROUP BY recipient",
+                *REACHED
+            ))
             .map_err(self.err())?;
         let mut rows = q.query([]).map_err(self.err())?;
         while let Some(r) = rows.next().map_err(self.err())? {

@@ -4,7 +4,7 @@
 use jiff::Timestamp;
 use rusqlite::{OptionalExtension, params};
 
-use super::Ledger;
+use super::{Delivery, Ledger, MessageStatus};
 use crate::error::Result;
 
 impl Ledger {
@@ -59,17 +59,21 @@ impl Ledger {
                     .conn
                     .execute(
                         "UPDATE deliveries SET refusals = refusals + 1,
-                           status = CASE WHEN refusals + 1 >= ?3 THEN 'failed' ELSE 'deferred' END,
-                           reason = CASE WHEN refusals + 1 >= ?3 THEN NULL ELSE 'frequency_cap' END,
+                           status = CASE WHEN refusals + 1 >= ?3 THEN ?7 ELSE ?8 END,
+                           reason = CASE WHEN refusals + 1 >= ?3 THEN NULL ELSE ?9 END,
                            retry_at = CASE WHEN refusals + 1 >= ?3 THEN NULL ELSE ?2 + 86400 * (refusals + 1) END,
                            error_code = ?4, error_message = ?5, updated_at = ?2
-                         WHERE message_id = ?1 AND status = 'sent'",
+                         WHERE message_id = ?1 AND status = ?6",
                         params![
                             s.message_id,
                             at.as_second(),
                             MARKETING_LIMIT_TRIES,
                             MARKETING_LIMIT,
-                            s.error_message.as_deref().unwrap_or(refusal_words(MARKETING_LIMIT).unwrap_or_default())
+                            s.error_message.as_deref().unwrap_or(refusal_words(MARKETING_LIMIT).unwrap_or_default()),
+                            MessageStatus::Sent,
+                            MessageStatus::Failed,
+                            MessageStatus::Deferred,
+                            crate::outcome::Reason::FrequencyCap.as_str(),
                         ],
                     )
                     .map_err(self.err())?;
@@ -109,7 +113,7 @@ impl Ledger {
                 q.execute(params![
                     s.message_id,
                     s.status,
-                    status_rank(&s.status),
+                    s.status.rank(),
                     s.error_code,
                     s.error_message,
                     s.campaign,
@@ -121,22 +125,10 @@ impl Ledger {
     }
 }
 
-/// Delivery states in the order a message moves through them.
-pub fn status_rank(s: &str) -> i64 {
-    match s {
-        "sent" => 1,
-        "delivered" => 2,
-        "read" => 3,
-        // A failure after delivery is not reported by WhatsApp; treat it as final.
-        "delivery_failed" => 4,
-        _ => 0,
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatusUpdate {
     pub message_id: String,
-    pub status: String,
+    pub status: Delivery,
     /// Meta's numeric code when the error shows one, else the error's own code.
     pub error_code: Option<String>,
     pub error_message: Option<String>,

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use jiff::Timestamp;
 use rusqlite::{OptionalExtension, params};
 
-use super::Ledger;
+use super::states::REACHED;
+use super::{Ledger, MessageStatus};
 use crate::error::Result;
 use crate::outcome::{Outcome, Route, RowError};
 
@@ -34,13 +35,13 @@ impl Ledger {
                 }
                 self.conn.prepare_cached(
                     "INSERT INTO deliveries(campaign, key, row, recipient, route, status, attempts, run_id, created_at, updated_at, sent_at, content, sender, template_category)
-                     VALUES (?1, ?2, ?3, ?4, ?5, 'in_flight', 0, ?6, ?7, ?7, ?7, ?8, ?9, ?10)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?11, 0, ?6, ?7, ?7, ?7, ?8, ?9, ?10)
                      ON CONFLICT(campaign, key) DO UPDATE SET row = excluded.row, recipient = excluded.recipient,
-                       route = excluded.route, status = 'in_flight', reason = NULL, run_id = excluded.run_id,
+                       route = excluded.route, status = excluded.status, reason = NULL, run_id = excluded.run_id,
                        updated_at = excluded.updated_at, sent_at = excluded.sent_at, content = excluded.content,
                        sender = excluded.sender, template_category = excluded.template_category",
                 )?.execute(
-                    params![campaign, key, *row as i64, recipient, route.as_str(), run, at.as_second(), content, sender, category.as_deref()],
+                    params![campaign, key, *row as i64, recipient, route.as_str(), run, at.as_second(), content, sender, category.as_deref(), MessageStatus::InFlight],
                 )?;
             }
             Write::Final { campaign, outcome, run, at } => {
@@ -63,7 +64,9 @@ impl Ledger {
                         o.row as i64,
                         o.recipient,
                         o.route.map(Route::as_str),
-                        o.status.as_str(),
+                        // Only answered or held rows come here; a planned
+                        // one (none) would fail the column's NOT NULL.
+                        MessageStatus::of(o.status),
                         o.reason.map(|r| r.as_str()),
                         o.message_id,
                         o.attempts.unwrap_or(0),
@@ -117,10 +120,11 @@ impl Ledger {
         if let (Some(content), Some(days)) = (content, g.repeat_days) {
             let other: Option<(String, i64)> = self
                 .conn
-                .prepare_cached(
+                .prepare_cached(&format!(
                     "SELECT campaign, sent_at FROM deliveries WHERE recipient = ?1 AND content = ?2 AND campaign != ?3
-                       AND sent_at >= ?4 AND status IN ('sent','in_flight','unknown') ORDER BY sent_at DESC LIMIT 1",
-                )?
+                       AND sent_at >= ?4 AND {} ORDER BY sent_at DESC LIMIT 1",
+                    *REACHED
+                ))?
                 .query_row(params![phone, content, campaign, now - days * 86400], |r| Ok((r.get(0)?, r.get(1)?)))
                 .optional()?;
             if let Some((other, sent)) = other {
@@ -131,10 +135,11 @@ impl Ledger {
             return Ok(None);
         }
         if let Some((most, per)) = g.per_recipient {
-            let mut q = self.conn.prepare_cached(
+            let mut q = self.conn.prepare_cached(&format!(
                 "SELECT sent_at FROM deliveries WHERE recipient = ?1 AND route = 'template' AND sent_at > ?2
-                   AND status IN ('sent','in_flight','unknown') AND NOT (campaign = ?3 AND key = ?4) ORDER BY sent_at",
-            )?;
+                   AND {} AND NOT (campaign = ?3 AND key = ?4) ORDER BY sent_at",
+                *REACHED
+            ))?;
             let times: Vec<i64> = q
                 .query_map(params![phone, now - per, campaign, key], |r| r.get(0))?
                 .collect::<rusqlite::Result<_>>()?;
@@ -155,11 +160,11 @@ impl Ledger {
     /// group (exact: the group holds the write lock) and kept up to date as
     /// the group's sends pass, so a large run does not count for each send.
     fn day_full(&self, cap: u32, phone: &str, now: i64, reached: &mut Option<i64>) -> rusqlite::Result<bool> {
-        use super::TEMPLATE_REACHED as COUNTED;
+        let counted = &*super::TEMPLATE_REACHED;
         let day = now - 86400;
         let already: bool = self
             .conn
-            .prepare_cached(&format!("SELECT EXISTS(SELECT 1 FROM deliveries WHERE recipient = ?2 AND {COUNTED})"))?
+            .prepare_cached(&format!("SELECT EXISTS(SELECT 1 FROM deliveries WHERE recipient = ?2 AND {counted})"))?
             .query_row(params![day, phone], |r| r.get(0))?;
         if already {
             return Ok(false);
@@ -168,7 +173,7 @@ impl Ledger {
             Some(n) => n,
             None => self
                 .conn
-                .prepare_cached(&format!("SELECT count(DISTINCT recipient) FROM deliveries WHERE {COUNTED}"))?
+                .prepare_cached(&format!("SELECT count(DISTINCT recipient) FROM deliveries WHERE {counted}"))?
                 .query_row([day], |r| r.get(0))?,
         };
         let full = n >= i64::from(cap);

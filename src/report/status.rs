@@ -10,7 +10,8 @@ use std::path::PathBuf;
 
 use super::tally::count;
 use super::text::Style;
-use crate::ledger::{FailureRecord, RunRecord};
+use crate::ledger::{Delivery, FailureRecord, MessageStatus, RunOutcome, RunRecord};
+use MessageStatus::{Deferred, Failed, InFlight, Sent, Skipped, Unknown};
 
 /// How many failed or unknown recipients the text lists.
 const FAILURES_LISTED: usize = 50;
@@ -24,15 +25,15 @@ pub struct Ledgered {
     /// The ledger's path; `found` says whether it exists yet.
     pub state: PathBuf,
     pub found: bool,
-    pub by_status: HashMap<String, u64>,
+    pub by_status: HashMap<MessageStatus, u64>,
     /// Sent messages by route.
     pub by_route: HashMap<String, u64>,
     /// Sent messages by sender number.
     pub by_sender: Vec<(String, u64)>,
     /// Skipped and deferred keys by (status, reason).
-    pub reasons: Vec<(String, Option<String>, u64)>,
+    pub reasons: Vec<(MessageStatus, Option<String>, u64)>,
     /// Each message's furthest delivery state, counted.
-    pub delivery: HashMap<String, u64>,
+    pub delivery: HashMap<Delivery, u64>,
     pub delivery_failures: Vec<(String, u64)>,
     /// Customers who opted out after this campaign's messages.
     pub opted_out_after: u64,
@@ -68,11 +69,11 @@ impl Owed {
 const OPTED_OUT: &str = "ERROR_CODE_MESSAGE_CUSTOMER_OPTED_OUT";
 
 impl Ledgered {
-    fn n(&self, status: &str) -> u64 {
+    fn n(&self, status: MessageStatus) -> u64 {
         match (status, self.owed()) {
             // Deferred rows are often never recorded: the plan knows them.
-            ("deferred", Some(o)) => o.deferred(),
-            _ => self.by_status.get(status).copied().unwrap_or(0),
+            (Deferred, Some(o)) => o.deferred(),
+            _ => self.by_status.get(&status).copied().unwrap_or(0),
         }
     }
 
@@ -86,26 +87,26 @@ impl Ledgered {
 
     /// Unknown, counting keys left in flight (JSON, SPEC: always).
     fn unknown(&self) -> u64 {
-        self.n("unknown") + self.n("in_flight")
+        self.n(Unknown) + self.n(InFlight)
     }
 
     /// Keys in flight that a live run is sending now (for people).
     fn being_sent(&self) -> u64 {
-        if self.running.is_some() { self.n("in_flight") } else { 0 }
+        if self.running.is_some() { self.n(InFlight) } else { 0 }
     }
 
-    fn delivered(&self, state: &str) -> u64 {
-        self.delivery.get(state).copied().unwrap_or(0)
+    fn delivered(&self, state: Delivery) -> u64 {
+        self.delivery.get(&state).copied().unwrap_or(0)
     }
 
     /// The funnel: each stage counts the messages that reached at least it.
     fn funnel(&self) -> Funnel {
-        let read = self.delivered("read");
+        let read = self.delivered(Delivery::Read);
         Funnel {
-            sent: self.n("sent"),
-            delivered: self.delivered("delivered") + read,
+            sent: self.n(Sent),
+            delivered: self.delivered(Delivery::Delivered) + read,
             read,
-            failed: self.delivered("delivery_failed"),
+            failed: self.delivered(Delivery::Failed),
         }
     }
 
@@ -116,29 +117,29 @@ impl Ledgered {
 
     /// Breakdown of one status: skipped and deferred by reason, failed and
     /// unknown by error code. The parts add up to the status's count.
-    fn details(&self, status: &str) -> Vec<(String, u64)> {
+    fn details(&self, status: MessageStatus) -> Vec<(String, u64)> {
         match status {
-            "deferred" if self.owed().is_some() => {
+            Deferred if self.owed().is_some() => {
                 self.owed().map(|o| o.deferred.iter().map(|(r, n)| (r.clone(), *n)).collect()).unwrap_or_default()
             }
-            "skipped" | "deferred" => self
+            Skipped | Deferred => self
                 .reasons
                 .iter()
-                .filter(|(s, _, _)| s == status)
+                .filter(|(s, _, _)| *s == status)
                 .map(|(s, r, n)| {
-                    let r = r.clone().unwrap_or_else(|| if s == "deferred" { "run_stopped" } else { "other" }.into());
+                    let r = r.clone().unwrap_or_else(|| if *s == Deferred { "run_stopped" } else { "other" }.into());
                     (r, *n)
                 })
                 .collect(),
             _ => {
                 let mut by: BTreeMap<String, u64> = BTreeMap::new();
                 let left_in_flight =
-                    |f: &&FailureRecord| status == "unknown" && f.status == "in_flight" && self.running.is_none();
+                    |f: &&FailureRecord| status == Unknown && f.status == InFlight && self.running.is_none();
                 for f in self.failures.iter().filter(|f| f.status == status || left_in_flight(f)) {
                     let key = match (&f.error_code, f.error_http) {
                         (Some(c), _) if !c.is_empty() => c.clone(),
                         (_, Some(h)) => format!("HTTP {h}"),
-                        _ if f.status == "in_flight" => "in flight".to_string(),
+                        _ if f.status == InFlight => "in flight".to_string(),
                         _ => "no answer".to_string(),
                     };
                     *by.entry(key).or_default() += 1;
@@ -168,11 +169,11 @@ pub fn json(s: &Ledgered, out: &mut impl Write) -> std::io::Result<()> {
     let v = serde_json::json!({
         "campaign": s.campaign,
         "counts": {
-            "sent": s.n("sent"),
-            "failed": s.n("failed"),
-            "skipped": s.n("skipped"),
+            "sent": s.n(Sent),
+            "failed": s.n(Failed),
+            "skipped": s.n(Skipped),
             "unknown": s.unknown(),
-            "deferred": s.n("deferred"),
+            "deferred": s.n(Deferred),
             // Not yet attempted or deferred, as a run started now would see it.
             "owed": s.owed().map(|o| o.now + o.later),
         },
@@ -180,8 +181,8 @@ pub fn json(s: &Ledgered, out: &mut impl Write) -> std::io::Result<()> {
         "senders": s.by_sender.iter().map(|(k, n)| (k.clone(), serde_json::json!(n))).collect::<serde_json::Map<_, _>>(),
         // Each message once, at its furthest state.
         "delivery": {
-            "delivered": s.delivered("delivered"),
-            "read": s.delivered("read"),
+            "delivered": s.delivered(Delivery::Delivered),
+            "read": s.delivered(Delivery::Read),
             "delivery_failed": f.failed,
         },
         // Each stage counts the messages that reached at least it: delivered includes read.
@@ -206,7 +207,7 @@ pub fn csv(s: &Ledgered, out: impl Write) -> std::io::Result<()> {
             f.recipient.clone().unwrap_or_default(),
             f.key.clone(),
             f.route.clone().unwrap_or_default(),
-            if f.status == "in_flight" { "unknown".into() } else { f.status.clone() },
+            if f.status == InFlight { Unknown } else { f.status }.to_string(),
             f.error_code.clone().unwrap_or_default(),
             f.error_message.clone().unwrap_or_default(),
         ])?;
@@ -238,12 +239,12 @@ pub fn text(s: &Ledgered, out: &mut impl Write, st: &Style) -> std::io::Result<(
 
 fn counts(s: &Ledgered, out: &mut impl Write) -> std::io::Result<()> {
     let mut parts =
-        vec![format!("sent {} (session {}, template {})", s.n("sent"), s.route("session"), s.route("template"))];
+        vec![format!("sent {} (session {}, template {})", s.n(Sent), s.route("session"), s.route("template"))];
     let statuses = [
-        ("failed", s.n("failed")),
-        ("unknown", s.unknown() - s.being_sent()),
-        ("skipped", s.n("skipped")),
-        ("deferred", s.n("deferred")),
+        (Failed, s.n(Failed)),
+        (Unknown, s.unknown() - s.being_sent()),
+        (Skipped, s.n(Skipped)),
+        (Deferred, s.n(Deferred)),
     ];
     if s.being_sent() > 0 {
         parts.push(format!("being sent now {}", s.being_sent()));
@@ -311,7 +312,7 @@ fn runs(s: &Ledgered, out: &mut impl Write, st: &Style) -> std::io::Result<()> {
     writeln!(out, "{}", st.bold("runs"))?;
     let live = s.running.as_ref().and_then(|_| s.runs.iter().rev().find(|r| r.ended_at.is_none())).map(|r| r.id);
     for r in &s.runs {
-        let outcome = match (r.outcome.as_deref(), Some(r.id) == live) {
+        let outcome = match (r.outcome.map(RunOutcome::as_str), Some(r.id) == live) {
             (Some(o), _) => o,
             (None, true) => "running now",
             (None, false) => "did not finish (crashed or killed)",
@@ -336,7 +337,7 @@ fn failure_line(f: &FailureRecord) -> String {
         "  row {} {} {} {}: {}",
         f.row.unwrap_or(0),
         f.recipient.as_deref().unwrap_or(""),
-        if f.status == "in_flight" { "in flight" } else { &f.status },
+        if f.status == InFlight { "in flight" } else { f.status.as_str() },
         f.error_code.as_deref().unwrap_or(""),
         f.error_message.as_deref().unwrap_or("")
     )
@@ -348,7 +349,7 @@ fn failures(s: &Ledgered, out: &mut impl Write, st: &Style) -> std::io::Result<(
         s.failures.iter().partition(|f| f.error_code.as_deref() == Some(OPTED_OUT));
     // While a run goes on, its keys in flight are being sent, not lost.
     let (in_flight, retry): (Vec<&FailureRecord>, Vec<&FailureRecord>) =
-        rest.into_iter().partition(|f| live && f.status == "in_flight");
+        rest.into_iter().partition(|f| live && f.status == InFlight);
     if !in_flight.is_empty() {
         let by = s.running.as_deref().map(|h| format!(" by {h}")).unwrap_or_default();
         writeln!(out, "{} {}{by}", st.bold("being sent now:"), count(in_flight.len() as u64, "recipient"))?;
