@@ -443,3 +443,30 @@ fn status_shows_why_an_aborted_run_stopped() {
     let text = env.run(&["status", "c.yaml"]);
     assert!(text.stdout.contains("why:") && text.stdout.contains("401"), "{}", text.stdout);
 }
+
+#[test]
+fn a_state_the_ledger_holds_that_this_version_does_not_know_is_named_not_guessed() {
+    let env = Env::new();
+    let s = StandIn::start();
+    campaign(&env, &people(2), "");
+    env.send(&s, &["run", "c.yaml"]).expect(0);
+    {
+        let db = rusqlite::Connection::open(env.path(".campaign/state.db")).unwrap();
+        db.execute_batch(
+            "UPDATE deliveries SET status = 'bounced' WHERE key = '+16045550000';
+             UPDATE runs SET outcome = 'paused'",
+        )
+        .unwrap();
+    }
+    let run = env.run(&["status", "c.yaml"]);
+    run.expect(3)
+        .stderr_has("state.db: holds a message status `bounced` this version of campaign does not know")
+        .stderr_has("hint: a newer version of campaign wrote it, or it was edited by hand");
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    // The run's outcome is read too.
+    let db = rusqlite::Connection::open(env.path(".campaign/state.db")).unwrap();
+    db.execute_batch("UPDATE deliveries SET status = 'sent'").unwrap();
+    env.run(&["status", "c.yaml"])
+        .expect(3)
+        .stderr_has("holds a run outcome `paused` this version of campaign does not know");
+}
