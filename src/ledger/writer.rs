@@ -3,7 +3,7 @@
 //! the commit that holds their write. A request leaves only after its
 //! `in_flight` record is committed.
 
-use std::sync::mpsc;
+use std::sync::{LazyLock, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -120,11 +120,7 @@ impl Ledger {
         if let (Some(content), Some(days)) = (content, g.repeat_days) {
             let other: Option<(String, i64)> = self
                 .conn
-                .prepare_cached(&format!(
-                    "SELECT campaign, sent_at FROM deliveries WHERE recipient = ?1 AND content = ?2 AND campaign != ?3
-                       AND sent_at >= ?4 AND {} ORDER BY sent_at DESC LIMIT 1",
-                    *REACHED
-                ))?
+                .prepare_cached(&REPEAT_OF)?
                 .query_row(params![phone, content, campaign, now - days * 86400], |r| Ok((r.get(0)?, r.get(1)?)))
                 .optional()?;
             if let Some((other, sent)) = other {
@@ -135,11 +131,7 @@ impl Ledger {
             return Ok(None);
         }
         if let Some((most, per)) = g.per_recipient {
-            let mut q = self.conn.prepare_cached(&format!(
-                "SELECT sent_at FROM deliveries WHERE recipient = ?1 AND route = 'template' AND sent_at > ?2
-                   AND {} AND NOT (campaign = ?3 AND key = ?4) ORDER BY sent_at",
-                *REACHED
-            ))?;
+            let mut q = self.conn.prepare_cached(&TEMPLATES_TO)?;
             let times: Vec<i64> = q
                 .query_map(params![phone, now - per, campaign, key], |r| r.get(0))?
                 .collect::<rusqlite::Result<_>>()?;
@@ -181,6 +173,25 @@ impl Ledger {
         Ok(full)
     }
 }
+
+/// The repeat guard's query, built once (it runs for every send): the same
+/// content sent to `?1` by another campaign since `?4`.
+static REPEAT_OF: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT campaign, sent_at FROM deliveries WHERE recipient = ?1 AND content = ?2 AND campaign != ?3
+           AND sent_at >= ?4 AND {} ORDER BY sent_at DESC LIMIT 1",
+        *REACHED
+    )
+});
+
+/// Template messages to `?1` after `?2`, but for this key (`per_recipient`).
+static TEMPLATES_TO: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT sent_at FROM deliveries WHERE recipient = ?1 AND route = 'template' AND sent_at > ?2
+           AND {} AND NOT (campaign = ?3 AND key = ?4) ORDER BY sent_at",
+        *REACHED
+    )
+});
 
 fn ts(t: i64) -> Timestamp {
     Timestamp::from_second(t).unwrap_or(Timestamp::UNIX_EPOCH)
