@@ -55,8 +55,13 @@ impl QuietHours {
 }
 
 impl Schedule {
+    /// Past `not_after`: the campaign sends nothing more, in any zone.
+    pub fn expired(&self, now: Timestamp) -> bool {
+        self.not_after.is_some_and(|t| now > t)
+    }
+
     pub fn slot(&self, now: Timestamp, tz: Option<&TimeZone>) -> Slot {
-        if self.not_after.is_some_and(|t| now > t) {
+        if self.expired(now) {
             return Slot::Expired;
         }
         if self.not_before.is_some_and(|t| now < t) {

@@ -15,7 +15,8 @@ use super::stop::Stop;
 use crate::campaign::Campaign;
 use crate::ledger::{Hold, Write as LedgerWrite, Writer};
 use crate::outcome::{Note, Outcome, Reason, Route, RowError, Status};
-use crate::plan::row::{Planner, Sendable, schedule_verdict};
+use crate::plan::decide::{Decision, Facts, Place, Quota, decide};
+use crate::plan::row::{Planner, Sendable};
 use crate::plan::stream::TemplateQuota;
 use crate::wire::client::{self as connectly, Answer, Client};
 
@@ -113,25 +114,22 @@ struct Send<'a> {
     o: Outcome,
     attempts: u32,
     tries_this_route: u32,
-    fallback: bool,
+    /// The session was refused with this code: the template goes instead.
+    refused: Option<String>,
     /// The route recorded in flight, if any.
     recorded: Option<Route>,
-    /// The row needs no (more) place of `templates_per_day`: the sequencer
-    /// judged it as a template, or the customer was reached today.
-    counted: bool,
-    /// A place of `templates_per_day` this row holds, given back if unused.
-    taken: bool,
+    /// Its place under `templates_per_day` (the sequencer's, for a row
+    /// planned as a template), given back if unused.
+    place: Place,
     /// Its place among the requests in flight, given back once answered.
     slot: Option<OwnedSemaphorePermit>,
 }
 
 /// Send one recipient. `None`: not attempted (the run stopped first).
 pub(super) async fn send_one(sh: &Shared, o: Outcome, s: Box<Sendable>, slot: OwnedSemaphorePermit) -> Option<Outcome> {
-    let counted = o.route == Some(Route::Template) || s.templated_today;
-    let taken = s.quota_taken;
+    let place = s.place;
     let slot = Some(slot);
-    let mut t =
-        Send { sh, s, o, attempts: 0, tries_this_route: 0, fallback: false, recorded: None, counted, taken, slot };
+    let mut t = Send { sh, s, o, attempts: 0, tries_this_route: 0, refused: None, recorded: None, place, slot };
     let mut step = Step::Decide;
     loop {
         step = match step {
@@ -145,45 +143,31 @@ pub(super) async fn send_one(sh: &Shared, o: Outcome, s: Box<Sendable>, slot: Ow
 }
 
 impl Send<'_> {
+    /// The schedule, the route and the daily cap, decided as the request
+    /// leaves: a long run may cross into quiet hours or past `not_after`,
+    /// and a window may close.
     fn decide(&mut self) -> Step {
         let sh = self.sh;
-        let now = (sh.clock)();
         if sh.stopped() {
             return self.owed();
         }
-        // The schedule, like the route, is decided as the request leaves: a
-        // long run may cross into quiet hours or past not_after.
-        if let Some((status, reason)) = schedule_verdict(sh.campaign.schedule.slot(now, self.s.tz.as_ref())) {
-            self.o.route = None;
-            return Step::Done(status, Some(reason));
-        }
-        let route = if self.fallback {
-            Route::Template
-        } else {
-            let (route, note) = sh.planner.route(self.s.last_inbound, now);
-            self.o.note = note;
-            match route {
-                Some(r) => r,
-                None => {
-                    self.o.route = None;
-                    return Step::Done(Status::Skipped, Some(Reason::NoRoute));
-                }
-            }
+        let s = &self.s;
+        let facts = Facts {
+            tz: s.tz.as_ref(),
+            last_inbound: s.last_inbound,
+            session: s.session.is_some(),
+            template: s.template.is_some(),
+            refused: self.refused.as_deref(),
         };
-        if self.s.body(route).is_none() {
-            self.o.route = None;
-            return Step::Done(Status::Skipped, Some(Reason::NoRoute));
-        }
-        if route == Route::Template && !self.counted {
-            // A session turned template (window closed, or refused): it counts too.
-            if !sh.quota.try_take() {
-                self.o.route = Some(route);
-                return Step::Done(Status::Deferred, Some(Reason::DailyLimit));
+        let (decision, note) = decide(&sh.campaign, &facts, (sh.clock)(), Quota::Take(&sh.quota, &mut self.place));
+        self.o.note = note;
+        match decision {
+            Decision::Send(route) => Step::Post(route),
+            Decision::Hold(status, reason) => {
+                self.o.route = decision.route();
+                Step::Done(status, Some(reason))
             }
-            self.counted = true;
-            self.taken = true;
         }
-        Step::Post(route)
     }
 
     /// Record in flight (once per route), wait for the slot, post at once.
@@ -310,10 +294,9 @@ impl Send<'_> {
         let code = e.code.clone();
         let code = code.as_deref();
         let fallback_code = matches!(code, Some(connectly::code::OUTSIDE_WINDOW | connectly::code::NO_CONVERSATION));
-        if route == Route::Session && !self.fallback && sh.campaign.template.is_some() && fallback_code {
-            self.fallback = true;
+        if route == Route::Session && self.refused.is_none() && sh.campaign.template.is_some() && fallback_code {
+            self.refused = Some(code.unwrap_or("").to_string());
             self.tries_this_route = 0;
-            self.o.note = Note::Text(format!("session refused ({}); sent as template", code.unwrap_or("")));
             return Step::Decide;
         }
         self.o.error = Some(e);
@@ -352,7 +335,7 @@ impl Send<'_> {
             }
             Hold::DailyLimit => {
                 // The ledger says the day is full: the place is not given back.
-                self.taken = false;
+                self.place.taken = false;
                 Step::Done(Status::Deferred, Some(Reason::DailyLimit))
             }
         }
@@ -404,7 +387,7 @@ impl Send<'_> {
         let sh = self.sh;
         self.o.status = status;
         self.o.reason = reason;
-        if self.taken && !matches!(status, Status::Sent | Status::Unknown) {
+        if self.place.taken && !matches!(status, Status::Sent | Status::Unknown) {
             sh.quota.release();
         }
         if self.recorded.is_none() {
@@ -413,7 +396,7 @@ impl Send<'_> {
             return self.o;
         }
         self.o.attempts = Some(self.attempts);
-        self.o.fallback = Some(self.fallback);
+        self.o.fallback = Some(self.refused.is_some());
         // Answered: no longer in flight. The next recipient's `in_flight`
         // can then join this outcome's commit.
         drop(self.slot.take());

@@ -2,6 +2,7 @@
 //! (their numbers checked by `crate::phone`), rendering, the window, the per-row plan, and the stream
 //! that plans rows on every core and hands them back in order.
 
+pub mod decide;
 pub mod lint;
 pub mod recipients;
 pub mod render;

@@ -12,14 +12,13 @@ use jiff::tz::TimeZone;
 use serde_json::value::RawValue;
 
 use crate::campaign::Campaign;
-use crate::campaign::schedule::Slot;
 use crate::error::{Error, FieldError, Location, Result};
 use crate::ledger::{KeyState, Snapshot};
 use crate::outcome::Route;
 use crate::outcome::{Filled, FilledButton, Note, Outcome, Reason, Request, RowError, Status, short};
+use crate::plan::decide::{Decision, Facts, Place, Quota, decide};
 use crate::plan::recipients::{self, Columns};
 use crate::plan::render::{Headers, Renderer, RowContext, Tid};
-use crate::plan::window;
 use crate::wire::body::{self, Param};
 use crate::wire::catalogue::{self, HeaderDef, TemplateDef};
 use crate::wire::message::{Message, map_message};
@@ -85,11 +84,9 @@ pub struct Sendable {
     pub template: Option<Box<RawValue>>,
     /// Fingerprints of each route's content (the repeat guard), when taken.
     pub content: [Option<i64>; 2],
-    /// The customer already got a template in the last 24 hours: another
-    /// does not reach one more customer (`templates_per_day`).
-    pub templated_today: bool,
-    /// The sequencer took a place of `templates_per_day` for this row.
-    pub quota_taken: bool,
+    /// Its place under `templates_per_day`: counted when the customer
+    /// already got a template in the last 24 hours, taken by the sequencer.
+    pub place: Place,
     /// The template as the customer reads it (dry runs, with a catalogue).
     pub filled: Option<Box<Filled>>,
 }
@@ -262,12 +259,6 @@ impl Planner {
     /// outcome carries the request body that would be sent (dry runs).
     pub fn plan_row(&self, row: u64, rec: &StringRecord, now: Timestamp, request: bool) -> RowPlan {
         let mut out = Outcome::new(row);
-        let invalid = |mut out: Outcome, e: FieldError| {
-            out.status = Status::Skipped;
-            out.reason = Some(Reason::Invalid);
-            out.error = Some(RowError::invalid(e));
-            out
-        };
         let c = &*self.campaign;
         // 1. phone
         let raw_phone = rec.get(self.columns.phone).unwrap_or("");
@@ -275,76 +266,82 @@ impl Planner {
             .map_err(|e| FieldError::new(&self.phone_column, format!("`{raw_phone}`: {e}")));
         let phone = match phone {
             Ok(p) => p,
-            Err(e) => return RowPlan::done(invalid(out, e), None),
+            Err(e) => return RowPlan::invalid(out, None, e),
         };
         let ctx = RowContext::new(rec, Some(&phone));
         out.recipient = Some(phone.clone());
         // 2. key, ledger, suppression
         let key = match self.renderer.render(self.once_per, &ctx) {
-            Ok(k) if k.is_empty() => {
-                return RowPlan::done(invalid(out, FieldError::new("once_per", "renders empty")), None);
-            }
+            Ok(k) if k.is_empty() => return RowPlan::invalid(out, None, FieldError::new("once_per", "renders empty")),
             Ok(k) => k,
-            Err(e) => return RowPlan::done(invalid(out, e), None),
+            Err(e) => return RowPlan::invalid(out, None, e),
         };
         let hash = key_hash(&key);
         out.key = Some(key);
-        let skip = |mut out: Outcome, reason| {
-            out.status = Status::Skipped;
-            out.reason = Some(reason);
-            RowPlan::done(out, Some(hash))
-        };
         if let Some(verdict) = self.ledger_verdict(hash, &phone, now) {
             return RowPlan::held(out, hash, verdict);
         }
-        // 3. schedule (in the recipient's zone when known)
+        // 3. the recipient's zone; past `not_after` nothing else of the row matters
         let tz = match self.zone(rec) {
             Ok(tz) => tz,
-            Err(e) => return RowPlan::done(invalid(out, e), Some(hash)),
+            Err(e) => return RowPlan::invalid(out, Some(hash), e),
         };
-        let held = schedule_verdict(c.schedule.slot(now, tz.as_ref()));
-        if let Some((Status::Skipped, reason)) = held {
-            return skip(out, reason);
+        if c.schedule.expired(now) {
+            return RowPlan::held(out, hash, (Status::Skipped, Reason::Expired, Note::None));
         }
         // 4. the sender, and the last inbound of that (number, customer) pair
         let (sender, last_inbound) = match self.sender_and_inbound(rec, &phone, now) {
             Ok(v) => v,
-            Err(e) => return RowPlan::done(invalid(out, e), Some(hash)),
+            Err(e) => return RowPlan::invalid(out, Some(hash), e),
         };
         out.sender = sender;
-        // 5. render and check both routes; serialize what will be used: both
-        // for a real run (the route is decided again as the request leaves),
-        // the chosen one for a dry run's report.
-        let (route, note) = self.route(last_inbound, now);
-        let open = held.is_none();
-        let wanted = |r: Route| if request { open && route == Some(r) } else { true };
+        // 5. the schedule and the route as of now (the send loop decides
+        // again as the request leaves; the daily cap is the sequencer's)
+        let facts = Facts {
+            tz: tz.as_ref(),
+            last_inbound,
+            session: c.session.is_some(),
+            template: c.template.is_some(),
+            refused: None,
+        };
+        let (decision, note) = decide(c, &facts, now, Quota::InOrder);
+        // 6. render and check both routes; serialize what will be used: both
+        // for a real run, the chosen one for a dry run's report.
+        let wanted = |r: Route| !request || decision == Decision::Send(r);
         // Fingerprints cost a little: a preview takes them only for customers
         // another run reached lately.
         let fingerprint = !request || self.ledger.has_sends(&phone);
         let who = Who { phone: &phone, sender: out.sender.as_deref(), key: out.key.as_deref().unwrap_or("") };
         let sendable = match self.render(&ctx, &who, &wanted, fingerprint, request) {
-            Ok(s) => Sendable { last_inbound, tz: tz.clone(), ..s },
-            Err(e) => return RowPlan::done(invalid(out, e), Some(hash)),
+            Ok(s) => Sendable { last_inbound, tz, ..s },
+            Err(e) => return RowPlan::invalid(out, Some(hash), e),
         };
-        if let Some((status, reason)) = held {
-            out.status = status;
-            out.reason = Some(reason);
-            if let Some(t) = c.schedule.opens(now, tz.as_ref()) {
-                out.note = crate::outcome::Note::Until(t);
+        match decision {
+            Decision::Hold(status, reason) => RowPlan::held(out, hash, (status, reason, note)),
+            Decision::Send(route) => {
+                out.note = note;
+                self.sendable(out, hash, route, sendable, (now, request))
             }
-            return RowPlan::done(out, Some(hash));
         }
-        out.note = note;
-        let Some(route) = route else {
-            return skip(out, Reason::NoRoute);
-        };
+    }
+
+    /// A row the decision sends by `route`, unless a rule across the
+    /// ledger's campaigns holds it. A dry run's outcome takes the request.
+    fn sendable(
+        &self,
+        mut out: Outcome,
+        hash: u128,
+        route: Route,
+        mut sendable: Sendable,
+        (now, request): (Timestamp, bool),
+    ) -> RowPlan {
+        let phone = out.recipient.as_deref().unwrap_or("");
         out.route = Some(route);
-        if let Some(verdict) = self.compliance(&phone, route, &sendable, now) {
+        if let Some(verdict) = self.compliance(phone, route, &sendable, now) {
             return RowPlan::held(out, hash, verdict);
         }
-        let mut sendable = sendable;
-        sendable.templated_today = c.templates_per_day.is_some()
-            && self.ledger.templates_since(&phone, now - jiff::SignedDuration::from_hours(24)).next().is_some();
+        sendable.place.counted = self.campaign.templates_per_day.is_some()
+            && self.ledger.templates_since(phone, now - jiff::SignedDuration::from_hours(24)).next().is_some();
         if request {
             // A dry run never dispatches: the body moves into the report.
             let body = match route {
@@ -459,12 +456,6 @@ impl Planner {
             )),
             t => Ok(t),
         }
-    }
-
-    /// The route as of `now` for a recipient whose last inbound is known (or not).
-    pub fn route(&self, last_inbound: Option<Timestamp>, now: Timestamp) -> (Option<Route>, crate::outcome::Note) {
-        let c = &self.campaign;
-        window::choose(window::window(last_inbound, now, c.window_margin), c.session.is_some(), c.template.is_some())
     }
 
     /// Which number this row goes from (SPEC §3 step 4): the row's
@@ -590,8 +581,7 @@ impl Planner {
             session,
             template,
             content,
-            templated_today: false,
-            quota_taken: false,
+            place: Place::default(),
             filled: filled_view,
         })
     }
@@ -690,18 +680,6 @@ fn filled(def: &TemplateDef, params: &[Param<'_>], body: String) -> Filled {
     }
 }
 
-/// What the schedule says of a row now: nothing (send it), deferred
-/// (`not_before`, `quiet_hours`) or skipped (`expired`). Planning and the
-/// dispatcher, which asks again as each request leaves, share it.
-pub fn schedule_verdict(slot: Slot) -> Option<(Status, Reason)> {
-    match slot {
-        Slot::Open => None,
-        Slot::NotBefore => Some((Status::Deferred, Reason::NotBefore)),
-        Slot::QuietHours => Some((Status::Deferred, Reason::QuietHours)),
-        Slot::Expired => Some((Status::Skipped, Reason::Expired)),
-    }
-}
-
 /// A message's content as one number: its parts, each ended by a zero byte.
 fn fingerprint_of(parts: &[&[u8]]) -> i64 {
     let mut h = xxhash_rust::xxh3::Xxh3::new();
@@ -715,6 +693,14 @@ fn fingerprint_of(parts: &[&[u8]]) -> i64 {
 impl RowPlan {
     fn done(outcome: Outcome, key_hash: Option<u128>) -> RowPlan {
         RowPlan { outcome, key_hash, send: None, line: None, rewritten: false }
+    }
+
+    /// Skipped as invalid: what is wrong, and with which field.
+    fn invalid(mut outcome: Outcome, key_hash: Option<u128>, e: FieldError) -> RowPlan {
+        outcome.status = Status::Skipped;
+        outcome.reason = Some(Reason::Invalid);
+        outcome.error = Some(RowError::invalid(e));
+        RowPlan::done(outcome, key_hash)
     }
 
     /// Not sent now: skipped or deferred, and why.

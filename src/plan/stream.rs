@@ -14,8 +14,8 @@ use csv::StringRecord;
 use jiff::Timestamp;
 
 use crate::error::{Error, Result};
-use crate::outcome::Route;
 use crate::outcome::{Reason, Status};
+use crate::plan::decide;
 use crate::plan::recipients::{Source, csv_error_in};
 use crate::plan::row::{Planner, RowPlan};
 
@@ -294,16 +294,12 @@ impl Sequencer {
         if self.limit.is_some_and(|l| self.planned >= l) {
             return ControlFlow::Break(());
         }
-        // A customer already reached today does not count again.
-        let today = plan.send.as_ref().is_some_and(|s| s.templated_today);
-        if plan.outcome.route == Some(Route::Template) && !today {
-            if !self.template_quota.try_take() {
-                plan.withdraw(Status::Deferred, Reason::DailyLimit);
-                return ControlFlow::Continue(());
-            }
-            if let Some(s) = plan.send.as_mut() {
-                s.quota_taken = true;
-            }
+        // The daily template cap, in row order (the planner decided the rest).
+        if let (Some(route), Some(s)) = (plan.outcome.route, plan.send.as_mut())
+            && !decide::claim(route, &self.template_quota, &mut s.place)
+        {
+            plan.withdraw(Status::Deferred, Reason::DailyLimit);
+            return ControlFlow::Continue(());
         }
         self.planned += 1;
         ControlFlow::Continue(())
