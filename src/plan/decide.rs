@@ -116,10 +116,81 @@ fn schedule(slot: Slot) -> Option<Decision> {
 /// The route by the 24-hour window; after a refused session, the template.
 fn route(c: &Campaign, row: &Facts<'_>, now: Timestamp) -> (Option<Route>, Note) {
     match row.refused {
-        Some(code) => (
-            row.template.then_some(Route::Template),
-            Note::Text(format!("session refused ({code}); sent as template")),
-        ),
+        Some(code) => {
+            (row.template.then_some(Route::Template), Note::Text(format!("session refused ({code}); sent as template")))
+        }
         None => window::choose(window::window(row.last_inbound, now, c.window_margin), row.session, row.template),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A campaign with a session message and a template, then `extra`.
+    fn campaign(extra: &str) -> Campaign {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.yaml");
+        let yaml = format!(
+            "name: t\nbusiness_id: b\nrecipients:\n  csv: people.csv\nsession:\n  message:\n    text: hi\ntemplate:\n  name: t\n{extra}"
+        );
+        std::fs::write(&path, yaml).unwrap();
+        Campaign::load(&path).unwrap()
+    }
+
+    fn at(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    fn row(last_inbound: Option<&str>) -> Facts<'static> {
+        Facts { tz: None, last_inbound: last_inbound.map(at), session: true, template: true, refused: None }
+    }
+
+    #[test]
+    fn the_schedule_holds_a_row_before_any_route_is_chosen() {
+        let c = campaign("schedule:\n  not_before: 2026-12-01T08:00:00Z\n  not_after: 2026-12-08T00:00:00Z\n");
+        let no_route = Facts { template: false, ..row(None) };
+        let (d, note) = decide(&c, &no_route, at("2026-11-30T12:00:00Z"), Quota::InOrder);
+        assert_eq!(d, Decision::Hold(Status::Deferred, Reason::NotBefore));
+        assert_eq!((d.route(), note), (None, Note::Until(at("2026-12-01T08:00:00Z"))));
+        let (d, note) = decide(&c, &row(None), at("2026-12-09T00:00:00Z"), Quota::InOrder);
+        assert_eq!((d, note), (Decision::Hold(Status::Skipped, Reason::Expired), Note::None));
+    }
+
+    #[test]
+    fn the_window_picks_the_route_and_a_refused_session_the_template() {
+        let c = campaign("");
+        let now = at("2026-12-02T12:00:00Z");
+        let open = row(Some("2026-12-02T11:00:00Z"));
+        assert_eq!(decide(&c, &open, now, Quota::InOrder).0, Decision::Send(Route::Session));
+        assert_eq!(decide(&c, &row(None), now, Quota::InOrder).0, Decision::Send(Route::Template));
+        let refused = Facts { refused: Some("outside_window"), ..open };
+        let (d, note) = decide(&c, &refused, now, Quota::InOrder);
+        assert_eq!(d, Decision::Send(Route::Template));
+        assert_eq!(note.to_string(), "session refused (outside_window); sent as template");
+        let (d, _) = decide(&c, &Facts { template: false, ..row(None) }, now, Quota::InOrder);
+        assert_eq!((d, d.route()), (Decision::Hold(Status::Skipped, Reason::NoRoute), None));
+    }
+
+    #[test]
+    fn a_template_takes_a_place_of_the_daily_cap_unless_it_has_one() {
+        let c = campaign("");
+        let now = at("2026-12-02T12:00:00Z");
+        let quota = TemplateQuota::new(Some(1));
+        let mut first = Place::default();
+        assert_eq!(decide(&c, &row(None), now, Quota::Take(&quota, &mut first)).0, Decision::Send(Route::Template));
+        assert!(first.counted && first.taken);
+        let mut second = Place::default();
+        let (d, _) = decide(&c, &row(None), now, Quota::Take(&quota, &mut second));
+        assert_eq!((d, d.route()), (Decision::Hold(Status::Deferred, Reason::DailyLimit), Some(Route::Template)));
+        // Reached today, or planned with a place: no second place.
+        let mut today = Place { counted: true, taken: false };
+        assert_eq!(decide(&c, &row(None), now, Quota::Take(&quota, &mut today)).0, Decision::Send(Route::Template));
+        assert!(!today.taken);
+        // A session needs none; at plan time the sequencer gives them out.
+        let open = row(Some("2026-12-02T11:00:00Z"));
+        let mut session = Place::default();
+        assert_eq!(decide(&c, &open, now, Quota::Take(&quota, &mut session)).0, Decision::Send(Route::Session));
+        assert_eq!(decide(&c, &row(None), now, Quota::InOrder).0, Decision::Send(Route::Template));
     }
 }
