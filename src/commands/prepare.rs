@@ -3,6 +3,8 @@
 //! against the CSV header, the template quota left in the rolling 24 hours,
 //! and preflight over every row.
 
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -12,11 +14,11 @@ use jiff::Timestamp;
 use super::templates;
 use crate::campaign::Campaign;
 use crate::cli::{RunArgs, RunFormat};
-use crate::error::{Error, Result};
+use crate::error::{Error, FieldError, Result};
 use crate::ledger::{Ledger, Snapshot};
 use crate::outcome::{Reason, Status};
 use crate::plan::recipients::{self, Source};
-use crate::plan::row::{Planner, Retrying};
+use crate::plan::row::{Planner, Retrying, RowPlan};
 use crate::plan::stream::{self as stream, Mode, Sequencer, TemplateQuota};
 use crate::report::tally::Tally;
 
@@ -235,13 +237,71 @@ pub fn offline(opts: &Options, now: Timestamp) -> Result<Offline> {
     Ok(Offline { loaded, quota, planner, source })
 }
 
-/// What preflight found: the rows, what is to be sent now, what is
-/// deferred, and every count.
-pub struct Preflight {
+/// One pass over every row as a run started now would plan it, nothing
+/// sent, nothing written: what preflight checks and `status` reports as
+/// owed, so the two cannot drift apart.
+#[derive(Default)]
+pub struct Pass {
     pub rows: u64,
+    /// Rows a run now would send.
     pub owed: u64,
+    /// Rows a run now would defer.
     pub deferred: u64,
     pub tally: Tally,
+    /// Invalid rows, the first `PROBLEMS_LISTED` of them in full.
+    pub invalid: usize,
+    pub problems: Vec<FieldError>,
+    /// Owed rows that are deferred, by reason: deferred now by the plan,
+    /// or recorded deferred by the run that met them though sendable now.
+    pub deferred_by: BTreeMap<Cow<'static, str>, u64>,
+}
+
+/// What a pass counts against: the template places left today (none: no
+/// cap), and the reasons recorded for keys an earlier run deferred.
+#[derive(Default)]
+pub struct Counting {
+    pub quota: Option<u64>,
+    pub recorded: HashMap<u128, String>,
+}
+
+/// Plan every row in order, as a run would, and count what it would do.
+pub fn pass(c: &Campaign, planner: Arc<Planner>, source: Source, now: Timestamp, counting: &Counting) -> Result<Pass> {
+    let mut seq =
+        Sequencer::new(None, TemplateQuota::new(counting.quota), recipients::estimate_rows(&c.recipients.csv));
+    let mut p = Pass::default();
+    p.rows = stream::run(planner, source, Mode { now, with_request: false, jsonl: false }, |plan, _| {
+        let _ = seq.admit(plan);
+        p.count(plan, &counting.recorded);
+        ControlFlow::Continue(())
+    })?;
+    Ok(p)
+}
+
+impl Pass {
+    fn count(&mut self, plan: &RowPlan, recorded: &HashMap<u128, String>) {
+        let o = &plan.outcome;
+        self.tally.add(o);
+        if o.reason == Some(Reason::Invalid) {
+            self.invalid += 1;
+            if self.problems.len() < PROBLEMS_LISTED
+                && let Some(p) = o.field_error()
+            {
+                self.problems.push(p);
+            }
+        }
+        let reason = if plan.send.is_some() {
+            self.owed += 1;
+            plan.key_hash.and_then(|h| recorded.get(&h)).map(|r| Cow::Owned(r.clone()))
+        } else if o.status == Status::Deferred {
+            self.deferred += 1;
+            Some(Cow::Borrowed(o.reason.map_or("other", |r| r.as_str())))
+        } else {
+            None
+        };
+        if let Some(r) = reason {
+            *self.deferred_by.entry(r).or_default() += 1;
+        }
+    }
 }
 
 /// Every row read and rendered, nothing sent; invalid rows are an error
@@ -252,34 +312,13 @@ pub fn preflight(
     source: Source,
     now: Timestamp,
     skip_invalid: bool,
-) -> Result<Preflight> {
-    let mut seq = Sequencer::new(None, TemplateQuota::new(None), recipients::estimate_rows(&c.recipients.csv));
-    let mut problems = Vec::new();
-    let mut tally = Tally::default();
-    let (mut invalid, mut owed, mut deferred) = (0usize, 0u64, 0u64);
-    let rows = stream::run(planner.clone(), source, Mode { now, with_request: false, jsonl: false }, |plan, _| {
-        let _ = seq.admit(plan);
-        tally.add(&plan.outcome);
-        if plan.outcome.reason == Some(Reason::Invalid) {
-            invalid += 1;
-            if problems.len() < PROBLEMS_LISTED
-                && let Some(p) = plan.outcome.field_error()
-            {
-                problems.push(p);
-            }
-        }
-        if plan.send.is_some() {
-            owed += 1;
-        } else if plan.outcome.status == Status::Deferred {
-            deferred += 1;
-        }
-        ControlFlow::Continue(())
-    })?;
+) -> Result<Pass> {
+    let pass = pass(c, planner.clone(), source, now, &Counting::default())?;
     if let Some(e) = planner.template_error() {
         return Err(e);
     }
-    if invalid > 0 && !skip_invalid {
-        return Err(Error::Preflight { csv: c.recipients.csv.clone(), problems, total: invalid });
+    if pass.invalid > 0 && !skip_invalid {
+        return Err(Error::Preflight { csv: c.recipients.csv.clone(), problems: pass.problems, total: pass.invalid });
     }
-    Ok(Preflight { rows, owed, deferred, tally })
+    Ok(pass)
 }
