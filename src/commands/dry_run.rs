@@ -10,8 +10,9 @@ use super::prepare::{Offline, Options, format, offline, print_catalogue_note};
 use crate::campaign::Campaign;
 use crate::error::{ExitCode, Result};
 use crate::outcome::Reason;
+use crate::plan::decide::TemplateQuota;
 use crate::plan::recipients;
-use crate::plan::stream::{self as stream, Mode, Sequencer, TemplateQuota};
+use crate::plan::stream::{self as stream, Mode, Sequencer};
 use crate::report::summary::{self, PreviewSummary};
 use crate::report::{self, PreviewReport};
 

@@ -17,9 +17,10 @@ use crate::cli::{RunArgs, RunFormat};
 use crate::error::{Error, FieldError, Result};
 use crate::ledger::{Ledger, Snapshot};
 use crate::outcome::{Reason, Status};
+use crate::plan::decide::TemplateQuota;
 use crate::plan::recipients::{self, Source};
 use crate::plan::row::{Planner, Retrying, RowPlan};
-use crate::plan::stream::{self as stream, Mode, Sequencer, TemplateQuota};
+use crate::plan::stream::{self as stream, Mode, Sequencer};
 use crate::report::tally::Tally;
 
 /// How many invalid rows preflight lists in full.

@@ -15,9 +15,9 @@ use super::stop::Stop;
 use crate::campaign::Campaign;
 use crate::ledger::{Hold, Write as LedgerWrite, Writer};
 use crate::outcome::{Note, Outcome, Reason, Route, RowError, Status};
+use crate::plan::decide::TemplateQuota;
 use crate::plan::decide::{Decision, Facts, Place, Quota, decide};
 use crate::plan::row::{Planner, Sendable};
-use crate::plan::stream::TemplateQuota;
 use crate::wire::client::{self as connectly, Answer, Client};
 
 /// State every send task shares.

@@ -4,13 +4,15 @@
 //! plans (dry run, preflight, `status`), the send loop again as each request
 //! leaves: one function, so the two cannot disagree.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
 use crate::campaign::Campaign;
 use crate::campaign::schedule::Slot;
 use crate::outcome::{Note, Reason, Route, Status};
-use crate::plan::stream::TemplateQuota;
 use crate::plan::window;
 
 /// What to do with a row now.
@@ -120,6 +122,33 @@ fn route(c: &Campaign, row: &Facts<'_>, now: Timestamp) -> (Option<Route>, Note)
             (row.template.then_some(Route::Template), Note::Text(format!("session refused ({code}); sent as template")))
         }
         None => window::choose(window::window(row.last_inbound, now, c.window_margin), row.session, row.template),
+    }
+}
+
+/// Customers still reachable by template in the rolling 24 hours (`limits.templates_per_day`),
+/// shared by the sequencer (rows planned as templates) and the dispatcher
+/// (sessions that become templates as they leave).
+#[derive(Debug, Default)]
+pub struct TemplateQuota(Option<AtomicU64>);
+
+impl TemplateQuota {
+    pub fn new(left: Option<u64>) -> Arc<TemplateQuota> {
+        Arc::new(TemplateQuota(left.map(AtomicU64::new)))
+    }
+
+    /// Take one template send; `false` when the cap is reached.
+    pub fn try_take(&self) -> bool {
+        match &self.0 {
+            None => true,
+            Some(left) => left.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok(),
+        }
+    }
+
+    /// Give back a place taken for a send that did not happen.
+    pub fn release(&self) {
+        if let Some(left) = &self.0 {
+            left.fetch_add(1, Ordering::SeqCst);
+        }
     }
 }
 

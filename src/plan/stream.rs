@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::ops::ControlFlow;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -15,7 +15,7 @@ use jiff::Timestamp;
 
 use crate::error::{Error, Result};
 use crate::outcome::{Reason, Status};
-use crate::plan::decide;
+use crate::plan::decide::{self, TemplateQuota};
 use crate::plan::recipients::{Source, csv_error_in};
 use crate::plan::row::{Planner, RowPlan};
 
@@ -200,33 +200,6 @@ fn worker(planner: &Planner, rx: &Mutex<Receiver<Batch>>, tx: &std::sync::mpsc::
         }
         if tx.send(batch).is_err() {
             return;
-        }
-    }
-}
-
-/// Customers still reachable by template in the rolling 24 hours (`limits.templates_per_day`),
-/// shared by the sequencer (rows planned as templates) and the dispatcher
-/// (sessions that become templates as they leave).
-#[derive(Debug, Default)]
-pub struct TemplateQuota(Option<AtomicU64>);
-
-impl TemplateQuota {
-    pub fn new(left: Option<u64>) -> Arc<TemplateQuota> {
-        Arc::new(TemplateQuota(left.map(AtomicU64::new)))
-    }
-
-    /// Take one template send; `false` when the cap is reached.
-    pub fn try_take(&self) -> bool {
-        match &self.0 {
-            None => true,
-            Some(left) => left.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok(),
-        }
-    }
-
-    /// Give back a place taken for a send that did not happen.
-    pub fn release(&self) {
-        if let Some(left) = &self.0 {
-            left.fetch_add(1, Ordering::SeqCst);
         }
     }
 }
