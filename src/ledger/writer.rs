@@ -1,9 +1,10 @@
-//! Writes go through one thread that commits in groups: every operation
-//! waiting when a commit starts joins it, and nobody is told "done" before
-//! the commit that holds their write. A request leaves only after its
-//! `in_flight` record is committed.
+//! Writes go through one thread that commits in groups: each write says by
+//! when it must be committed, the thread commits when the earliest of those
+//! comes, every write waiting then joins that commit, and nobody is told
+//! "done" before the commit that holds their write. A request leaves only
+//! after its `in_flight` record is committed.
 
-use std::sync::{LazyLock, mpsc};
+use std::sync::{Arc, Condvar, LazyLock, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -18,9 +19,13 @@ use crate::outcome::{Outcome, Route, RowError};
 impl Ledger {
     /// Start the writer thread; the connection moves into it.
     pub fn into_writer(self) -> Writer {
-        let (tx, rx) = mpsc::channel::<Op>();
-        let handle = thread::Builder::new().name("ledger".into()).spawn(move || writer_loop(self, rx)).ok();
-        Writer { tx, handle }
+        let queue = Arc::new(Queue::default());
+        let q = queue.clone();
+        let handle = thread::Builder::new().name("ledger".into()).spawn(move || writer_loop(self, &q)).ok();
+        if handle.is_none() {
+            queue.lock().closed = true;
+        }
+        Writer { queue, handle }
     }
 
     /// Apply one write; an `InFlight` whose guard holds it back is not
@@ -257,9 +262,92 @@ enum Op {
     Stop,
 }
 
+/// The writes waiting for the writer thread, each with the instant by which
+/// it must be committed. The thread commits when the earliest of those
+/// comes, so writes that can wait share a commit; a write whose deadline is
+/// earlier than the thread's planned wake-up wakes it, any other does not.
+#[derive(Default)]
+struct Queue {
+    state: Mutex<Waiting>,
+    wake: Condvar,
+}
+
+#[derive(Default)]
+struct Waiting {
+    ops: Vec<Op>,
+    /// The earliest deadline among `ops`.
+    due: Option<Instant>,
+    /// What the thread is doing: `None` while it commits (it looks at the
+    /// queue again before it sleeps), else sleeping until this instant (or
+    /// until woken, when it has nothing at all).
+    sleeping: Option<Option<Instant>>,
+    /// The thread has ended: nothing more will be written.
+    closed: bool,
+}
+
+impl Queue {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Waiting> {
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Queue `op` to be committed by `by`; `false` once the writer has ended.
+    fn push(&self, op: Op, by: Instant) -> bool {
+        let mut w = self.lock();
+        if w.closed {
+            return false;
+        }
+        w.ops.push(op);
+        w.due = Some(w.due.map_or(by, |d| d.min(by)));
+        let wake = match w.sleeping {
+            Some(None) => true,
+            Some(Some(planned)) => by < planned || w.ops.len() >= BATCH,
+            None => false,
+        };
+        drop(w);
+        if wake {
+            self.wake.notify_one();
+        }
+        true
+    }
+
+    /// Wait until the earliest deadline (or a full batch) and take the group.
+    fn next_group(&self) -> Vec<Op> {
+        let mut w = self.lock();
+        loop {
+            let now = Instant::now();
+            match w.due {
+                Some(due) if due <= now || w.ops.len() >= BATCH => break,
+                Some(due) => {
+                    w.sleeping = Some(Some(due));
+                    w = self.wake.wait_timeout(w, due - now).unwrap_or_else(std::sync::PoisonError::into_inner).0;
+                }
+                None => {
+                    w.sleeping = Some(None);
+                    w = self.wake.wait(w).unwrap_or_else(std::sync::PoisonError::into_inner);
+                }
+            }
+        }
+        w.sleeping = None;
+        w.due = None;
+        std::mem::take(&mut w.ops)
+    }
+}
+
+/// Marks the queue closed when the writer thread ends, however it ends: the
+/// writes still queued are dropped and their waiters told.
+struct Closing<'a>(&'a Queue);
+
+impl Drop for Closing<'_> {
+    fn drop(&mut self) {
+        let mut w = self.0.lock();
+        w.closed = true;
+        w.ops.clear();
+    }
+}
+
 /// The handle to the writer thread.
 pub struct Writer {
-    tx: mpsc::Sender<Op>,
+    queue: Arc<Queue>,
     handle: Option<thread::JoinHandle<Finished>>,
 }
 
@@ -272,57 +360,46 @@ pub struct Finished {
 }
 
 impl Writer {
-    /// Write and wait until it is committed; `Some` when a guard held it back.
+    /// Write and wait until it is committed; `Some` when a guard held it
+    /// back. An `in_flight` is committed at once (its request waits for
+    /// it); an outcome may wait `LINGER` to share its commit.
     pub async fn commit(&self, w: Write) -> Result<Option<Hold>, String> {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        self.tx.send(Op::Write(Box::new(w), Some(tx))).map_err(|_| "the ledger writer stopped".to_string())?;
-        rx.await.map_err(|_| "the ledger writer stopped".to_string())?
+        self.submit(w).await.map_err(|_| STOPPED.to_string())?
     }
 
-    /// Write without waiting; it commits with the next group.
+    /// Write; the answer comes on the receiver once committed (a closed
+    /// receiver: the writer stopped).
+    pub fn submit(&self, w: Write) -> tokio::sync::oneshot::Receiver<Result<Option<Hold>, String>> {
+        let patience = if matches!(w, Write::InFlight { .. }) { Duration::ZERO } else { LINGER };
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        // Refused once the writer has ended: the sender is dropped, the
+        // receiver reads as closed.
+        self.queue.push(Op::Write(Box::new(w), Some(tx)), Instant::now() + patience);
+        rx
+    }
+
+    /// Write without waiting; it commits with a group within `LINGER`.
     pub fn record(&self, w: Write) {
-        let _ = self.tx.send(Op::Write(Box::new(w), None));
+        self.queue.push(Op::Write(Box::new(w), None), Instant::now() + LINGER);
     }
 
     /// Commit what is queued and hand the connection back. Bounded: at
     /// worst one more wait of the busy timeout.
     pub fn finish(mut self) -> Option<Finished> {
-        let _ = self.tx.send(Op::Stop);
+        self.queue.push(Op::Stop, Instant::now());
         self.handle.take().and_then(|h| h.join().ok())
     }
 }
 
+const STOPPED: &str = "the ledger writer stopped";
+
 /// Most writes committed together.
 const BATCH: usize = 4096;
 
-/// How long a group holding only outcomes waits for more before it commits.
-/// An answered request's outcome is usually followed at once by the next
-/// recipient's `in_flight`: one commit instead of two per message at a
-/// steady pace. `in_flight` itself never waits (its request is held for it).
-const LINGER: Duration = Duration::from_millis(2);
-
-/// The group to commit: what is queued now, and while nothing in it is
-/// urgent, what arrives within `LINGER`.
-fn gather(rx: &mpsc::Receiver<Op>, first: Op) -> Vec<Op> {
-    let urgent = |op: &Op| !matches!(op, Op::Write(w, _) if matches!(**w, Write::Final { .. } | Write::OptOut { .. }));
-    let mut waiting = !urgent(&first);
-    let mut batch = vec![first];
-    let until = Instant::now() + LINGER;
-    while batch.len() < BATCH {
-        let next = match rx.try_recv() {
-            Ok(op) => op,
-            Err(mpsc::TryRecvError::Disconnected) => break,
-            Err(mpsc::TryRecvError::Empty) if !waiting => break,
-            Err(mpsc::TryRecvError::Empty) => match rx.recv_timeout(until.saturating_duration_since(Instant::now())) {
-                Ok(op) => op,
-                Err(_) => break,
-            },
-        };
-        waiting &= !urgent(&next);
-        batch.push(next);
-    }
-    batch
-}
+/// How long an outcome (or an opt-out) may wait to share its commit with
+/// others: at a steady pace it joins the next request's `in_flight`, one
+/// commit per message instead of two.
+const LINGER: Duration = Duration::from_millis(20);
 
 type Ack = tokio::sync::oneshot::Sender<Result<Option<Hold>, String>>;
 
@@ -331,16 +408,16 @@ type Ack = tokio::sync::oneshot::Sender<Result<Option<Hold>, String>>;
 /// answers already received, and tries them again with the next group and
 /// once more at the end: an accepted send is never dropped while there is
 /// any chance to record it.
-fn writer_loop(ledger: Ledger, rx: mpsc::Receiver<Op>) -> Finished {
+fn writer_loop(ledger: Ledger, queue: &Queue) -> Finished {
+    let closing = Closing(queue);
     let mut kept: Vec<Write> = Vec::new();
     let mut failed: Option<String> = None;
     let mut stop = false;
     while !stop {
-        let Ok(first) = rx.recv() else { break };
         let mut batch = Vec::new();
         // Each waiter with the place of its write in `kept`.
         let mut acks: Vec<(usize, Ack)> = Vec::new();
-        for op in gather(&rx, first) {
+        for op in queue.next_group() {
             match op {
                 Op::Write(w, ack) => {
                     acks.extend(ack.map(|a| (kept.len() + batch.len(), a)));
@@ -368,6 +445,7 @@ fn writer_loop(ledger: Ledger, rx: mpsc::Receiver<Op>) -> Finished {
             kept.retain(|w| !matches!(w, Write::InFlight { .. }));
         }
     }
+    drop(closing);
     let unrecorded = if kept.is_empty() || ledger.commit_group(&kept).is_ok() {
         Vec::new()
     } else {
