@@ -55,8 +55,10 @@ pub fn real_run(opts: &Options) -> Result<ExitCode> {
     let quota = template_quota(&c, Some(&ledger), now)?;
     let writer = Arc::new(ledger.into_writer());
     let client = Client::new(endpoint, Duration::from_secs(30)).map_err(Error::Aborted)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // One thread sends, paces and reads the answers: at a steady pace a
+    // message costs a timer wake-up and an answer, with no hand-offs
+    // between threads (the ledger writer and the planner have their own).
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| Error::Aborted(format!("cannot start the async runtime: {e}")))?;

@@ -173,40 +173,33 @@ impl Send<'_> {
     /// Record in flight (once per route), wait for the slot, post at once.
     async fn post(&mut self, route: Route) -> Step {
         let sh = self.sh;
-        if self.recorded != Some(route) {
-            let w = LedgerWrite::InFlight {
-                campaign: sh.campaign.name.clone(),
-                key: self.o.key.clone().unwrap_or_default(),
-                row: self.o.row,
-                recipient: self.o.recipient.clone().unwrap_or_default(),
-                sender: self.o.sender.clone(),
-                route,
-                category: if route == Route::Template { sh.planner.template_category() } else { None },
-                run: sh.run_id,
-                at: (sh.clock)(),
-                content: self.s.content(route),
-                guard: Some(sh.planner.guard()),
-            };
-            match sh.writer.commit(w).await {
-                Ok(None) => {}
-                Ok(Some(hold)) => return self.held(route, hold),
-                Err(e) => {
-                    sh.stop(Stop::Ledger(e));
-                    return if self.recorded.is_some() { self.owed() } else { Step::Dropped };
-                }
-            }
-            self.recorded = Some(route);
-        }
+        let lane = sh.lane(self.o.sender.as_deref());
+        let before = self.recorded;
+        // From here the request may be recorded in flight: a stop while it
+        // waits leaves it owed (recorded so), never "in flight".
+        let commit = (before != Some(route)).then(|| sh.writer.submit(self.in_flight(route)));
+        self.recorded = Some(route);
+        let wait = sh.pacer.after_commit(lane, self.o.row, commit);
         self.o.route = Some(route);
         // Waiting for the slot ends at once when the run stops.
         let mut stop_rx = sh.stop_tx.subscribe();
         let paced = tokio::select! {
-            ok = sh.pacer.ready(sh.lane(self.o.sender.as_deref()), self.o.row) => Some(ok),
+            commit = wait => Some(commit),
             _ = stop_rx.wait_for(|s| *s) => None,
         };
         match paced {
-            Some(true) if !sh.stopped() => {}
-            Some(false) => {
+            Some(Some(Ok(None))) if !sh.stopped() => {}
+            Some(Some(Ok(Some(hold)))) => {
+                // Held back by a guard: nothing was written.
+                self.recorded = before;
+                return self.held(route, hold);
+            }
+            Some(Some(Err(e))) => {
+                self.recorded = before;
+                sh.stop(Stop::Ledger(e));
+                return self.owed();
+            }
+            Some(None) => {
                 sh.stop(Stop::Pacer);
                 return self.owed();
             }
@@ -232,6 +225,24 @@ impl Send<'_> {
             _ => sh.pacer.answered(),
         }
         self.answered(route, answer)
+    }
+
+    /// The `in_flight` record of this request by `route`.
+    fn in_flight(&self, route: Route) -> LedgerWrite {
+        let sh = self.sh;
+        LedgerWrite::InFlight {
+            campaign: sh.campaign.name.clone(),
+            key: self.o.key.clone().unwrap_or_default(),
+            row: self.o.row,
+            recipient: self.o.recipient.clone().unwrap_or_default(),
+            sender: self.o.sender.clone(),
+            route,
+            category: if route == Route::Template { sh.planner.template_category() } else { None },
+            run: sh.run_id,
+            at: (sh.clock)(),
+            content: self.s.content(route),
+            guard: Some(sh.planner.guard()),
+        }
     }
 
     /// Act on an answer's class (SPEC §3 step 6).

@@ -1,0 +1,146 @@
+//! One GCRA limiter (the algorithm governor implements), scheduled against
+//! absolute instants.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+/// One GCRA limiter: `tat` is the theoretical arrival time of the next
+/// request; a release is allowed from `tat - tolerance`.
+///
+/// Releases keep to the schedule even when the wake-up comes late: a slot
+/// missed by timer slack or a busy machine (up to `MAX_DEBT`) is made up by
+/// the next releases, at no less than half an interval apart, so lateness
+/// is not rate lost and does not become a burst either. Time nobody was
+/// waiting earns nothing (`idle`).
+///
+/// It also keeps the last `per_second + burst` release instants, and holds a
+/// release until the oldest of them is more than a second (plus `GUARD`)
+/// ago: so no second holds more than `per_second + burst` even where the
+/// requests arrive, with up to `GUARD` of jitter on their way.
+#[derive(Debug, Clone)]
+pub(super) struct Gcra {
+    interval: Duration,
+    tolerance: Duration,
+    tat: Instant,
+    /// The last release, and the least gap to the next (half an interval
+    /// with `burst: 1`; none when bursts are allowed).
+    last: Option<Instant>,
+    gap: Duration,
+    recent: VecDeque<Instant>,
+    /// How many releases one second (plus `GUARD`) may hold; 0: unchecked
+    /// (very high rates, where one request more is noise).
+    most: usize,
+}
+
+/// Arrival jitter the one-second bound allows for.
+const GUARD: Duration = Duration::from_millis(5);
+
+/// The most lateness the schedule makes up for.
+const MAX_DEBT: Duration = Duration::from_millis(20);
+
+impl Gcra {
+    pub(super) fn new(per_second: f64, burst: u32, start: Instant) -> Gcra {
+        let most = per_second.ceil() + f64::from(burst);
+        let most = if most <= 10_000.0 { most as usize } else { 0 };
+        let mut g = Gcra {
+            interval: Duration::ZERO,
+            tolerance: Duration::ZERO,
+            tat: start,
+            last: None,
+            gap: Duration::ZERO,
+            recent: VecDeque::with_capacity(most),
+            most,
+        };
+        g.set_rate(per_second, burst);
+        g
+    }
+
+    pub(super) fn due(&self) -> Instant {
+        let mut due = self.tat.checked_sub(self.tolerance).unwrap_or(self.tat);
+        if let Some(last) = self.last {
+            due = due.max(last + self.gap);
+        }
+        match self.recent.front() {
+            Some(&oldest) if self.recent.len() >= self.most => due.max(oldest + Duration::from_secs(1) + GUARD),
+            _ => due,
+        }
+    }
+
+    /// Take a release at `now`, keeping the schedule (see `MAX_DEBT`).
+    pub(super) fn take(&mut self, now: Instant) {
+        let from = self.tat.max(now.checked_sub(MAX_DEBT).unwrap_or(now));
+        self.tat = from + self.interval;
+        self.last = Some(now);
+        if self.most > 0 {
+            if self.recent.len() >= self.most {
+                self.recent.pop_front();
+            }
+            self.recent.push_back(now);
+        }
+    }
+
+    /// No release before `t` (Retry-After).
+    pub(super) fn not_before(&mut self, t: Instant) {
+        self.tat = self.tat.max(t);
+    }
+
+    /// A request arrives with nobody waiting: no credit for the idle time.
+    pub(super) fn idle(&mut self, now: Instant) {
+        self.tat = self.tat.max(now);
+    }
+
+    pub(super) fn set_rate(&mut self, per_second: f64, burst: u32) {
+        self.interval = Duration::from_secs_f64(1.0 / per_second.max(0.001));
+        self.tolerance = self.interval * burst.saturating_sub(1);
+        self.gap = if burst <= 1 { self.interval / 2 } else { Duration::ZERO };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_late_release_is_made_up_half_an_interval_apart_and_idle_time_earns_nothing() {
+        let t0 = Instant::now();
+        let ms = |n: u64| t0 + Duration::from_millis(n);
+        let mut g = Gcra::new(200.0, 1, t0);
+        g.take(ms(0));
+        assert_eq!(g.due(), ms(5));
+        // Woken 7 ms late: the slot due at 5 goes now, the next ones come
+        // 2.5 ms apart rather than 5 until the schedule is met again.
+        g.take(ms(12));
+        assert_eq!(g.due(), ms(12) + Duration::from_micros(2500));
+        g.take(ms(12) + Duration::from_micros(2500));
+        assert_eq!(g.due(), ms(17));
+        g.take(ms(17));
+        assert_eq!(g.due(), ms(20));
+        g.take(ms(20));
+        assert_eq!(g.due(), ms(25));
+        // Nobody waited for 100 ms: the next arrival starts a fresh schedule.
+        g.idle(ms(120));
+        g.take(ms(120));
+        assert_eq!(g.due(), ms(125));
+    }
+
+    #[test]
+    fn making_up_for_lateness_never_puts_more_than_per_second_plus_burst_in_a_second() {
+        let t0 = Instant::now();
+        let mut g = Gcra::new(10.0, 1, t0);
+        let mut at = Vec::new();
+        let mut now = t0;
+        for i in 0..60 {
+            // Every fifth wake-up comes 19 ms late.
+            now = g.due().max(now) + Duration::from_millis(if i % 5 == 4 { 19 } else { 0 });
+            g.take(now);
+            at.push(now);
+        }
+        for (i, start) in at.iter().enumerate() {
+            let within = at[i..].iter().take_while(|t| t.duration_since(*start) < Duration::from_secs(1)).count();
+            assert!(within <= 11, "{within} releases within a second from release {i}");
+        }
+        // And the schedule is kept: 60 releases at 10/s take about 5.9 s.
+        let span = at[59].duration_since(at[0]);
+        assert!(span <= Duration::from_millis(5_950), "{span:?}");
+    }
+}
