@@ -155,10 +155,12 @@ fn adapting() {
 }
 
 fn ceiling() {
-    println!("\n## Ceiling: 20,000 template sends, no rate limit, no latency, concurrency 64");
+    println!(
+        "\n## Ceiling: 20,000 template sends, per_second 10,000 (the most a campaign may set), burst 10,000, no latency, concurrency 64"
+    );
     let dir = tempfile::tempdir().unwrap();
     let s = StandIn::with(Config { latency: Duration::ZERO, per_second: u32::MAX });
-    campaign(dir.path(), 20_000, 1_000_000, 1000, 64);
+    campaign(dir.path(), 20_000, 10_000, 10_000, 64);
     let (wall, cpu) = send(dir.path(), &s);
     let n = s.received().len();
     println!("messages/s          {:.0} (ledger on)", n as f64 / wall.as_secs_f64());
@@ -220,10 +222,10 @@ fn ledger() {
 /// 100,000 real sends with no latency and no limit, against the same HTTP
 /// path alone (the client posting the same bodies, no ledger, no planning).
 fn ledger_in_a_real_run() {
-    println!("\n## 100,000 recipients, no latency, no rate limit, concurrency 64");
+    println!("\n## 100,000 recipients, no latency, per_second and burst 10,000, concurrency 64");
     let dir = tempfile::tempdir().unwrap();
     let s = StandIn::with(Config { latency: Duration::ZERO, per_second: u32::MAX });
-    campaign(dir.path(), 100_000, 1_000_000, 1000, 64);
+    campaign(dir.path(), 100_000, 10_000, 10_000, 64);
     let (wall, _) = send(dir.path(), &s);
     let full = 100_000.0 / wall.as_secs_f64();
     println!("campaign run        {full:.0} messages/s (ledger, planning, pacing, HTTP)");
