@@ -160,7 +160,7 @@ fn owed(s: &RunSummary) {
             parts.join(", "),
             if still == 1 { "it" } else { "them" },
         ));
-    } else if t.status(Status::Sent) + t.status(Status::Failed) == 0
+    } else if t.status(Status::Sent) + t.status(Status::Failed) + t.status(Status::Unknown) == 0
         && t.reason(Reason::PreviouslyFailed) + t.reason(Reason::PreviouslyUnknown) == 0
         && s.abort.is_none()
         && !s.quiet

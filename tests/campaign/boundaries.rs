@@ -56,6 +56,17 @@ fn a_connection_dropped_after_the_request_is_unknown_and_never_resent() {
 }
 
 #[test]
+fn a_run_whose_every_answer_is_lost_never_says_nothing_is_owed() {
+    let env = Env::new();
+    let s = StandIn::start();
+    s.fault("+16045550000", &[Fault::Drop]);
+    campaign(&env, &people(1), "");
+    let run = env.send(&s, &["run", "c.yaml"]);
+    run.expect(0).stderr_has("unknown 1");
+    assert!(!run.stderr.contains("nothing owed"), "{}", run.stderr);
+}
+
+#[test]
 fn an_accepted_answer_without_an_id_is_unknown() {
     let env = Env::new();
     let s = StandIn::start();
