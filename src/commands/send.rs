@@ -94,6 +94,7 @@ pub fn real_run(opts: &Options) -> Result<ExitCode> {
         file: &opts.file,
         tally: &report.tally,
         owed_before: pre.owed + pre.deferred,
+        skipped_while_sending: report.skipped_while_sending,
         requests: report.requests,
         elapsed,
         abort: stop.as_deref(),

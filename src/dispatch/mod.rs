@@ -18,7 +18,7 @@ use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 use crate::campaign::Campaign;
 use crate::error::{ExitCode, Result};
 use crate::ledger::Writer;
-use crate::outcome::Outcome;
+use crate::outcome::{Outcome, Status};
 use crate::plan::decide::TemplateQuota;
 use crate::plan::row::{Planner, Sendable};
 use crate::plan::stream::{self as stream, Mode, Sequencer};
@@ -54,6 +54,10 @@ pub struct Report {
     pub stop: Option<Stop>,
     pub requests: u64,
     pub not_attempted: u64,
+    /// Rows owed at the start that the run settled as skipped: the ledger
+    /// held them back as they were to be sent (an opt-out or a repeat
+    /// recorded meanwhile), or Connectly answered that the customer opted out.
+    pub skipped_while_sending: u64,
     /// The pace the run reached (lower than configured after 429s).
     pub pace: Pace,
 }
@@ -144,7 +148,7 @@ pub async fn dispatch(d: Dispatch) -> Result<Report> {
 
     // The reporter: outcomes in row order.
     let mut report = d.report;
-    let mut not_attempted = 0u64;
+    let (mut not_attempted, mut skipped_while_sending) = (0u64, 0u64);
     while let Some(item) = item_rx.recv().await {
         let o = match item {
             Item::Ready(o) => {
@@ -152,7 +156,10 @@ pub async fn dispatch(d: Dispatch) -> Result<Report> {
                 *o
             }
             Item::Pending(rx) => match rx.await {
-                Ok(Some(o)) => o,
+                Ok(Some(o)) => {
+                    skipped_while_sending += u64::from(o.status == Status::Skipped);
+                    o
+                }
                 Ok(None) | Err(_) => {
                     not_attempted += 1;
                     continue;
@@ -171,7 +178,7 @@ pub async fn dispatch(d: Dispatch) -> Result<Report> {
     }
     let stop = shared.stop.lock().ok().and_then(|a| a.clone());
     let requests = u64::from(shared.requests.load(Ordering::SeqCst));
-    Ok(Report { tally, stop, requests, not_attempted, pace: shared.pacer.pace() })
+    Ok(Report { tally, stop, requests, not_attempted, skipped_while_sending, pace: shared.pacer.pace() })
 }
 
 /// Signals: the first stops taking new recipients, the second exits at once.

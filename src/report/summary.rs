@@ -64,6 +64,8 @@ pub struct RunSummary<'a> {
     pub tally: &'a Tally,
     /// Recipients owed when the run started (preflight): to send now, or deferred.
     pub owed_before: u64,
+    /// Of those, the ones the run settled as skipped while sending.
+    pub skipped_while_sending: u64,
     pub requests: u64,
     pub elapsed: Duration,
     /// Why the run stopped early, if it did.
@@ -78,10 +80,11 @@ pub struct RunSummary<'a> {
 
 impl RunSummary<'_> {
     /// Recipients a later run still owes: those owed at the start that this
-    /// run did not settle (sent, failed or unknown).
+    /// run did not settle (sent, failed, unknown, or skipped while sending).
     pub fn still_owed(&self) -> u64 {
         let t = self.tally;
-        let settled = t.status(Status::Sent) + t.status(Status::Failed) + t.status(Status::Unknown);
+        let settled =
+            t.status(Status::Sent) + t.status(Status::Failed) + t.status(Status::Unknown) + self.skipped_while_sending;
         self.owed_before.saturating_sub(settled)
     }
 }

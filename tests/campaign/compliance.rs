@@ -161,6 +161,17 @@ fn an_api_opt_out_joins_the_list_and_a_later_start_undoes_it() {
 }
 
 #[test]
+fn a_customer_found_opted_out_while_sending_is_not_counted_as_still_owed() {
+    let env = Env::new();
+    let s = StandIn::start();
+    campaign(&env, &people(2), "");
+    s.fault("+16045550000", &[Fault::Error(400, "ERROR_CODE_MESSAGE_CUSTOMER_OPTED_OUT")]);
+    let run = env.send(&s, &["run", "c.yaml"]);
+    run.expect(0).stderr_has("sent 1").stderr_has("suppressed 1");
+    assert!(!run.stderr.contains("still owed"), "{}", run.stderr);
+}
+
+#[test]
 fn status_counts_the_opt_outs_that_followed_the_campaigns_messages() {
     let env = Env::new();
     let s = StandIn::start();
