@@ -73,9 +73,13 @@ pub fn parse(v: &Value) -> Result<Event, String> {
     Err("not a JSON object".into())
 }
 
-/// Customers are keyed like recipients: E.164. Other ids (BSUIDs) are kept as given.
+/// Customers are keyed like recipients: E.164. An id of digits alone is
+/// WhatsApp's (`wa_id`): the number without its `+`, as for business
+/// numbers above. Other ids (BSUIDs) are kept as given.
 fn customer(id: &str) -> String {
-    crate::phone::normalize(id, None).unwrap_or_else(|_| id.to_string())
+    let t = id.trim();
+    let id = if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) { format!("+{t}") } else { id.to_string() };
+    crate::phone::normalize(&id, None).unwrap_or(id)
 }
 
 /// The payload's `timestamp`: Unix seconds, as a string or a number.

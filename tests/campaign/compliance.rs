@@ -115,6 +115,15 @@ fn a_stop_arriving_during_a_run_is_honoured_before_the_next_send() {
 }
 
 #[test]
+fn a_stop_from_a_number_written_without_plus_opts_that_customer_out() {
+    let env = Env::new();
+    campaign(&env, SIX, "");
+    // WhatsApp's own ids are the number's digits without `+`.
+    import(&env, &[said("16044441112", "STOP", now_unix() - 60)], &[]).expect(0);
+    assert_eq!(&verdicts(&env, "c.yaml", &[])[..3], ["planned", "skipped/suppressed", "planned"]);
+}
+
+#[test]
 fn opt_out_words_can_be_chosen_and_the_receiver_honours_them() {
     let env = Env::new();
     campaign(&env, SIX, "");
