@@ -17,8 +17,9 @@ pub fn init(dir: &Path) -> Result<ExitCode> {
     let occupied = std::fs::read_dir(dir).map(|mut d| d.next().is_some()).unwrap_or(false);
     if occupied || dir.is_file() {
         return Err(Error::Usage(format!(
-            "{} already exists and is not empty; init writes only into a new or empty folder, and never overwrites\n  hint: give a new folder, e.g. campaign init campaigns/my-campaign",
-            dir.display()
+            "{} already exists and is not empty; init writes only into a new or empty folder, and never overwrites\n  hint: give a new folder, e.g. campaign init {}",
+            dir.display(),
+            shell_word(&free_sibling(dir).display().to_string())
         )));
     }
     let name = campaign_name(dir);
@@ -50,6 +51,12 @@ pub fn init(dir: &Path) -> Result<ExitCode> {
     println!("  campaign check {yaml}");
     println!("  campaign run {yaml} --dry-run");
     Ok(ExitCode::Done)
+}
+
+/// `DIR-2`, `DIR-3`…: the first that does not exist yet.
+fn free_sibling(dir: &Path) -> std::path::PathBuf {
+    let base = dir.as_os_str().to_string_lossy().trim_end_matches('/').to_string();
+    (2..).map(|n| std::path::PathBuf::from(format!("{base}-{n}"))).find(|p| !p.exists()).unwrap_or_default()
 }
 
 /// A path as a shell word, quoted when it needs to be, to copy and paste.

@@ -42,6 +42,9 @@ fn refuses_to_overwrite() {
     env.write("mine/campaign.yaml", "my own work\n");
     let run = env.run(&["init", "mine"]);
     run.expect(2).stderr_has("mine already exists and is not empty").stderr_has("never overwrites");
+    // The folder it suggests instead is one that is free.
+    env.write("mine-2/x", "taken\n");
+    env.run(&["init", "mine"]).expect(2).stderr_has("e.g. campaign init mine-3\n");
     assert_eq!(std::fs::read_to_string(env.path("mine/campaign.yaml")).unwrap(), "my own work\n");
     assert!(!env.exists("mine/recipients.csv"));
     // An empty folder is fine.
