@@ -88,7 +88,8 @@ pub fn real_run(opts: &Options) -> Result<ExitCode> {
     counts["not_attempted"] = report.not_attempted.into();
     // The summary comes first: if the end of the run cannot be recorded
     // (a full disk), the user still learns what was sent.
-    let stop = report.stop.as_ref().map(ToString::to_string);
+    let unrecorded = ledger.as_ref().map_or(0, |f| f.unrecorded.len());
+    let stop = report.stop.as_ref().map(|s| s.told(unrecorded));
     print_run(&RunSummary {
         campaign: &c.name,
         file: &opts.file,

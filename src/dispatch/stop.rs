@@ -23,6 +23,19 @@ pub enum Stop {
     Rows(String),
 }
 
+impl Stop {
+    /// What the summary says, knowing how many answers the ledger could not
+    /// record: a signal's stop then does not claim they all were.
+    pub fn told(&self, unrecorded: usize) -> String {
+        match self {
+            Stop::Signal(name) if unrecorded > 0 => format!(
+                "interrupted by {name}; requests in flight finished, but the ledger could not record every answer (listed below)"
+            ),
+            stop => stop.to_string(),
+        }
+    }
+}
+
 impl fmt::Display for Stop {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         const RESUME: &str = "run the same command again; it sends only what is still owed";

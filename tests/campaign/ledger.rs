@@ -405,6 +405,21 @@ fn a_ledger_locked_for_good_mid_run_stops_it_naming_the_cause_and_nothing_is_sen
 }
 
 #[test]
+fn a_signal_while_the_ledger_is_locked_does_not_claim_every_answer_was_recorded() {
+    let env = Env::new();
+    let s = StandIn::start();
+    slow(&env, 300, 20);
+    let run = env.spawn(env.sending(&s, &["run", "c.yaml"]));
+    wait_for(&s, 20);
+    let _release = hold_write_lock(env.path(".campaign/state.db"), Duration::from_secs(600));
+    std::thread::sleep(Duration::from_millis(500));
+    signal(&run, "-TERM");
+    let run = finish(run);
+    run.expect(3).stderr_has("interrupted by SIGTERM").stderr_has("could not be recorded");
+    assert!(!run.stderr.contains("were recorded"), "{}", run.stderr);
+}
+
+#[test]
 fn status_counts_what_is_owed_as_the_next_run_would() {
     let env = Env::new();
     let s = StandIn::start();
