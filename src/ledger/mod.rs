@@ -3,6 +3,7 @@
 //! statuses from webhooks. WAL with a busy timeout, so a webhook receiver
 //! can write while a campaign runs.
 
+mod checkpoint;
 pub mod lock;
 mod queries;
 mod schema;

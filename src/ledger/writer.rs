@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use jiff::Timestamp;
 use rusqlite::{OptionalExtension, params};
 
+use super::checkpoint::Checkpointer;
 use super::states::REACHED;
 use super::{Ledger, MessageStatus};
 use crate::error::Result;
@@ -410,6 +411,7 @@ type Ack = tokio::sync::oneshot::Sender<Result<Option<Hold>, String>>;
 /// any chance to record it.
 fn writer_loop(ledger: Ledger, queue: &Queue) -> Finished {
     let closing = Closing(queue);
+    let checkpoints = Checkpointer::start(&ledger.path, &ledger.conn);
     let mut kept: Vec<Write> = Vec::new();
     let mut failed: Option<String> = None;
     let mut stop = false;
@@ -446,6 +448,9 @@ fn writer_loop(ledger: Ledger, queue: &Queue) -> Finished {
         }
     }
     drop(closing);
+    if let Some(c) = checkpoints {
+        c.finish(&ledger.conn);
+    }
     let unrecorded = if kept.is_empty() || ledger.commit_group(&kept).is_ok() {
         Vec::new()
     } else {
