@@ -400,7 +400,7 @@ const BATCH: usize = 4096;
 /// How long an outcome (or an opt-out) may wait to share its commit with
 /// others: at a steady pace it joins the next request's `in_flight`, one
 /// commit per message instead of two.
-const LINGER: Duration = Duration::from_millis(20);
+const LINGER: Duration = Duration::from_millis(2);
 
 type Ack = tokio::sync::oneshot::Sender<Result<Option<Hold>, String>>;
 
