@@ -22,12 +22,8 @@ impl Region {
     /// Look up an ISO 3166 region code such as `US` or `GB`.
     pub fn lookup(id: &str) -> Option<Region> {
         let id = id.trim().to_ascii_uppercase();
-        let meta = phonenumber::metadata::DATABASE.by_id(id.as_str())?;
-        Some(Region {
-            calling_code: meta.country_code(),
-            national_prefix: meta.national_prefix().map(str::to_string),
-            id,
-        })
+        let plan = numbering::region(&id)?;
+        Some(Region { calling_code: plan.code, national_prefix: plan.national_prefix.map(str::to_string), id })
     }
 }
 

@@ -1,30 +1,43 @@
-//! Numbering plans (libphonenumber's metadata, from the `phonenumber` crate),
-//! compiled for speed: a number is valid when one region of its calling
-//! code has a number type (fixed line, mobile, toll free …) whose pattern
-//! matches it whole, as libphonenumber's `isValidNumber` decides. Each
-//! region's patterns become one anchored regex, compiled the first time a
-//! number of that region is met, so a check costs well under a microsecond.
+//! Numbering plans (libphonenumber's metadata, from the `phonenumber` crate,
+//! written out as data by `build.rs`), compiled for speed: a number is valid
+//! when one region of its calling code has a number type (fixed line,
+//! mobile, toll free …) whose pattern matches it whole, as libphonenumber's
+//! `isValidNumber` decides. Each region's patterns become one anchored
+//! regex, compiled the first time a number of that region is met, so a
+//! check costs well under a microsecond and a run pays only for the
+//! countries its numbers are from.
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-use phonenumber::Type;
-use phonenumber::metadata::{DATABASE, Metadata};
 use regex::{Regex, RegexBuilder};
 
-/// The number types `isValidNumber` accepts.
-const KINDS: [Type; 10] = [
-    Type::FixedLine,
-    Type::Mobile,
-    Type::TollFree,
-    Type::PremiumRate,
-    Type::SharedCost,
-    Type::Voip,
-    Type::PersonalNumber,
-    Type::Pager,
-    Type::Uan,
-    Type::Voicemail,
-];
+/// What the metadata says of one region (a country or territory).
+pub struct Plan {
+    /// ISO 3166 code, such as `CA` (or `001` for non-geographic numbers).
+    pub id: &'static str,
+    pub code: u16,
+    /// The main region of its calling code (US for +1).
+    pub main: bool,
+    /// The national (trunk) prefix, such as the 0 of 07911 123456.
+    pub national_prefix: Option<&'static str>,
+    /// The leading digits that tell this region from others of its code.
+    leading: Option<&'static str>,
+    /// The national-number pattern of each number type `isValidNumber`
+    /// accepts (fixed line, mobile, toll free, premium rate, shared cost,
+    /// VoIP, personal, pager, UAN, voicemail) that the region has.
+    patterns: &'static [&'static str],
+    /// The possible lengths of those types, one list after the other.
+    lengths: &'static [u16],
+}
+
+/// Every region, in the order the `phonenumber` crate lists them.
+static PLANS: &[Plan] = include!(concat!(env!("OUT_DIR"), "/numbering_plans.rs"));
+
+/// The region with this ISO 3166 code (upper case).
+pub fn region(id: &str) -> Option<&'static Plan> {
+    PLANS.iter().find(|p| p.id == id)
+}
 
 /// What the plan says of a number.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,7 +53,7 @@ pub enum Verdict {
 }
 
 struct Region {
-    meta: &'static Metadata,
+    meta: &'static Plan,
     leading: OnceLock<Option<Regex>>,
     valid: OnceLock<Option<Regex>>,
 }
@@ -57,15 +70,13 @@ fn codes() -> &'static [Option<Code>] {
     static CODES: OnceLock<Vec<Option<Code>>> = OnceLock::new();
     CODES.get_or_init(|| {
         let mut codes: HashMap<u16, Code> = HashMap::new();
-        for meta in DATABASE.iter() {
-            let code = codes.entry(meta.country_code()).or_insert_with(|| Code { regions: vec![], lengths: vec![] });
+        for meta in PLANS {
+            let code = codes.entry(meta.code).or_insert_with(|| Code { regions: vec![], lengths: vec![] });
             let region = Region { meta, leading: OnceLock::new(), valid: OnceLock::new() };
             code.regions.push(region);
-            if meta.is_main_country_for_code() || code.regions.len() == 1 {
+            if meta.main || code.regions.len() == 1 {
                 code.lengths.clear();
-                for d in KINDS.iter().filter_map(|k| meta.descriptors().get(*k)) {
-                    code.lengths.extend_from_slice(d.possible_length());
-                }
+                code.lengths.extend_from_slice(meta.lengths);
             }
         }
         let mut table: Vec<Option<Code>> = (0..1000).map(|_| None).collect();
@@ -73,7 +84,7 @@ fn codes() -> &'static [Option<Code>] {
             code.lengths.sort_unstable();
             code.lengths.dedup();
             // Regions told apart by leading digits come after those that are not.
-            code.regions.sort_by_key(|r| r.meta.leading_digits().is_some());
+            code.regions.sort_by_key(|r| r.meta.leading.is_some());
             if let Some(slot) = table.get_mut(usize::from(n)) {
                 *slot = Some(code);
             }
@@ -87,7 +98,7 @@ fn code(n: u16) -> Option<&'static Code> {
 }
 
 /// libphonenumber's patterns are written with spaces and line breaks for reading.
-fn compile(patterns: impl Iterator<Item = String>, prefix_only: bool) -> Option<Regex> {
+fn compile<'a>(patterns: impl Iterator<Item = &'a str>, prefix_only: bool) -> Option<Regex> {
     let alts: Vec<String> = patterns
         .map(|p| p.chars().filter(|c| !c.is_whitespace()).collect::<String>())
         .filter(|p| !p.is_empty())
@@ -106,17 +117,12 @@ fn compile(patterns: impl Iterator<Item = String>, prefix_only: bool) -> Option<
 
 impl Region {
     fn may_hold(&self, national: &str) -> bool {
-        let leading = self.leading.get_or_init(|| {
-            self.meta.leading_digits().and_then(|r| compile(std::iter::once(r.as_str().to_string()), true))
-        });
+        let leading = self.leading.get_or_init(|| self.meta.leading.and_then(|r| compile(std::iter::once(r), true)));
         leading.as_ref().is_none_or(|r| r.is_match(national))
     }
 
     fn holds(&self, national: &str) -> bool {
-        let valid = self.valid.get_or_init(|| {
-            let kinds = KINDS.iter().filter_map(|k| self.meta.descriptors().get(*k));
-            compile(kinds.map(|d| d.national_number().as_str().to_string()), false)
-        });
+        let valid = self.valid.get_or_init(|| compile(self.meta.patterns.iter().copied(), false));
         valid.as_ref().is_some_and(|r| r.is_match(national))
     }
 }
@@ -139,7 +145,7 @@ pub fn check(digits: &str) -> Verdict {
     let Some((plan, code, national)) = plan_of(digits) else { return Verdict::UnknownCode };
     for region in &plan.regions {
         if region.may_hold(national) && region.holds(national) {
-            return Verdict::Valid(region.meta.id());
+            return Verdict::Valid(region.meta.id);
         }
     }
     let have = national.len();
@@ -153,7 +159,7 @@ pub fn check(digits: &str) -> Verdict {
 /// as the 0 of +44 (0) 7911 123456.
 pub fn trunk_prefix(n: u16) -> Option<&'static str> {
     let regions = &code(n)?.regions;
-    regions.iter().find(|r| r.meta.is_main_country_for_code()).or(regions.first())?.meta.national_prefix()
+    regions.iter().find(|r| r.meta.main).or(regions.first())?.meta.national_prefix
 }
 
 #[cfg(test)]
