@@ -173,7 +173,7 @@ pub fn recipient(raw: &str, region: Option<&Region>) -> Result<String, PhoneErro
     spreadsheet(t)?;
     let (digits, international) = digits(t)?;
     if international {
-        return international_number(&digits);
+        return international_number(digits);
     }
     national_number(&digits, region.ok_or(PhoneError::NoCountry)?)
 }
@@ -208,13 +208,15 @@ fn valid(digits: &str) -> bool {
 
 /// `+` and a calling code: valid as written, or once the trunk prefix that
 /// follows the code is dropped (`+44 (0) 7911 123456`).
-fn international_number(digits: &str) -> Result<String, PhoneError> {
-    let verdict = numbering::check(digits);
+fn international_number(mut digits: String) -> Result<String, PhoneError> {
+    let verdict = numbering::check(&digits);
     if let Verdict::Valid(_) = verdict {
-        return Ok(plus(digits));
+        // Most numbers: the digits' own buffer becomes the E.164 number.
+        digits.insert(0, '+');
+        return Ok(digits);
     }
     let mut trunk = None;
-    if let Some((code, national)) = numbering::split(digits)
+    if let Some((code, national)) = numbering::split(&digits)
         && let Some(p) = numbering::trunk_prefix(code).filter(|p| national.starts_with(*p))
     {
         let fixed = format!("{code}{}", &national[p.len()..]);
@@ -223,7 +225,7 @@ fn international_number(digits: &str) -> Result<String, PhoneError> {
         }
         trunk = Some(p.to_string());
     }
-    Err(PhoneError::Invalid { number: plus(digits), verdict, trunk })
+    Err(PhoneError::Invalid { number: plus(&digits), verdict, trunk })
 }
 
 /// A national number of `default_country`, with or without its trunk prefix.

@@ -233,20 +233,20 @@ pub fn check_session(m: &mut Message<String>) -> Result<(), FieldError> {
 
 /// Check one rendered template parameter.
 pub fn check_param(p: &Param<'_>) -> Result<(), FieldError> {
-    let field = format!("template.parameters.{}", p.name);
-    match p.name {
+    // This runs for every parameter of every row: the field is named only
+    // when something is wrong with it.
+    let checked = match p.name {
         "header_text" => {
-            required(&field, &p.value)?;
-            no_newline(&field, &p.value)?;
-            max_chars(&field, &p.value, 60)
+            required("", &p.value).and_then(|()| no_newline("", &p.value)).and_then(|()| max_chars("", &p.value, 60))
         }
-        "header_image" | "header_video" | "header_document" => url(&field, &p.value),
-        n if n.starts_with("body_") => {
-            required(&field, &p.value)?;
-            no_newline(&field, &p.value)
-        }
-        _ => required(&field, &p.value),
-    }
+        "header_image" | "header_video" | "header_document" => url("", &p.value),
+        n if n.starts_with("body_") => required("", &p.value).and_then(|()| no_newline("", &p.value)),
+        _ => required("", &p.value),
+    };
+    checked.map_err(|mut e| {
+        e.at.field = Some(format!("template.parameters.{}", p.name));
+        e
+    })
 }
 
 /// A template's body after filling: WhatsApp takes at most 1,024 characters.
