@@ -312,7 +312,14 @@ impl Renderer {
     pub fn render(&self, id: Tid, row: &RowContext<'_>) -> Result<String, FieldError> {
         match &self.compiled[id.0] {
             Compiled::Simple(segs) => {
-                let mut out = String::new();
+                // Sized once: no reallocation as the pieces are appended.
+                let len = |seg: &Seg| match seg {
+                    Seg::Lit(s) => s.len(),
+                    Seg::Col(i) => row.record.get(*i).map_or(0, str::len),
+                    Seg::Recipient => row.recipient.map_or(0, str::len),
+                    Seg::Campaign => self.campaign.len(),
+                };
+                let mut out = String::with_capacity(segs.iter().map(len).sum());
                 for seg in segs {
                     match seg {
                         Seg::Lit(s) => out.push_str(s),
