@@ -235,6 +235,17 @@ mod tests {
     }
 
     #[test]
+    fn a_pattern_the_dfa_cannot_hold_is_matched_by_the_regex_crate() {
+        // Unicode classes are left out of the DFAs: this one falls back.
+        let m = Matcher::new(r"^(?:\p{Greek}\d)$".to_string()).unwrap();
+        assert!(m.dfa.is_none());
+        assert!(m.is_match("α1") && !m.is_match("a1"));
+        let prefix = Matcher::new("^(?:268|664)".to_string()).unwrap();
+        assert!(prefix.dfa.is_some());
+        assert!(prefix.is_match("2684601234") && !prefix.is_match("2694601234") && !prefix.is_match("26"));
+    }
+
+    #[test]
     fn invalid_numbers_say_why() {
         assert_eq!(check("99912345678"), Verdict::UnknownCode);
         assert!(matches!(check("160455501"), Verdict::Length { code: 1, have: 8, .. }));
