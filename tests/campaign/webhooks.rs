@@ -304,8 +304,18 @@ fn a_slow_import_never_holds_the_ledger_while_it_waits_for_input() {
     let import = env.spawn(env.cmd(&["inbound", "import", "feed"]));
     let mut feed = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
     writeln!(feed, "{}", inbound("+16045550000", now_unix() - 60)).unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(800));
-    // Another writer gets the ledger at once while the import waits for its next line.
+    // The first line recorded (however busy the machine), the import waits
+    // for its next line: another writer gets the ledger at once.
+    let recorded = || {
+        let conn = rusqlite::Connection::open(env.path(".campaign/state.db")).ok()?;
+        conn.query_row("SELECT count(*) FROM inbound", [], |r| r.get::<_, i64>(0)).ok()
+    };
+    let waited = std::time::Instant::now();
+    while recorded() != Some(1) {
+        assert!(waited.elapsed() < std::time::Duration::from_secs(30), "the first line was never recorded");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(100));
     let conn = rusqlite::Connection::open(env.path(".campaign/state.db")).unwrap();
     conn.busy_timeout(std::time::Duration::from_millis(500)).unwrap();
     conn.execute_batch("BEGIN IMMEDIATE; COMMIT;").expect("the ledger is free while the import waits");
