@@ -136,6 +136,7 @@ pub async fn dispatch(d: Dispatch) -> Result<Report> {
         streak: AtomicU32::new(0),
         requests: AtomicU32::new(0),
         reached: AtomicBool::new(false),
+        unreached: AtomicU32::new(0),
     });
 
     watch_signals(shared.clone());

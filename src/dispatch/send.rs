@@ -41,7 +41,15 @@ pub(super) struct Shared {
     pub requests: AtomicU32,
     /// Whether any request of this run reached the API and got an answer.
     pub reached: AtomicBool,
+    /// Rows in a row that gave up with no request leaving, since the last
+    /// answer from the API.
+    pub unreached: AtomicU32,
 }
+
+/// Once the API has answered, this many rows in a row giving up with none
+/// of their requests leaving (connection refused, DNS, TLS) mean the API
+/// has become unreachable: the run stops, and the rest stays owed.
+pub(super) const UNREACHABLE_ROWS: u32 = 3;
 
 impl Shared {
     /// The pace lane of a sender number: its place in the campaign's list;
@@ -214,6 +222,7 @@ impl Send<'_> {
         let answer = sh.client.post(sh.planner.path(route), body).await;
         if !matches!(answer, Answer::NotSent(_)) {
             sh.reached.store(true, Ordering::SeqCst);
+            sh.unreached.store(0, Ordering::SeqCst);
         }
         match &answer {
             // The whole run waits out Retry-After, but never longer than a
@@ -381,12 +390,16 @@ impl Send<'_> {
     }
 
     /// A row the network kept from leaving: if no request of the run has
-    /// reached the API, it is unreachable and the run stops.
+    /// reached the API, or `UNREACHABLE_ROWS` rows in a row have given up so
+    /// since its last answer, it is unreachable and the run stops.
     fn unreachable(&self) {
         let sh = self.sh;
-        if !sh.reached.load(Ordering::SeqCst) {
+        let reached = sh.reached.load(Ordering::SeqCst);
+        let rows = sh.unreached.fetch_add(1, Ordering::SeqCst) + 1;
+        if !reached || rows >= UNREACHABLE_ROWS {
             let last = self.o.error.as_ref().map(|e| e.message.clone()).unwrap_or_default();
-            sh.stop(Stop::Unreachable(last));
+            let host = sh.client.host().to_string();
+            sh.stop(Stop::Unreachable { host, last, midway: reached.then_some(rows) });
             return;
         }
         self.failure();

@@ -9,8 +9,9 @@ use crate::wire::client::Abort;
 pub enum Stop {
     /// The API refused the whole run (key, business, redirect, limits).
     Api(Abort),
-    /// No request of the run could reach the API.
-    Unreachable(String),
+    /// The API at `host` could not be reached: by no request of the run,
+    /// or (`midway`) by this many rows in a row after it had answered.
+    Unreachable { host: String, last: String, midway: Option<u32> },
     /// `retry.abort_after` failures in a row.
     FailureStreak { count: u32, last: String },
     /// SIGINT or SIGTERM.
@@ -41,9 +42,13 @@ impl fmt::Display for Stop {
         const RESUME: &str = "run the same command again; it sends only what is still owed";
         match self {
             Stop::Api(a) => write!(f, "{a}\n  then {RESUME}"),
-            Stop::Unreachable(last) => write!(
+            Stop::Unreachable { host, last, midway: None } => write!(
                 f,
-                "the Connectly API could not be reached; nothing was sent and every recipient is still owed ({last})\n  hint: check the network and CONNECTLY_BASE_URL, then {RESUME}"
+                "the Connectly API at {host} could not be reached; nothing was sent and every recipient is still owed ({last})\n  hint: check the network and CONNECTLY_BASE_URL, then {RESUME}"
+            ),
+            Stop::Unreachable { host, last, midway: Some(rows) } => write!(
+                f,
+                "the Connectly API at {host} could no longer be reached: {rows} recipients in a row got no request through after their retries ({last}); the run stopped, what was sent is recorded, and every recipient not sent is still owed\n  hint: check the network and CONNECTLY_BASE_URL, then {RESUME}"
             ),
             Stop::FailureStreak { count, last } => write!(
                 f,

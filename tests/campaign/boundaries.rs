@@ -7,6 +7,7 @@ use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 use crate::send::{both_routes, campaign, campaign_with};
+use crate::support::proxy::Cut;
 use crate::support::{Env, Fault, StandIn, people};
 
 /// A port that records whether anybody connected to it.
@@ -210,6 +211,38 @@ fn an_api_that_cannot_be_reached_leaves_everyone_owed_and_the_rerun_sends_them()
     assert_eq!(st["counts"]["unknown"].as_u64().unwrap_or(0), 0, "{st}");
     env.send(&s, &["run", "c.yaml"]).expect(0).stderr_has("sent 20");
     assert_eq!(s.accepted().len(), 20);
+}
+
+#[test]
+fn an_api_that_vanishes_mid_run_stops_the_run_and_leaves_everything_unsent_owed() {
+    let env = Env::new();
+    let s = StandIn::start();
+    let file = both_routes().pace(20, 1, Some(1)).attempts(2);
+    campaign_with(&env, &people(60), &file);
+    // The catalogue's answer and 15 sends get through; then the network is gone.
+    let proxy = Cut::after(s.addr, 16);
+    let mut cmd = env.sending(&s, &["run", "c.yaml"]);
+    cmd.env("CONNECTLY_BASE_URL", proxy.url());
+    let run = crate::support::Run::from_output(cmd.output().unwrap());
+    assert!(proxy.is_cut());
+    run.expect(3).stderr_has("could no longer be reached").stderr_has("still owed");
+    run.stderr_has(&proxy.addr.to_string());
+    assert!(!run.stderr.contains("nothing was sent"), "{}", run.stderr);
+    assert_eq!(s.accepted().len(), 15, "{}", run.stderr);
+    // It stopped taking rows: three rows' retries, not every remaining row's.
+    let requests: u64 =
+        run.stderr.split(" requests,").next().and_then(|h| h.rsplit(' ').next()).unwrap().parse().unwrap();
+    assert!(requests <= 15 + 3 * 2, "{requests} requests: {}", run.stderr);
+    let st = env.run(&["status", "c.yaml", "--format", "json"]);
+    let st: serde_json::Value = serde_json::from_str(&st.stdout).unwrap();
+    assert_eq!(st["counts"]["sent"].as_u64().unwrap_or(0), 15, "{st}");
+    assert_eq!(st["counts"]["failed"].as_u64().unwrap_or(0), 0, "{st}");
+    assert_eq!(st["counts"]["unknown"].as_u64().unwrap_or(0), 0, "{st}");
+    // With the network back, the rerun sends the rest, each once.
+    env.send(&s, &["run", "c.yaml"]).expect(0).stderr_has("sent 45");
+    let accepted = s.accepted();
+    assert_eq!(accepted.len(), 60);
+    assert!(accepted.values().all(|&n| n == 1), "{accepted:?}");
 }
 
 #[test]

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod campaign_file;
+pub mod proxy;
 pub mod standin;
 
 use std::path::{Path, PathBuf};
