@@ -125,6 +125,11 @@ pub enum Error {
     #[error("run aborted: {0}\n  hint: fix the cause and run the same command again; it sends only what is still owed")]
     Aborted(String),
 
+    /// A command other than a run could not finish; the hint says how to
+    /// try again.
+    #[error("{what}\n  hint: {hint}")]
+    Stopped { what: String, hint: String },
+
     /// The ledger could not be read or written.
     #[error("ledger {}: {what}\n  hint: {fix}", .path.display())]
     Ledger { path: PathBuf, what: String, fix: String },
@@ -226,7 +231,7 @@ impl Error {
     pub fn exit_code(&self) -> ExitCode {
         match self {
             Error::Input(_) | Error::Usage(_) | Error::Preflight { .. } => ExitCode::Invalid,
-            Error::Locked { .. } | Error::Aborted(_) => ExitCode::Aborted,
+            Error::Locked { .. } | Error::Aborted(_) | Error::Stopped { .. } => ExitCode::Aborted,
             Error::Ledger { .. } | Error::Io { .. } => ExitCode::Aborted,
             Error::StdoutClosed => ExitCode::Done,
         }

@@ -35,10 +35,17 @@ pub fn pull(file: &Path, state: Option<&Path>) -> Result<ExitCode> {
     let endpoint = super::connectly::endpoint_from_env("fetching the template catalogue")?;
     let c = Campaign::load(file)?;
     let state = state.map_or_else(|| c.state.clone(), Path::to_path_buf);
+    // The cause may come with a hint of its own (a refused key); then only
+    // how to pull again is added.
+    let again = |what: String| {
+        let fix =
+            if what.contains("\n  hint:") { "when that is done" } else { "check the network and CONNECTLY_BASE_URL" };
+        Error::Stopped { what, hint: format!("{fix}, then run `campaign templates pull {}` again", file.display()) }
+    };
     let answer = fetch(endpoint, &c.business_id)
-        .map_err(|e| Error::Aborted(format!("the template catalogue could not be fetched: {e}; nothing was saved")))?;
+        .map_err(|e| again(format!("the template catalogue could not be fetched: {e}; nothing was saved")))?;
     let parsed = catalogue::parse(&answer)
-        .map_err(|e| Error::Aborted(format!("the template catalogue could not be read: {e}; nothing was saved")))?;
+        .map_err(|e| again(format!("the template catalogue could not be read: {e}; nothing was saved")))?;
     let path = saved_path(&state);
     save(&path, &c.business_id, Timestamp::now(), &answer)?;
     let approved = parsed.templates.iter().filter(|t| t.status.as_deref() == Some(catalogue::APPROVED)).count();

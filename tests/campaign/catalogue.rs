@@ -358,3 +358,15 @@ fn the_stand_in_refuses_template_sends_that_do_not_match_its_catalogue() {
     assert_eq!(rows[0]["error"]["code"], "ERROR_CODE_MESSAGE_TEMPLATE_INPUT_INVALID");
     assert_eq!(rows[1]["error"]["code"], "ERROR_CODE_MESSAGE_TEMPLATE_NOT_FOUND");
 }
+
+#[test]
+fn a_failed_pull_says_how_to_pull_again() {
+    let env = Env::new();
+    let s = StandIn::start();
+    campaign(&env, "en", MATCHING);
+    let out = env.sending(&s, &["templates", "pull", "c.yaml"]).env("CONNECTLY_API_KEY", "wrong-key-42").output();
+    let run = crate::support::Run::from_output(out.unwrap());
+    run.expect(3).stderr_has("nothing was saved").stderr_has("hint: ");
+    run.stderr_has(", then run `campaign templates pull c.yaml` again");
+    assert!(!run.stderr.contains("owed"), "a pull sends nothing: {}", run.stderr);
+}
