@@ -19,9 +19,28 @@ use crate::wire::client::{Client, Endpoint};
 /// A saved copy younger than this stands in for a catalogue a real run cannot fetch.
 const FRESH: SignedDuration = SignedDuration::from_hours(24);
 
-/// The saved catalogue's file: `templates.json` beside the ledger.
+/// The saved catalogue's file: `templates.json` beside the ledger file
+/// itself. A `--state` that is a symlink leads to the real ledger, as the
+/// run lock does: every path to the same ledger meets the same copy.
 pub fn saved_path(state: &Path) -> PathBuf {
-    state.parent().map_or_else(|| PathBuf::from("templates.json"), |d| d.join("templates.json"))
+    let real = real_file(state);
+    real.parent().map_or_else(|| PathBuf::from("templates.json"), |d| d.join("templates.json"))
+}
+
+/// `path` with its symlinks followed (a relative target is read from the
+/// link's folder), even when the final file does not exist yet. Only links
+/// are resolved, so a plain path stays as the user wrote it.
+fn real_file(path: &Path) -> PathBuf {
+    let mut p = path.to_path_buf();
+    // As many hops as Linux follows before giving up on a loop.
+    for _ in 0..40 {
+        let Ok(target) = std::fs::read_link(&p) else { break };
+        p = match p.parent() {
+            Some(dir) if target.is_relative() => dir.join(target),
+            _ => target,
+        };
+    }
+    p
 }
 
 /// A catalogue and when it was fetched.

@@ -370,3 +370,26 @@ fn a_failed_pull_says_how_to_pull_again() {
     run.stderr_has(", then run `campaign templates pull c.yaml` again");
     assert!(!run.stderr.contains("owed"), "a pull sends nothing: {}", run.stderr);
 }
+
+#[cfg(unix)]
+#[test]
+fn a_ledger_reached_by_a_symlink_keeps_its_catalogue_beside_the_real_file() {
+    let env = Env::new();
+    let s = standin(vec![spring_sale()]);
+    campaign(&env, "en", MATCHING);
+    env.write("store/notes.txt", "the ledger lives here\n");
+    std::os::unix::fs::symlink("store/state.db", env.path("link.db")).unwrap();
+    let pull = env.send(&s, &["templates", "pull", "c.yaml", "--state", "link.db"]);
+    assert!(pull.expect(0).stdout.contains("store/templates.json"), "{}", pull.stdout);
+    assert!(env.exists("store/templates.json"));
+    assert!(!env.exists("templates.json"), "not beside the symlink");
+    // Offline, through the symlink or the real path, the same copy is read.
+    for state in ["link.db", "store/state.db"] {
+        let run = env.run(&["run", "c.yaml", "--dry-run", "--state", state]);
+        run.expect(0).stderr_has("matches the business's catalogue as saved less than a minute ago");
+    }
+    // A real run through the symlink refreshes that same copy.
+    std::fs::remove_file(env.path("store/templates.json")).unwrap();
+    env.send(&s, &["run", "c.yaml", "--state", "link.db"]).expect(0);
+    assert!(env.exists("store/templates.json") && !env.exists("templates.json"));
+}
