@@ -167,7 +167,9 @@ fn a_second_run_is_refused_while_the_first_holds_the_lock() {
 fn second_run_through(second_state: impl FnOnce(&Env) -> String) {
     let env = Env::new();
     let s = StandIn::with(Config { latency: Duration::from_millis(100), ..Config::default() });
-    slow(&env, 40, 10);
+    // 20 s of sending: the first run is still going however slowly the
+    // second one starts (it is killed once both checks are made).
+    slow(&env, 200, 10);
     let first = env.spawn(env.sending(&s, &["run", "c.yaml"]));
     wait_for(&s, 2);
     let other = second_state(&env);
@@ -257,16 +259,17 @@ fn deferred_recipients_are_sent_by_a_later_run() {
 fn the_schedule_is_checked_again_as_each_request_leaves() {
     let env = Env::new();
     let s = StandIn::start();
-    // The campaign ends 3 s from now; at 5 per second, 30 rows take 6 s.
-    let deadline = jiff::Timestamp::from_second(crate::support::standin::now_unix() + 3).unwrap();
-    slow(&env, 30, 5);
+    // The campaign ends 5 s from now (time enough to start on a busy
+    // machine); at 5 per second, 60 rows would take 12 s.
+    let deadline = jiff::Timestamp::from_second(crate::support::standin::now_unix() + 5).unwrap();
+    slow(&env, 60, 5);
     let c = std::fs::read_to_string(env.path("c.yaml")).unwrap();
     env.write("c.yaml", &format!("{c}schedule:\n  not_after: {deadline}\n"));
     let rows = env.send(&s, &["run", "c.yaml", "--format", "jsonl"]).expect(0).rows();
     let sent = rows.iter().filter(|r| r["status"] == "sent").count();
     let expired = rows.iter().filter(|r| r["reason"] == "expired").count();
-    assert_eq!(sent + expired, 30);
-    assert!((1..30).contains(&sent), "{sent} sent before the deadline");
+    assert_eq!(sent + expired, 60);
+    assert!((1..60).contains(&sent), "{sent} sent before the deadline");
     assert_eq!(s.received().len(), sent, "nothing went out after not_after");
 }
 
