@@ -189,7 +189,24 @@ fn yaml_error(path: &Path, source: &str, e: &yaml_serde::Error) -> Error {
         Some(p) if raw::is_param_name(p) => raw::param_forms(p),
         _ => "fix the campaign file; the README's \"The campaign file\" section lists every key".into(),
     };
+    let fix = match closest_key(&msg) {
+        Some(key) => format!("did you mean `{key}`? Otherwise {fix}"),
+        None => fix,
+    };
     Error::input(path, at, clean_yaml_message(&msg), fix)
+}
+
+/// For "unknown field `x`, expected one of `a`, `b`, …": the valid key
+/// closest to `x`, when one is close enough to be a misspelling of it.
+fn closest_key(msg: &str) -> Option<&str> {
+    let rest = msg.split_once("unknown field `")?.1;
+    let (unknown, rest) = rest.split_once('`')?;
+    let expected = rest.split_once("expected")?.1;
+    let candidates = expected.split('`').skip(1).step_by(2);
+    let (score, key) = candidates
+        .map(|k| (strsim::jaro_winkler(&unknown.to_lowercase(), &k.to_lowercase()), k))
+        .max_by(|a, b| a.0.total_cmp(&b.0))?;
+    (score >= 0.8 && key != unknown).then_some(key)
 }
 
 /// yaml errors end with "at line X column Y", which the location already
@@ -247,5 +264,27 @@ mod tests {
         assert_eq!(locate(src, &["template", "parameters", "body_2"]), Some(6));
         assert_eq!(locate(src, &["name"]), Some(1));
         assert_eq!(locate(src, &["template", "name"]), Some(3));
+    }
+
+    #[test]
+    fn a_misspelt_key_is_matched_to_the_closest_valid_one() {
+        let top = "unknown field `{}`, expected one of `name`, `business_id`, `sender`, `recipients`, `once_per`, `session`, `template`, `window`, `rate`, `retry`, `limits`, `schedule`, `state`";
+        let at = |k: &str| closest_key(&top.replace("{}", k)).map(str::to_string);
+        for (typed, meant) in [
+            ("nme", "name"),
+            ("retries", "retry"),
+            ("bussiness_id", "business_id"),
+            ("Template", "template"),
+            ("limit", "limits"),
+            ("shedule", "schedule"),
+        ] {
+            assert_eq!(at(typed).as_deref(), Some(meant), "{typed}");
+        }
+        for far in ["colour", "x", "priority"] {
+            assert_eq!(at(far), None, "{far}");
+        }
+        let two = "session.message.listMessage.header: unknown field `txt`, expected `text` or `attachment`";
+        assert_eq!(closest_key(two), Some("text"));
+        assert_eq!(closest_key("invalid type: sequence, expected a string"), None);
     }
 }

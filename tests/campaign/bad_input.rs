@@ -48,6 +48,19 @@ fn unknown_key() {
 }
 
 #[test]
+fn a_misspelt_key_suggests_the_closest_valid_one() {
+    fails(
+        &env_with(&good().recipients("phone_colum", "tel").text()),
+        &["line 5", "unknown field `phone_colum`, expected one of", "hint: did you mean `phone_column`?"],
+    );
+    fails(&env_with(&good().rename("name", "nme").text()), &["unknown field `nme`", "did you mean `name`?"]);
+    // Nothing near: the list of keys alone.
+    let run = env_with(&good().set("colour", "\"red\"").text()).run(&["run", "c.yaml", "--dry-run"]);
+    run.expect(2).stderr_has("unknown field `colour`");
+    assert!(!run.stderr.contains("did you mean"), "{}", run.stderr);
+}
+
+#[test]
 fn missing_files() {
     fails(&env_with(&good().csv("nobody.csv").text()), &["nobody.csv", "cannot open the recipients CSV"]);
     fails(&env_with(&good().session_body("missing.j2").text()), &["c.yaml", "line 6", "session.body", "missing.j2"]);
