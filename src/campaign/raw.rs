@@ -648,11 +648,13 @@ fn template(door: &Door, t: RawTemplate) -> Result<Template> {
     }
     let language = t.language.map(|l| l.0).unwrap_or_else(|| "en".into());
     if language.is_empty() || !language.bytes().all(|b| b.is_ascii_alphabetic() || b == b'_') {
-        return Err(door.err(
-            &["template", "language"],
-            format!("invalid language `{language}`"),
-            "use the template's language code as approved, e.g. en, en_US, pt_BR",
-        ));
+        let fix = match underscored(&language) {
+            Some(code) => format!(
+                "did you mean `{code}`? WhatsApp language codes join language and region with an underscore, e.g. en_US, pt_BR"
+            ),
+            None => "use the template's language code as approved, e.g. en, en_US, pt_BR".to_string(),
+        };
+        return Err(door.err(&["template", "language"], format!("invalid language `{language}`"), &fix));
     }
     let mut parameters = Vec::new();
     let mut headers = 0;
@@ -674,6 +676,18 @@ fn template(door: &Door, t: RawTemplate) -> Result<Template> {
         parameters.push(Parameter { name: pname, value, filename });
     }
     Ok(Template { name: tname, language, parameters })
+}
+
+/// A language tag written with a hyphen or space (`en-US`, `pt br`) as
+/// WhatsApp spells it (`en_US`, `pt_BR`), when that is all that is wrong.
+fn underscored(tag: &str) -> Option<String> {
+    let parts: Vec<&str> = tag.trim().split(['-', '_', ' ']).collect();
+    let [lang, region] = parts.as_slice() else { return None };
+    let letters = |s: &str, n: std::ops::RangeInclusive<usize>| {
+        n.contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphabetic())
+    };
+    (letters(lang, 2..=3) && letters(region, 2..=2))
+        .then(|| format!("{}_{}", lang.to_ascii_lowercase(), region.to_ascii_uppercase()))
 }
 
 fn window_margin(door: &Door, w: Option<RawWindow>) -> Result<Duration> {
@@ -1130,6 +1144,9 @@ mod tests {
             refused("template:\n  name: t\n  language: en-US\n"),
             "c.yaml: line 5, `template.language`: invalid language `en-US`"
         );
+        for (typed, meant) in [("en-US", Some("en_US")), ("pt-br", Some("pt_BR")), ("es 419", None), ("en.US", None)] {
+            assert_eq!(underscored(typed).as_deref(), meant, "{typed}");
+        }
         assert_eq!(
             refused("template:\n  name: t\n  parameters:\n    header_text: a\n    header_image: \"https://x/a.jpg\"\n"),
             "c.yaml: line 7, `template.parameters.header_image`: `header_image` is a second header parameter"

@@ -61,6 +61,14 @@ fn a_misspelt_key_suggests_the_closest_valid_one() {
 }
 
 #[test]
+fn a_hyphenated_language_suggests_the_underscored_code() {
+    fails(
+        &env_with(&good().set("template.language", "en-US").text()),
+        &["template.language", "invalid language `en-US`", "hint: did you mean `en_US`?", "underscore"],
+    );
+}
+
+#[test]
 fn missing_files() {
     fails(&env_with(&good().csv("nobody.csv").text()), &["nobody.csv", "cannot open the recipients CSV"]);
     fails(&env_with(&good().session_body("missing.j2").text()), &["c.yaml", "line 6", "session.body", "missing.j2"]);
