@@ -118,12 +118,21 @@ pub fn csv_error(path: &Path, e: csv::Error) -> Error {
 pub fn csv_error_in(path: &Path, e: csv::Error, headers: Option<&Headers>) -> Error {
     let row_of = |pos: &csv::Position| pos.record().max(1);
     match e.kind() {
-        csv::ErrorKind::UnequalLengths { pos: Some(pos), expected_len, len } => Error::input(
-            path,
-            Location { line: Some(pos.line() as usize), row: Some(row_of(pos)), ..Default::default() },
-            format!("this row has {len} fields but the header has {expected_len}"),
-            "quote fields that contain commas, and give every row as many fields as the header",
-        ),
+        csv::ErrorKind::UnequalLengths { pos: Some(pos), expected_len, len } => {
+            let counts = format!("this row has {len} fields but the header has {expected_len}");
+            let (what, fix) = match open_quote(path, pos.byte(), pos.line()) {
+                Some(q) => (format!("{counts}: {}", q.words(pos.line())), q.fix()),
+                None => {
+                    (counts, "quote fields that contain commas, and give every row as many fields as the header".into())
+                }
+            };
+            Error::input(
+                path,
+                Location { line: Some(pos.line() as usize), row: Some(row_of(pos)), ..Default::default() },
+                what,
+                fix,
+            )
+        }
         csv::ErrorKind::Utf8 { pos: Some(pos), err } => Error::input(
             path,
             Location {
@@ -137,6 +146,92 @@ pub fn csv_error_in(path: &Path, e: csv::Error, headers: Option<&Headers>) -> Er
         ),
         _ => Error::input(path, Location::default(), e.to_string(), "check that the file is a CSV with a header row"),
     }
+}
+
+/// A quote that was probably never closed, in a row whose field count is
+/// off: the line it opens on, whether it runs past that line (a quoted
+/// field swallowing the lines after it) or stands inside a field, and the
+/// last line the row reaches.
+#[derive(Debug, PartialEq)]
+struct OpenQuote {
+    line: u64,
+    inside_field: bool,
+    row_ends: u64,
+}
+
+impl OpenQuote {
+    fn words(&self, row_line: u64) -> String {
+        let runs_on = if self.row_ends > row_line {
+            format!(", so the row runs on to line {}", self.row_ends)
+        } else {
+            String::new()
+        };
+        let where_ = if self.inside_field { " inside a field" } else { "" };
+        format!("a quote (\") opened{where_} on line {} is probably not closed{runs_on}", self.line)
+    }
+
+    fn fix(&self) -> String {
+        format!(
+            "close the quote on line {}: a field with commas or line breaks is written whole between quotes (\"Smith, Ana\"), and a quote inside it is doubled (\"\")",
+            self.line
+        )
+    }
+}
+
+/// The quote left open in the row that starts at byte `start` (line
+/// `line`) of the file, if there is one.
+fn open_quote(path: &Path, start: u64, line: u64) -> Option<OpenQuote> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = File::open(path).ok()?;
+    file.seek(SeekFrom::Start(start)).ok()?;
+    scan_quotes(BufReader::new(file).bytes().map_while(std::result::Result::ok), line)
+}
+
+/// Read one CSV row as the reader does and find where a quote went wrong:
+/// a quoted field that runs past its line (or to the end of the file) is
+/// the likeliest, else a quote in the middle of a field.
+fn scan_quotes(bytes: impl Iterator<Item = u8>, mut line: u64) -> Option<OpenQuote> {
+    let (mut field_start, mut quoted, mut pending) = (true, None::<u64>, false);
+    let (mut spanning, mut inside, mut row_ends) = (None, None, line);
+    for b in bytes {
+        if std::mem::take(&mut pending) {
+            if b == b'"' {
+                continue; // a doubled quote inside a quoted field
+            }
+            quoted = None;
+        }
+        if b != b'\n' {
+            row_ends = line;
+        }
+        if let Some(opened) = quoted {
+            match b {
+                b'"' => pending = true,
+                b'\n' => {
+                    line += 1;
+                    spanning.get_or_insert(opened);
+                }
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' if field_start => quoted = Some(line),
+            b'"' => _ = inside.get_or_insert(line),
+            b',' => {
+                field_start = true;
+                continue;
+            }
+            b'\n' | b'\r' => break,
+            _ => {}
+        }
+        field_start = false;
+    }
+    let quoted = quoted.filter(|_| !pending);
+    let (line, inside_field) = match spanning.or(quoted) {
+        Some(l) => (l, false),
+        None => (inside?, true),
+    };
+    Some(OpenQuote { line, inside_field, row_ends })
 }
 
 /// Numbers never to message, normalized like recipients: a CSV whose
@@ -256,5 +351,29 @@ mod tests {
         assert_eq!(a, b);
         assert_eq!(parse_instant("  ").unwrap(), None);
         assert!(parse_instant("yesterday").is_err());
+    }
+
+    fn quote_in(text: &str) -> Option<OpenQuote> {
+        scan_quotes(text.bytes(), 2)
+    }
+
+    #[test]
+    fn a_quote_left_open_is_found_where_it_opens() {
+        let open = |line, row_ends| Some(OpenQuote { line, inside_field: false, row_ends });
+        assert_eq!(quote_in("\"+16044441111,Ana,x\n+16044441112,Bo,y\n"), open(2, 3));
+        assert_eq!(quote_in("+16044441111,\"Ana,x\n+16044441112,\"Bo\",y\n"), open(2, 3));
+        assert_eq!(quote_in("+16044441111,\"Ana,x"), open(2, 2));
+        assert_eq!(
+            quote_in("+16044441111,Ana \"the best, x\n"),
+            Some(OpenQuote { line: 2, inside_field: true, row_ends: 2 })
+        );
+    }
+
+    #[test]
+    fn closed_and_doubled_quotes_are_no_fault() {
+        assert_eq!(quote_in("+16044441111,\"Smith, Ana\",x,y\n+1,b\n"), None);
+        assert_eq!(quote_in("+16044441111,\"say \"\"hi\"\"\",x\n"), None);
+        assert_eq!(quote_in("+16044441111,\"\"\n"), None);
+        assert_eq!(quote_in("+16044441111,Ana,extra\n"), None);
     }
 }

@@ -120,6 +120,29 @@ fn ragged_csv_row() {
     let env = env_with(&good().text());
     env.write("people.csv", "phone,first_name\n+16044441111,Ana\n+16044441112,Bo,extra\n");
     fails(&env, &["people.csv", "line 3", "row 2", "3 fields but the header has 2"]);
+    let run = env.run(&["run", "c.yaml", "--dry-run"]);
+    assert!(!run.stderr.contains("probably not closed"), "no quote in the file: {}", run.stderr);
+}
+
+#[test]
+fn an_unclosed_quote_is_named_with_the_line_it_opens_on() {
+    let env = env_with(&good().text());
+    let head = "phone,first_name,city,code,note\n+16044441111,Ana,Vancouver,A1,hi\n";
+    // The quote on line 3 runs on through the rest of the file.
+    env.write("people.csv", &format!("{head}+16044441112,\"Bo,Surrey,B2,hi\n+16044441113,Cy,Burnaby,C3,hi\n"));
+    fails(
+        &env,
+        &[
+            "line 3",
+            "row 2",
+            "this row has 2 fields but the header has 5",
+            "a quote (\") opened on line 3 is probably not closed, so the row runs on to line 4",
+            "hint: close the quote on line 3",
+        ],
+    );
+    // A quote inside a field does not hold the commas after it together.
+    env.write("people.csv", &format!("{head}+16044441112,Bo,Surrey,B2,say \"hi, there\"\n"));
+    fails(&env, &["line 3", "6 fields but the header has 5", "opened inside a field on line 3 is probably not closed"]);
 }
 
 #[test]
