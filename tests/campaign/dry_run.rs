@@ -273,3 +273,56 @@ fn worked_examples_preview_cleanly() {
         assert_eq!(said, templated, "{file}: {}", String::from_utf8_lossy(&out.stderr));
     }
 }
+
+/// The fenced blocks of a Markdown text, each as its lines.
+fn fenced_blocks(md: &str) -> Vec<Vec<&str>> {
+    let mut blocks = Vec::new();
+    let mut open: Option<Vec<&str>> = None;
+    for line in md.lines() {
+        match (line.starts_with("```"), open.take()) {
+            (true, Some(block)) => blocks.push(block),
+            (true, None) => open = Some(Vec::new()),
+            (false, Some(mut block)) => {
+                block.push(line);
+                open = Some(block);
+            }
+            (false, None) => {}
+        }
+    }
+    blocks
+}
+
+/// `shown` is what `printed` says, line for line; a line `…` alone in
+/// `shown` stands for any number of printed lines.
+#[track_caller]
+fn shows(shown: &[&str], printed: &str) {
+    let printed: Vec<&str> = printed.lines().collect();
+    let (mut at, mut skipping) = (0, false);
+    for line in shown {
+        if *line == "…" {
+            skipping = true;
+            continue;
+        }
+        while skipping && at < printed.len() && printed[at] != *line {
+            at += 1;
+        }
+        assert_eq!(printed.get(at), Some(line), "shown line {line:?} is not what is printed:\n{}", printed.join("\n"));
+        (at, skipping) = (at + 1, false);
+    }
+    assert!(skipping || at == printed.len(), "printed but not shown: {:?}", &printed[at..]);
+}
+
+#[test]
+fn the_readme_shows_what_its_dry_run_prints() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let command = readme.lines().find_map(|l| l.strip_prefix("cargo run --release -- run ")).expect("the command");
+    let args: Vec<&str> = std::iter::once("run").chain(command.split_whitespace()).collect();
+    let out = std::process::Command::new(crate::support::BIN).args(&args).current_dir(root).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let blocks = fenced_blocks(&readme);
+    let block =
+        |start: &str| blocks.iter().find(|b| b.first().is_some_and(|l| l.starts_with(start))).expect(start).clone();
+    shows(&block("winback-november — dry run"), &String::from_utf8_lossy(&out.stdout));
+    shows(&block("winback-november: dry run"), &String::from_utf8_lossy(&out.stderr));
+}
