@@ -3,6 +3,12 @@
 //! served by one task on the run's runtime that sleeps on the runtime's
 //! timer — never spins — until the next release.
 //!
+//! The limiter is written here rather than taken from governor: governor
+//! answers whether a request may go now, while this pacer needs the instant
+//! each waiter may go (to sleep until it), waiters in row order per sender
+//! lane, lateness made up on a schedule, and the one-second guard at the
+//! wire; its GCRA is a few lines (gcra.rs).
+//!
 //! Two things differ from a plain limiter. Instants are scheduled, not
 //! re-read: a release that wakes late still counts from the instant it was
 //! due, and the next releases make up the difference (never closer than
