@@ -105,7 +105,7 @@ pub fn real_run(opts: &Options) -> Result<ExitCode> {
         limit: opts.limit,
     });
     let Some(Finished { ledger, unrecorded }) = ledger else {
-        return Err(Error::Aborted("the ledger writer stopped; check `campaign status`".into()));
+        return Err(Error::Aborted(format!("{}; check `campaign status`", crate::ledger::STOPPED)));
     };
     if !unrecorded.is_empty() {
         return Err(unrecorded_error(&ledger.path, &unrecorded));

@@ -26,7 +26,7 @@ use schema::{MIGRATIONS, SCHEMA, SCHEMA_VERSION, newer};
 pub use snapshot::{KeyState, Snapshot};
 pub use states::{Delivery, MessageStatus, RunOutcome};
 pub use webhooks::{StatusUpdate, refusal_words};
-pub use writer::{Finished, Guard, Hold, Write, Writer};
+pub use writer::{Commit, Finished, Guard, Hold, STOPPED, Write, Writer};
 
 /// The deliveries that count toward `templates_per_day` since `?1`: template
 /// sends accepted or possibly accepted. One predicate for the quota a run

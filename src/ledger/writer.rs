@@ -364,13 +364,13 @@ impl Writer {
     /// Write and wait until it is committed; `Some` when a guard held it
     /// back. An `in_flight` is committed at once (its request waits for
     /// it); an outcome may wait `LINGER` to share its commit.
-    pub async fn commit(&self, w: Write) -> Result<Option<Hold>, String> {
+    pub async fn commit(&self, w: Write) -> Commit {
         self.submit(w).await.map_err(|_| STOPPED.to_string())?
     }
 
     /// Write; the answer comes on the receiver once committed (a closed
     /// receiver: the writer stopped).
-    pub fn submit(&self, w: Write) -> tokio::sync::oneshot::Receiver<Result<Option<Hold>, String>> {
+    pub fn submit(&self, w: Write) -> tokio::sync::oneshot::Receiver<Commit> {
         let patience = if matches!(w, Write::InFlight { .. }) { Duration::ZERO } else { LINGER };
         let (tx, rx) = tokio::sync::oneshot::channel();
         // Refused once the writer has ended: the sender is dropped, the
@@ -392,7 +392,12 @@ impl Writer {
     }
 }
 
-const STOPPED: &str = "the ledger writer stopped";
+/// What a write's waiter is told when the writer thread has ended.
+pub const STOPPED: &str = "the ledger writer stopped";
+
+/// The answer to a write: `Some` when a guard held the send back; the
+/// error in the user's words.
+pub type Commit = Result<Option<Hold>, String>;
 
 /// Most writes committed together.
 const BATCH: usize = 4096;
@@ -402,7 +407,7 @@ const BATCH: usize = 4096;
 /// commit per message instead of two.
 const LINGER: Duration = Duration::from_millis(2);
 
-type Ack = tokio::sync::oneshot::Sender<Result<Option<Hold>, String>>;
+type Ack = tokio::sync::oneshot::Sender<Commit>;
 
 /// Commits in groups. A group that cannot be committed answers its waiters
 /// with the error (their requests do not leave) but keeps its records of

@@ -36,7 +36,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, oneshot};
 
-use crate::ledger::Hold;
+use crate::ledger::{Commit, STOPPED};
 pub use crate::outcome::Pace;
 use gcra::Gcra;
 
@@ -207,10 +207,6 @@ async fn serve(shared: Arc<Shared>) {
     }
 }
 
-/// The ledger's answer to an `in_flight` write: `Some` when a guard held
-/// the send back.
-pub type Commit = Result<Option<Hold>, String>;
-
 enum Recorded {
     Pending(oneshot::Receiver<Commit>),
     Ready(Commit),
@@ -229,9 +225,7 @@ impl Waiter {
         if let Recorded::Pending(rx) = &mut self.recorded {
             match rx.try_recv() {
                 Ok(c) => self.recorded = Recorded::Ready(c),
-                Err(oneshot::error::TryRecvError::Closed) => {
-                    self.recorded = Recorded::Ready(Err("the ledger writer stopped".into()))
-                }
+                Err(oneshot::error::TryRecvError::Closed) => self.recorded = Recorded::Ready(Err(STOPPED.into())),
                 Err(oneshot::error::TryRecvError::Empty) => {}
             }
         }
@@ -250,6 +244,10 @@ struct Lane {
 }
 
 impl Lane {
+    fn new(per_second: f64, burst: u32, now: Instant) -> Lane {
+        Lane { gcra: Gcra::new(per_second, burst, now), queue: Vec::new() }
+    }
+
     /// Settle every waiter; those held back or failed go at once, without a slot.
     fn settle(&mut self) {
         for w in &mut self.queue {
@@ -297,7 +295,7 @@ impl Lanes {
         let now = Instant::now();
         let configured = f64::from(l.per_second.max(1));
         let per_sender = l.per_sender.map_or(f64::MAX, |p| f64::from(p.max(1)));
-        let lane = |_| Lane { gcra: Gcra::new(per_sender, l.burst, now), queue: Vec::new() };
+        let lane = |_| Lane::new(per_sender, l.burst, now);
         Lanes {
             run: Gcra::new(configured, l.burst, now),
             burst: l.burst,
@@ -317,7 +315,7 @@ impl Lanes {
     /// first appears); whether the releasing task must look now.
     fn join(&mut self, i: usize, mut w: Waiter) -> bool {
         while self.lanes.len() <= i {
-            self.lanes.push(Lane { gcra: Gcra::new(self.per_sender, self.burst, Instant::now()), queue: Vec::new() });
+            self.lanes.push(Lane::new(self.per_sender, self.burst, Instant::now()));
         }
         let now = Instant::now();
         if self.lanes.iter().all(|l| l.queue.is_empty()) {
@@ -396,7 +394,7 @@ impl Lanes {
                 if let Recorded::Pending(rx) = &mut w.recorded
                     && let Poll::Ready(c) = Pin::new(rx).poll(cx)
                 {
-                    w.recorded = Recorded::Ready(c.unwrap_or_else(|_| Err("the ledger writer stopped".into())));
+                    w.recorded = Recorded::Ready(c.unwrap_or_else(|_| Err(STOPPED.into())));
                     any = true;
                 }
             }
@@ -439,6 +437,7 @@ impl Lanes {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ledger::Hold;
 
     fn limits(per_second: u32, per_sender: Option<u32>, senders: usize) -> Limits {
         Limits { per_second, per_sender, burst: 1, senders }
