@@ -144,7 +144,7 @@ pub(super) async fn send_one(sh: &Shared, o: Outcome, s: Box<Sendable>, slot: Ow
             Step::Decide => t.decide(),
             Step::Post(route) => t.post(route).await,
             Step::Backoff(wait) => t.backoff(wait).await,
-            Step::Done(status, reason) => return Some(t.finish(status, reason).await),
+            Step::Done(status, reason) => return Some(t.finish(status, reason)),
             Step::Dropped => return None,
         };
     }
@@ -185,7 +185,8 @@ impl Send<'_> {
         let before = self.recorded;
         // From here the request may be recorded in flight: a stop while it
         // waits leaves it owed (recorded so), never "in flight".
-        let commit = (before != Some(route)).then(|| sh.writer.submit(self.in_flight(route)));
+        let commit =
+            (before != Some(route)).then(|| sh.writer.submit_by(self.in_flight(route), sh.pacer.commit_by(lane)));
         self.recorded = Some(route);
         let wait = sh.pacer.after_commit(lane, self.o.row, commit);
         self.o.route = Some(route);
@@ -405,9 +406,10 @@ impl Send<'_> {
         self.failure();
     }
 
-    /// Record the answered (or released) recipient and wait for the commit;
-    /// a ledger that cannot be written stops the run.
-    async fn finish(mut self, status: Status, reason: Option<Reason>) -> Outcome {
+    /// Record the answered (or released) recipient. The record joins the
+    /// next commit; a ledger that cannot be written fails the next
+    /// request's `in_flight`, which stops the run.
+    fn finish(mut self, status: Status, reason: Option<Reason>) -> Outcome {
         let sh = self.sh;
         self.o.status = status;
         self.o.reason = reason;
@@ -430,9 +432,7 @@ impl Send<'_> {
             run: sh.run_id,
             at: (sh.clock)(),
         };
-        if let Err(e) = sh.writer.commit(w).await {
-            sh.stop(Stop::Ledger(e));
-        }
+        sh.writer.record(w);
         self.o
     }
 }

@@ -363,7 +363,7 @@ pub struct Finished {
 impl Writer {
     /// Write and wait until it is committed; `Some` when a guard held it
     /// back. An `in_flight` is committed at once (its request waits for
-    /// it); an outcome may wait `LINGER` to share its commit.
+    /// it); anything else may wait `SHARE` to share its commit.
     pub async fn commit(&self, w: Write) -> Commit {
         self.submit(w).await.map_err(|_| STOPPED.to_string())?
     }
@@ -371,15 +371,25 @@ impl Writer {
     /// Write; the answer comes on the receiver once committed (a closed
     /// receiver: the writer stopped).
     pub fn submit(&self, w: Write) -> tokio::sync::oneshot::Receiver<Commit> {
-        let patience = if matches!(w, Write::InFlight { .. }) { Duration::ZERO } else { LINGER };
+        let patience = if matches!(w, Write::InFlight { .. }) { Duration::ZERO } else { SHARE };
+        self.submit_by(w, Instant::now() + patience)
+    }
+
+    /// Write, committed by `by` at the latest (with whatever else is
+    /// waiting then); the answer comes on the receiver.
+    pub fn submit_by(&self, w: Write, by: Instant) -> tokio::sync::oneshot::Receiver<Commit> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         // Refused once the writer has ended: the sender is dropped, the
         // receiver reads as closed.
-        self.queue.push(Op::Write(Box::new(w), Some(tx)), Instant::now() + patience);
+        self.queue.push(Op::Write(Box::new(w), Some(tx)), by);
         rx
     }
 
-    /// Write without waiting; it commits with a group within `LINGER`.
+    /// Write without waiting: it joins the next commit (the next request's
+    /// `in_flight`), at the latest within `LINGER`. Nobody is told; a
+    /// commit that fails fails the `in_flight` beside it, which stops the
+    /// run, and the write is tried again with every later group and at
+    /// the end (`Finished::unrecorded` when it never could be).
     pub fn record(&self, w: Write) {
         self.queue.push(Op::Write(Box::new(w), None), Instant::now() + LINGER);
     }
@@ -402,10 +412,15 @@ pub type Commit = Result<Option<Hold>, String>;
 /// Most writes committed together.
 const BATCH: usize = 4096;
 
-/// How long an outcome (or an opt-out) may wait to share its commit with
-/// others: at a steady pace it joins the next request's `in_flight`, one
-/// commit per message instead of two.
-const LINGER: Duration = Duration::from_millis(2);
+/// How long a write whose writer waits for it may wait to share its commit.
+const SHARE: Duration = Duration::from_millis(2);
+
+/// How long an outcome (or a skip, an opt-out) may wait for a commit to
+/// join: at any pace above 20 messages a second it joins the next request's
+/// `in_flight`, one commit per message instead of two. A crash within it
+/// leaves the answered key `in_flight`, which the next run reads as
+/// `unknown`: never resent, never lost.
+const LINGER: Duration = Duration::from_millis(50);
 
 type Ack = tokio::sync::oneshot::Sender<Commit>;
 

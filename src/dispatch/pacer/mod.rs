@@ -124,6 +124,16 @@ impl Pacer {
         rx.await.ok()
     }
 
+    /// By when the `in_flight` record of a request joining `lane` now
+    /// should be committed: `COMMIT_AHEAD` before the slot it can expect
+    /// (one interval for each request already waiting). Requests waiting in
+    /// line so share a commit, yet each is committed before its slot comes.
+    pub fn commit_by(&self, lane: usize) -> Instant {
+        let now = Instant::now();
+        let Ok(l) = self.shared.lanes.lock() else { return now };
+        l.expected(lane, now).checked_sub(COMMIT_AHEAD).map_or(now, |by| by.max(now))
+    }
+
     /// Connectly answered 429: slow down, and wait out Retry-After.
     pub fn throttled(&self, after: Option<Duration>) {
         if let Ok(mut l) = self.shared.lanes.lock() {
@@ -159,6 +169,11 @@ impl Drop for Pacer {
         self.shared.wake.notify_one();
     }
 }
+
+/// How long before its expected slot a request's `in_flight` commit is
+/// due: ample for a commit (well under a millisecond on a quiet disk), and
+/// a commit that takes longer only lets a committed request behind it go first.
+const COMMIT_AHEAD: Duration = Duration::from_millis(5);
 
 /// What the releasing task waits for next.
 enum Next {
@@ -333,6 +348,15 @@ impl Lanes {
         // Idle or waiting for commits: look at the newcomer's commit. A
         // committed newcomer due before the planned wake-up: wake earlier.
         self.sleeping_until.is_none_or(|planned| sendable && due < planned)
+    }
+
+    /// When a request joining lane `i` now can expect its slot: after
+    /// everyone waiting before it, in its lane and in the run.
+    fn expected(&self, i: usize, now: Instant) -> Instant {
+        let waiting: usize = self.lanes.iter().map(|l| l.queue.len()).sum();
+        let after = |g: &Gcra, ahead: usize| g.due().max(now) + g.interval() * ahead as u32;
+        let run = after(&self.run, waiting);
+        self.lanes.get(i).map_or(run, |l| run.max(after(&l.gcra, l.queue.len())))
     }
 
     /// The lane whose next sendable waiter is due first, and when.
