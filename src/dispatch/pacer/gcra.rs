@@ -13,13 +13,14 @@ use std::time::{Duration, Instant};
 /// is not rate lost and does not become a burst either. Time nobody was
 /// waiting earns nothing (`idle`).
 ///
-/// It also keeps the last `per_second + burst` release instants, and holds a
-/// release until the oldest of them is more than a second (plus `guard`)
-/// ago: so no second holds more than `per_second + burst` even where the
-/// requests arrive, with up to `guard` of jitter on their way. The guard is
-/// just under one interval (at most 50 ms): as much jitter as can be
-/// allowed for without slowing a steady pace, where `per_second + 1`
-/// releases span exactly one second and one interval.
+/// It also keeps the last `per_second + burst - 1` release instants (what
+/// GCRA itself allows in a second), and holds a release until the oldest of
+/// them is more than a second (plus `guard`) ago: so no second holds more
+/// than that even where the requests arrive, with up to `guard` of jitter
+/// on their way. With `burst: 1` that is `per_second`: a server that
+/// counts `per_second` requests in each second never answers 429 to the
+/// run's own pace. The guard is a quarter interval, at most 2 ms; a steady
+/// pace loses that much per second (0.125 % at 200/s).
 #[derive(Debug, Clone)]
 pub(super) struct Gcra {
     interval: Duration,
@@ -41,7 +42,7 @@ const MAX_DEBT: Duration = Duration::from_millis(20);
 
 impl Gcra {
     pub(super) fn new(per_second: f64, burst: u32, start: Instant) -> Gcra {
-        let most = per_second.ceil() + f64::from(burst);
+        let most = per_second.ceil() + f64::from(burst.max(1) - 1);
         let most = if most <= 10_000.0 { most as usize } else { 0 };
         let mut g = Gcra {
             interval: Duration::ZERO,
@@ -55,6 +56,10 @@ impl Gcra {
         };
         g.set_rate(per_second, burst);
         g
+    }
+
+    pub(super) fn interval(&self) -> Duration {
+        self.interval
     }
 
     pub(super) fn due(&self) -> Instant {
@@ -95,7 +100,7 @@ impl Gcra {
         self.interval = Duration::from_secs_f64(1.0 / per_second.max(0.001));
         self.tolerance = self.interval * burst.saturating_sub(1);
         self.gap = if burst <= 1 { self.interval / 2 } else { Duration::ZERO };
-        self.guard = self.interval.mul_f64(0.95).min(Duration::from_millis(50));
+        self.guard = (self.interval / 4).min(Duration::from_millis(2));
     }
 }
 
@@ -127,7 +132,7 @@ mod tests {
     }
 
     #[test]
-    fn making_up_for_lateness_never_puts_more_than_per_second_plus_burst_in_a_second() {
+    fn making_up_for_lateness_never_puts_more_than_per_second_in_a_second() {
         for per_second in [10.0, 40.0, 200.0] {
             let t0 = Instant::now();
             let mut g = Gcra::new(per_second, 1, t0);
@@ -144,7 +149,7 @@ mod tests {
                 arrived.push(now + if i % 2 == 0 { g.guard.mul_f64(0.99) } else { Duration::ZERO });
             }
             arrived.sort();
-            let most = per_second as usize + 1;
+            let most = per_second as usize;
             for times in [&sent, &arrived] {
                 for (i, start) in times.iter().enumerate() {
                     let within =
@@ -160,15 +165,40 @@ mod tests {
     }
 
     #[test]
-    fn a_steady_pace_is_not_slowed_by_the_guard() {
+    fn a_steady_pace_loses_only_the_guard_each_second() {
         let t0 = Instant::now();
         let mut g = Gcra::new(200.0, 1, t0);
         let mut now = t0;
+        let mut sent = Vec::new();
         for _ in 0..1000 {
             now = g.due().max(now);
             g.take(now);
+            sent.push(now);
         }
-        // 1,000 releases at 200/s: 999 intervals of 5 ms.
-        assert_eq!(now.duration_since(t0), Duration::from_millis(4995));
+        // 1,000 releases at 200/s: 999 intervals of 5 ms, and the guard
+        // (1.25 ms) once for each 200 after the first 200.
+        assert_eq!(now.duration_since(t0), Duration::from_millis(5000));
+        // The 201st comes more than a second after the first.
+        assert!(sent[200].duration_since(sent[0]) > Duration::from_secs(1));
+    }
+
+    #[test]
+    fn a_burst_allows_what_gcra_allows_in_a_second_and_no_more() {
+        let t0 = Instant::now();
+        let mut g = Gcra::new(10.0, 5, t0);
+        let mut now = t0;
+        let mut sent = Vec::new();
+        for _ in 0..40 {
+            now = g.due().max(now);
+            g.take(now);
+            sent.push(now);
+        }
+        // Five at once, then one every 100 ms.
+        assert_eq!(sent[4], t0);
+        assert_eq!(sent[5].duration_since(t0), Duration::from_millis(100));
+        for (i, start) in sent.iter().enumerate() {
+            let within = sent[i..].iter().take_while(|t| t.duration_since(*start) < Duration::from_secs(1)).count();
+            assert!(within <= 10 + 5 - 1, "{within} within a second from release {i}");
+        }
     }
 }
