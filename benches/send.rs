@@ -2,6 +2,8 @@
 //! our own overhead, and what the ledger costs.
 //!
 //!     cargo bench --bench send
+//!     cargo bench --bench send -- pacing floor   # some sections only
+//!     BENCH_WRAP="perf stat" cargo bench --bench send -- pacing   # the binary run under a tool
 //!
 //! Figures are recorded in docs/benchmarks.md.
 
@@ -55,7 +57,11 @@ fn children_cpu() -> f64 {
 fn send(dir: &Path, s: &StandIn) -> (Duration, Option<f64>) {
     let before = children_cpu();
     let start = Instant::now();
-    let status = Command::new(BIN)
+    let wrap = std::env::var("BENCH_WRAP").unwrap_or_default();
+    let mut words: Vec<String> = wrap.split_whitespace().map(String::from).collect();
+    words.push(BIN.to_string());
+    let status = Command::new(&words[0])
+        .args(&words[1..])
         .args(["run", "c.yaml", "--quiet"])
         .current_dir(dir)
         .env("CONNECTLY_API_KEY", standin::KEY)
@@ -255,6 +261,60 @@ fn ledger_in_a_real_run() {
     println!("run / HTTP alone    {:.0}%", 100.0 * full / alone);
 }
 
+/// The floor under the run's CPU per message: the same client alone posting
+/// 1,000 template bodies at 200/s, 16 at a time, on one thread with its own
+/// runtime (as a run posts), with the CPU of that thread alone (the
+/// kernel's loopback work on the way out included).
+fn http_floor() {
+    println!("\n## HTTP alone at 200/s: 1,000 posts, 16 at a time, latency 50 ms, one thread");
+    let s = StandIn::with(Config { latency: Duration::from_millis(50), per_second: u32::MAX });
+    let url = s.url();
+    let cpu = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let c = Arc::new(
+                campaign::bench::Client::new(
+                    campaign::bench::Endpoint::new(&url, standin::KEY).unwrap(),
+                    Duration::from_secs(30),
+                )
+                .unwrap(),
+            );
+            let p: Arc<str> = format!("/v1/businesses/{}/send/whatsapp_templated_messages", standin::BUSINESS).into();
+            let slots = Arc::new(tokio::sync::Semaphore::new(16));
+            let mut tick = tokio::time::interval(Duration::from_millis(5));
+            let before = thread_cpu();
+            let mut tasks = tokio::task::JoinSet::new();
+            for i in 0..1000 {
+                tick.tick().await;
+                let permit = slots.clone().acquire_owned().await.unwrap();
+                let (c, p) = (c.clone(), p.clone());
+                tasks.spawn(async move {
+                    let body = serde_json::json!({"number": format!("+1778{i:07}"), "templateName": "hello", "language": "en",
+                        "parameters": [{"name": "body_1", "value": "P"}], "campaignName": "bench",
+                        "callbackData": {"campaign": "bench", "key": "k"}});
+                    let _ = c.post(&p, &serde_json::value::to_raw_value(&body).unwrap()).await;
+                    drop(permit);
+                });
+                while tasks.try_join_next().is_some() {}
+            }
+            while tasks.join_next().await.is_some() {}
+            thread_cpu() - before
+        })
+    })
+    .join()
+    .unwrap();
+    println!("CPU per message     {:.0} µs (that thread alone)", cpu * 1e6 / 1000.0);
+}
+
+/// CPU seconds (user + system) of the calling thread.
+fn thread_cpu() -> f64 {
+    // SAFETY: getrusage only writes the struct it is given.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut u) };
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    secs(u.ru_utime) + secs(u.ru_stime)
+}
+
 /// Run `task(i)` for i in 0..n, `at_once` at a time, on a 2-thread runtime.
 fn concurrently<F, Fut>(n: usize, at_once: usize, task: F)
 where
@@ -284,6 +344,9 @@ fn main() {
     let want = |name: &str| only.is_empty() || only.iter().any(|o| o == name);
     if want("pacing") {
         pacing();
+    }
+    if want("floor") {
+        http_floor();
     }
     if want("pool") {
         pool();

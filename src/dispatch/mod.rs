@@ -141,16 +141,36 @@ pub async fn dispatch(d: Dispatch) -> Result<Report> {
 
     watch_signals(shared.clone());
 
-    let (item_tx, mut item_rx) = mpsc::channel::<Item>(REORDER_WINDOW);
+    let (item_tx, item_rx) = mpsc::channel::<Item>(REORDER_WINDOW);
     let (job_tx, job_rx) = mpsc::channel::<Vec<Job>>(2);
 
     let producer = produce(shared.clone(), (d.limit, d.rows), item_tx, job_tx);
     let dispatcher = tokio::spawn(send_all(shared.clone(), job_rx, rate.concurrency));
 
-    // The reporter: outcomes in row order.
-    let mut report = d.report;
+    // The reporter, a task of its own: the future the runtime blocks on is
+    // woken through the driver (a system call each time), a task is not.
+    let reporter = tokio::spawn(report(shared.clone(), d.report, item_rx));
+    let (tally, not_attempted, skipped_while_sending) = match reporter.await {
+        Ok(done) => done,
+        Err(e) => return Err(crate::error::Error::Aborted(e.to_string())),
+    };
+    let produced = producer.await.unwrap_or_else(|e| Err(crate::error::Error::Aborted(e.to_string())));
+    let _ = dispatcher.await;
+    if let Err(e) = produced {
+        // Preflight read the file whole; failing now means it changed under
+        // the run. What was sent is recorded: an abort, not invalid input.
+        shared.stop(Stop::Rows(e.to_string()));
+    }
+    let stop = shared.stop.lock().ok().and_then(|a| a.clone());
+    let requests = u64::from(shared.requests.load(Ordering::SeqCst));
+    Ok(Report { tally, stop, requests, not_attempted, skipped_while_sending, pace: shared.pacer.pace() })
+}
+
+/// The reporter: every row's outcome, in row order; the tally, the rows
+/// not attempted and those skipped while sending.
+async fn report(shared: Arc<Shared>, mut report: RunReport, mut items: mpsc::Receiver<Item>) -> (Tally, u64, u64) {
     let (mut not_attempted, mut skipped_while_sending) = (0u64, 0u64);
-    while let Some(item) = item_rx.recv().await {
+    while let Some(item) = items.recv().await {
         let o = match item {
             Item::Ready(o) => {
                 shared.record_skip(&o);
@@ -169,17 +189,7 @@ pub async fn dispatch(d: Dispatch) -> Result<Report> {
         };
         report.row(&o);
     }
-    let tally = report.finish();
-    let produced = producer.await.unwrap_or_else(|e| Err(crate::error::Error::Aborted(e.to_string())));
-    let _ = dispatcher.await;
-    if let Err(e) = produced {
-        // Preflight read the file whole; failing now means it changed under
-        // the run. What was sent is recorded: an abort, not invalid input.
-        shared.stop(Stop::Rows(e.to_string()));
-    }
-    let stop = shared.stop.lock().ok().and_then(|a| a.clone());
-    let requests = u64::from(shared.requests.load(Ordering::SeqCst));
-    Ok(Report { tally, stop, requests, not_attempted, skipped_while_sending, pace: shared.pacer.pace() })
+    (report.finish(), not_attempted, skipped_while_sending)
 }
 
 /// Signals: the first stops taking new recipients, the second exits at once.

@@ -2,9 +2,10 @@
 //! step 6): sent, unknown, never left, retry, refused, or abort the run.
 //! The rest of the program sees only the class.
 
+use std::sync::Mutex;
 use std::time::Duration;
 
-use reqwest::header::{HeaderValue, LOCATION, RETRY_AFTER};
+use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderValue, LOCATION, RETRY_AFTER};
 use serde_json::value::RawValue;
 
 use crate::outcome::RowError;
@@ -89,8 +90,11 @@ impl std::fmt::Display for Abort {
 pub struct Client {
     http: reqwest::Client,
     base: String,
-    key: HeaderValue,
     host: String,
+    /// The key and JSON headers every request carries, made once.
+    headers: HeaderMap,
+    /// The URLs posted to, each parsed once (a run posts to two).
+    urls: Mutex<Vec<(String, reqwest::Url)>>,
 }
 
 /// The base URL and key, checked before anything is sent.
@@ -149,7 +153,11 @@ impl Client {
             .user_agent(concat!("campaign/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| format!("cannot set up the HTTP client: {e}"))?;
-        Ok(Client { http, base: endpoint.base, key: endpoint.key, host: endpoint.host })
+        let mut headers = HeaderMap::new();
+        headers.insert("x-api-key", endpoint.key);
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+        Ok(Client { http, base: endpoint.base, host: endpoint.host, headers, urls: Mutex::new(Vec::new()) })
     }
 
     /// The host requests go to, for messages.
@@ -159,11 +167,21 @@ impl Client {
 
     /// A POST to Connectly at `path`, with the key and JSON headers.
     fn request(&self, path: &str) -> reqwest::RequestBuilder {
-        self.http
-            .post(format!("{}{path}", self.base))
-            .header("X-API-Key", self.key.clone())
-            .header("Content-Type", "application/json")
-            .header("Accept", "application/json")
+        let parsed = self.urls.lock().ok().and_then(|u| u.iter().find(|(p, _)| p == path).map(|(_, url)| url.clone()));
+        let builder = match parsed {
+            Some(url) => self.http.post(url),
+            None => match reqwest::Url::parse(&format!("{}{path}", self.base)) {
+                Ok(url) => {
+                    if let Ok(mut urls) = self.urls.lock() {
+                        urls.push((path.to_string(), url.clone()));
+                    }
+                    self.http.post(url)
+                }
+                // reqwest reports the bad URL when the request is sent.
+                Err(_) => self.http.post(format!("{}{path}", self.base)),
+            },
+        };
+        builder.headers(self.headers.clone())
     }
 
     pub async fn post(&self, path: &str, body: &RawValue) -> Answer {

@@ -190,6 +190,11 @@ enum Next {
 /// releases are scheduled against absolute instants, so that is not rate
 /// lost (see `Gcra::take`).
 async fn serve(shared: Arc<Shared>) {
+    // One timer, moved only when the next release moves: each new deadline
+    // earlier than the runtime's next wake-up costs it a system call.
+    let timer = tokio::time::sleep_until(tokio::time::Instant::now());
+    tokio::pin!(timer);
+    let mut armed: Option<Instant> = None;
     loop {
         let next = {
             let Ok(mut l) = shared.lanes.lock() else { return };
@@ -203,13 +208,19 @@ async fn serve(shared: Arc<Shared>) {
             Ok(mut l) => l.poll_commits(cx),
             Err(_) => Poll::Ready(()),
         });
+        if let Next::At(at, _) = next
+            && armed != Some(at)
+        {
+            timer.as_mut().reset(at.into());
+            armed = Some(at);
+        }
         match next {
-            Next::At(at, false) => tokio::select! {
-                _ = tokio::time::sleep_until(at.into()) => {}
+            Next::At(_, false) => tokio::select! {
+                _ = &mut timer => armed = None,
                 _ = shared.wake.notified() => {}
             },
-            Next::At(at, true) => tokio::select! {
-                _ = tokio::time::sleep_until(at.into()) => {}
+            Next::At(_, true) => tokio::select! {
+                _ = &mut timer => armed = None,
                 _ = commits => {}
                 _ = shared.wake.notified() => {}
             },
