@@ -13,6 +13,7 @@ mod commands;
 mod dispatch;
 mod error;
 mod inbound;
+mod json;
 mod ledger;
 mod outcome;
 mod phone;

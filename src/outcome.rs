@@ -204,30 +204,31 @@ impl Outcome {
     /// a dry run writes a million of them and most of their strings need
     /// no escaping.
     pub fn write_jsonl(&self, out: &mut Vec<u8>) {
+        use crate::json::{write_opt, write_str};
         use std::io::Write as _;
         // Writing into a Vec cannot fail.
         let _ = write!(out, "{{\"row\":{}", self.row);
         out.extend_from_slice(b",\"recipient\":");
-        json_opt(out, self.recipient.as_deref());
+        write_opt(out, self.recipient.as_deref());
         out.extend_from_slice(b",\"key\":");
-        json_opt(out, self.key.as_deref());
+        write_opt(out, self.key.as_deref());
         out.extend_from_slice(b",\"route\":");
-        json_opt(out, self.route.map(Route::as_str));
+        write_opt(out, self.route.map(Route::as_str));
         out.extend_from_slice(b",\"status\":");
-        json_str(out, self.status.as_str());
+        write_str(out, self.status.as_str());
         out.extend_from_slice(b",\"reason\":");
-        json_opt(out, self.reason.map(Reason::as_str));
+        write_opt(out, self.reason.map(Reason::as_str));
         out.extend_from_slice(b",\"sender\":");
-        json_opt(out, self.sender.as_deref());
+        write_opt(out, self.sender.as_deref());
         if let Some(r) = &self.request {
             out.extend_from_slice(b",\"request\":{\"path\":");
-            json_str(out, &r.path);
+            write_str(out, &r.path);
             out.extend_from_slice(b",\"body\":");
             out.extend_from_slice(r.body.get().as_bytes());
             out.push(b'}');
         }
         out.extend_from_slice(b",\"message_id\":");
-        json_opt(out, self.message_id.as_deref());
+        write_opt(out, self.message_id.as_deref());
         match self.attempts {
             Some(n) => drop(write!(out, ",\"attempts\":{n}")),
             None => out.extend_from_slice(b",\"attempts\":null"),
@@ -244,27 +245,6 @@ impl Outcome {
             let _ = serde_json::to_writer(&mut *out, f);
         }
         out.extend_from_slice(b"}\n");
-    }
-}
-
-/// A JSON string: copied as it is when nothing in it needs escaping (what
-/// serde_json escapes: `"`, `\\` and control characters), else by serde_json.
-fn json_str(out: &mut Vec<u8>, s: &str) {
-    // No early exit: the whole string is checked in wide steps.
-    let plain = s.bytes().fold(true, |ok, b| ok & (b >= 0x20) & (b != b'"') & (b != b'\\'));
-    if plain {
-        out.push(b'"');
-        out.extend_from_slice(s.as_bytes());
-        out.push(b'"');
-    } else {
-        let _ = serde_json::to_writer(&mut *out, s);
-    }
-}
-
-fn json_opt(out: &mut Vec<u8>, s: Option<&str>) {
-    match s {
-        Some(s) => json_str(out, s),
-        None => out.extend_from_slice(b"null"),
     }
 }
 
