@@ -1,7 +1,8 @@
 //! JSON text written by hand where the program writes a lot of it (a dry
-//! run's lines and request bodies): strings copied as they are when nothing
-//! in them needs escaping, serde_json's escaping otherwise. Tests hold the
-//! text equal to serde_json's.
+//! run's JSONL lines): strings copied as they are when nothing in them needs
+//! escaping, serde_json's escaping otherwise. Tests hold the text equal to
+//! serde_json's. (Request bodies stay serde's: a body must be a `RawValue`,
+//! and making one from text parses it again, which costs more than it saves.)
 
 /// A JSON string: copied as it is when nothing in it needs escaping (what
 /// serde_json escapes: `"`, `\\` and control characters), else by serde_json.
