@@ -119,7 +119,7 @@ impl RowError {
 /// The exact request a row is (or would be) sent as.
 #[derive(Debug, Clone, Serialize)]
 pub struct Request {
-    pub path: std::sync::Arc<str>,
+    pub path: &'static str,
     pub body: Box<RawValue>,
 }
 

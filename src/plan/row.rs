@@ -58,8 +58,8 @@ pub struct Planner {
     /// The template as the catalogue has it, when checked.
     template_def: Option<TemplateDef>,
     template_category: Option<Arc<String>>,
-    pub session_path: Arc<str>,
-    pub template_path: Arc<str>,
+    pub session_path: &'static str,
+    pub template_path: &'static str,
 }
 
 /// The per-row result of planning.
@@ -187,8 +187,11 @@ impl Planner {
         let template_consts = c.template.as_ref().map(|t| body::TemplateConsts::new(&t.name, &t.language, &c.name));
         Ok(Planner {
             started: Timestamp::UNIX_EPOCH,
-            session_path: body::session_path(&c.business_id).into(),
-            template_path: body::template_path(&c.business_id).into(),
+            // Made once and kept for the life of the process (a few dozen
+            // bytes): every row's request names its path without counting
+            // references on a count all planning threads would share.
+            session_path: Box::leak(body::session_path(&c.business_id).into_boxed_str()),
+            template_path: Box::leak(body::template_path(&c.business_id).into_boxed_str()),
             phone_column: headers.names[columns.phone].clone(),
             campaign,
             renderer,
@@ -218,17 +221,10 @@ impl Planner {
         self.template_category.clone()
     }
 
-    pub fn path(&self, route: Route) -> &str {
+    pub fn path(&self, route: Route) -> &'static str {
         match route {
-            Route::Session => &self.session_path,
-            Route::Template => &self.template_path,
-        }
-    }
-
-    fn path_arc(&self, route: Route) -> Arc<str> {
-        match route {
-            Route::Session => self.session_path.clone(),
-            Route::Template => self.template_path.clone(),
+            Route::Session => self.session_path,
+            Route::Template => self.template_path,
         }
     }
 
@@ -348,7 +344,7 @@ impl Planner {
                 Route::Session => sendable.session.take(),
                 Route::Template => sendable.template.take(),
             };
-            out.request = body.map(|body| Request { path: self.path_arc(route), body });
+            out.request = body.map(|body| Request { path: self.path(route), body });
             out.filled = sendable.filled.take();
         }
         RowPlan { outcome: out, key_hash: Some(hash), send: Some(Box::new(sendable)), line: None, rewritten: false }
