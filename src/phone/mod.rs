@@ -182,6 +182,10 @@ pub fn recipient(raw: &str, region: Option<&Region>) -> Result<String, PhoneErro
 fn spreadsheet(t: &str) -> Result<(), PhoneError> {
     let t = t.strip_prefix('+').unwrap_or(t);
     let all_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    // Most numbers: digits only, nothing a spreadsheet did.
+    if all_digits(t) {
+        return Ok(());
+    }
     if let Some((whole, zeros)) = t.split_once('.')
         && all_digits(whole)
         && whole.len() >= 7
