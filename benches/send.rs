@@ -253,7 +253,7 @@ fn ledger_in_a_real_run() {
             let body = serde_json::json!({"number": format!("+1778{i:07}"), "templateName": "hello", "language": "en",
                 "parameters": [{"name": "body_1", "value": "P"}], "campaignName": "bench",
                 "callbackData": {"campaign": "bench", "key": "k"}});
-            let _ = c.post(&p, &serde_json::value::to_raw_value(&body).unwrap()).await;
+            let _ = c.post(&p, &campaign::bench::Json::of(&body)).await;
         }
     });
     let alone = 100_000.0 / start.elapsed().as_secs_f64();
@@ -292,7 +292,7 @@ fn http_floor() {
                     let body = serde_json::json!({"number": format!("+1778{i:07}"), "templateName": "hello", "language": "en",
                         "parameters": [{"name": "body_1", "value": "P"}], "campaignName": "bench",
                         "callbackData": {"campaign": "bench", "key": "k"}});
-                    let _ = c.post(&p, &serde_json::value::to_raw_value(&body).unwrap()).await;
+                    let _ = c.post(&p, &campaign::bench::Json::of(&body)).await;
                     drop(permit);
                 });
                 while tasks.try_join_next().is_some() {}

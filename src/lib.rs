@@ -25,6 +25,7 @@ mod wire;
 #[doc(hidden)]
 pub mod bench {
     pub use crate::inbound::{MAX_BODY, sign};
+    pub use crate::json::Json;
     pub use crate::ledger::{Guard, Ledger, Write};
     pub use crate::outcome::{Outcome, Route, Status};
     pub use crate::wire::client::{Client, Endpoint};

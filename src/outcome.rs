@@ -1,8 +1,8 @@
 //! What happened to each row: the event every stage emits and every
 //! reporter consumes. Serialized as-is for `--format jsonl` (SPEC §5).
 
+use crate::json::Json;
 use serde::Serialize;
-use serde_json::value::RawValue;
 
 use jiff::Timestamp;
 
@@ -120,7 +120,7 @@ impl RowError {
 #[derive(Debug, Clone, Serialize)]
 pub struct Request {
     pub path: &'static str,
-    pub body: Box<RawValue>,
+    pub body: Json,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -222,7 +222,7 @@ impl Outcome {
         write_opt(out, self.sender.as_deref());
         if let Some(r) = &self.request {
             out.extend_from_slice(b",\"request\":{\"path\":");
-            write_str(out, &r.path);
+            write_str(out, r.path);
             out.extend_from_slice(b",\"body\":");
             out.extend_from_slice(r.body.get().as_bytes());
             out.push(b'}');
@@ -364,8 +364,8 @@ mod tests {
         o.route = Some(Route::Session);
         o.sender = Some("+14151110001".into());
         o.request = Some(Request {
-            path: "/v1/businesses/b/send/messages".into(),
-            body: serde_json::value::to_raw_value(&serde_json::json!({"a": "b\"c", "n": [1, 2]})).unwrap(),
+            path: "/v1/businesses/b/send/messages",
+            body: Json::of(&serde_json::json!({"a": "b\"c", "n": [1, 2]})),
         });
         o.message_id = Some("01FRR".into());
         o.attempts = Some(3);

@@ -11,6 +11,8 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use serde_json::value::RawValue;
 
+use crate::json::Json;
+
 use crate::campaign::Campaign;
 use crate::error::{Error, FieldError, Location, Result};
 use crate::ledger::{KeyState, Snapshot};
@@ -80,8 +82,8 @@ pub struct Sendable {
     pub last_inbound: Option<Timestamp>,
     /// The recipient's own time zone, when the CSV gives one (quiet hours).
     pub tz: Option<TimeZone>,
-    pub session: Option<Box<RawValue>>,
-    pub template: Option<Box<RawValue>>,
+    pub session: Option<Json>,
+    pub template: Option<Json>,
     /// Fingerprints of each route's content (the repeat guard), when taken.
     pub content: [Option<i64>; 2],
     /// Its place under `templates_per_day`: counted when the customer
@@ -92,10 +94,10 @@ pub struct Sendable {
 }
 
 impl Sendable {
-    pub fn body(&self, route: Route) -> Option<&RawValue> {
+    pub fn body(&self, route: Route) -> Option<&Json> {
         match route {
-            Route::Session => self.session.as_deref(),
-            Route::Template => self.template.as_deref(),
+            Route::Session => self.session.as_ref(),
+            Route::Template => self.template.as_ref(),
         }
     }
 
@@ -608,8 +610,8 @@ fn checked_body(
     wanted: bool,
     size: usize,
     field: impl FnOnce() -> String,
-    build: impl FnOnce() -> Box<RawValue>,
-) -> Result<Option<Box<RawValue>>, FieldError> {
+    build: impl FnOnce() -> Json,
+) -> Result<Option<Json>, FieldError> {
     if !wanted && !may_be_too_big(size) {
         return Ok(None);
     }

@@ -488,7 +488,7 @@ mod tests {
         let mut o = Outcome::new(1);
         o.recipient = Some("+16044441111".into());
         o.route = Some(route);
-        o.request = Some(Request { path: "/p", body: serde_json::value::to_raw_value(&body).unwrap() });
+        o.request = Some(Request { path: "/p", body: crate::json::Json::of(&body) });
         o
     }
 

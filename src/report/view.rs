@@ -4,8 +4,8 @@
 //! is (or would be) sent, through the same `Message` type that produced it;
 //! the text and HTML reporters only lay it out.
 
+use crate::json::Json;
 use serde::Deserialize;
-use serde_json::value::RawValue;
 
 use crate::outcome::{Filled, Outcome};
 use crate::wire::message::{Coord, Header as WireHeader, MediaType, Message};
@@ -126,7 +126,7 @@ impl View {
     }
 
     /// Read a session or template request body.
-    pub fn parse(body: &RawValue) -> Option<View> {
+    pub fn parse(body: &Json) -> Option<View> {
         if let Ok(t) = serde_json::from_str::<Template>(body.get()) {
             return Some(View::template(t));
         }
@@ -237,7 +237,7 @@ mod tests {
     use super::*;
 
     fn view(body: serde_json::Value) -> View {
-        View::parse(&serde_json::value::to_raw_value(&body).unwrap()).unwrap()
+        View::parse(&Json::of(&body)).unwrap()
     }
 
     #[test]

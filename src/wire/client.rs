@@ -5,8 +5,8 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
+use crate::json::Json;
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderValue, LOCATION, RETRY_AFTER};
-use serde_json::value::RawValue;
 
 use crate::outcome::RowError;
 
@@ -184,7 +184,7 @@ impl Client {
         builder.headers(self.headers.clone())
     }
 
-    pub async fn post(&self, path: &str, body: &RawValue) -> Answer {
+    pub async fn post(&self, path: &str, body: &Json) -> Answer {
         let sent = self.request(path).body(body.get().to_owned()).send().await;
         let mut resp = match sent {
             Ok(r) => r,
