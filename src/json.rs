@@ -52,6 +52,24 @@ pub fn write_str(out: &mut Vec<u8>, s: &str) {
     }
 }
 
+/// `,"name":` (as `field`, its separator included) and a string.
+pub fn str_field(out: &mut Vec<u8>, field: &[u8], s: &str) {
+    out.extend_from_slice(field);
+    write_str(out, s);
+}
+
+/// `,"name":` and a string or `null`.
+pub fn opt_field(out: &mut Vec<u8>, field: &[u8], s: Option<&str>) {
+    out.extend_from_slice(field);
+    write_opt(out, s);
+}
+
+/// `,"name":` and JSON text as it is.
+pub fn raw_field(out: &mut Vec<u8>, field: &[u8], json: &str) {
+    out.extend_from_slice(field);
+    out.extend_from_slice(json.as_bytes());
+}
+
 /// A JSON string, or `null`.
 pub fn write_opt(out: &mut Vec<u8>, s: Option<&str>) {
     match s {

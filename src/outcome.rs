@@ -204,31 +204,22 @@ impl Outcome {
     /// a dry run writes a million of them and most of their strings need
     /// no escaping.
     pub fn write_jsonl(&self, out: &mut Vec<u8>) {
-        use crate::json::{write_opt, write_str};
+        use crate::json::{opt_field, raw_field, str_field};
         use std::io::Write as _;
         // Writing into a Vec cannot fail.
         let _ = write!(out, "{{\"row\":{}", self.row);
-        out.extend_from_slice(b",\"recipient\":");
-        write_opt(out, self.recipient.as_deref());
-        out.extend_from_slice(b",\"key\":");
-        write_opt(out, self.key.as_deref());
-        out.extend_from_slice(b",\"route\":");
-        write_opt(out, self.route.map(Route::as_str));
-        out.extend_from_slice(b",\"status\":");
-        write_str(out, self.status.as_str());
-        out.extend_from_slice(b",\"reason\":");
-        write_opt(out, self.reason.map(Reason::as_str));
-        out.extend_from_slice(b",\"sender\":");
-        write_opt(out, self.sender.as_deref());
+        opt_field(out, b",\"recipient\":", self.recipient.as_deref());
+        opt_field(out, b",\"key\":", self.key.as_deref());
+        opt_field(out, b",\"route\":", self.route.map(Route::as_str));
+        str_field(out, b",\"status\":", self.status.as_str());
+        opt_field(out, b",\"reason\":", self.reason.map(Reason::as_str));
+        opt_field(out, b",\"sender\":", self.sender.as_deref());
         if let Some(r) = &self.request {
-            out.extend_from_slice(b",\"request\":{\"path\":");
-            write_str(out, r.path);
-            out.extend_from_slice(b",\"body\":");
-            out.extend_from_slice(r.body.get().as_bytes());
+            str_field(out, b",\"request\":{\"path\":", r.path);
+            raw_field(out, b",\"body\":", r.body.get());
             out.push(b'}');
         }
-        out.extend_from_slice(b",\"message_id\":");
-        write_opt(out, self.message_id.as_deref());
+        opt_field(out, b",\"message_id\":", self.message_id.as_deref());
         match self.attempts {
             Some(n) => drop(write!(out, ",\"attempts\":{n}")),
             None => out.extend_from_slice(b",\"attempts\":null"),

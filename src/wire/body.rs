@@ -128,22 +128,17 @@ pub fn template_body(
     parameters: &[Param<'_>],
     key: &str,
 ) -> Json {
-    use crate::json::write_str;
+    use crate::json::{raw_field, str_field};
     let mut out = Vec::with_capacity(192);
-    out.extend_from_slice(b"{\"number\":");
-    write_str(&mut out, number);
-    out.extend_from_slice(b",\"templateName\":");
-    out.extend_from_slice(c.name.get().as_bytes());
-    out.extend_from_slice(b",\"language\":");
-    out.extend_from_slice(c.language.get().as_bytes());
+    str_field(&mut out, b"{\"number\":", number);
+    raw_field(&mut out, b",\"templateName\":", c.name.get());
+    raw_field(&mut out, b",\"language\":", c.language.get());
     for (i, p) in parameters.iter().enumerate() {
-        out.extend_from_slice(if i == 0 { b",\"parameters\":[{\"name\":" } else { b",{\"name\":" });
-        out.extend_from_slice(p.name_json.get().as_bytes());
-        out.extend_from_slice(b",\"value\":");
-        write_str(&mut out, &p.value);
+        let open: &[u8] = if i == 0 { b",\"parameters\":[{\"name\":" } else { b",{\"name\":" };
+        raw_field(&mut out, open, p.name_json.get());
+        str_field(&mut out, b",\"value\":", &p.value);
         if let Some(f) = &p.filename {
-            out.extend_from_slice(b",\"filename\":");
-            write_str(&mut out, f);
+            str_field(&mut out, b",\"filename\":", f);
         }
         out.push(b'}');
     }
@@ -151,15 +146,11 @@ pub fn template_body(
         out.push(b']');
     }
     if let Some(s) = sender {
-        out.extend_from_slice(b",\"sender\":");
-        write_str(&mut out, s);
+        str_field(&mut out, b",\"sender\":", s);
     }
-    out.extend_from_slice(b",\"campaignName\":");
-    out.extend_from_slice(c.campaign.get().as_bytes());
-    out.extend_from_slice(b",\"callbackData\":{\"campaign\":");
-    out.extend_from_slice(c.campaign.get().as_bytes());
-    out.extend_from_slice(b",\"key\":");
-    write_str(&mut out, key);
+    raw_field(&mut out, b",\"campaignName\":", c.campaign.get());
+    raw_field(&mut out, b",\"callbackData\":{\"campaign\":", c.campaign.get());
+    str_field(&mut out, b",\"key\":", key);
     out.extend_from_slice(b"}}");
     // Only whole UTF-8 strings and ASCII went in.
     Json::written(String::from_utf8(out).unwrap_or_default())

@@ -167,17 +167,10 @@ mod tests {
     #[test]
     fn a_steady_pace_loses_only_the_guard_each_second() {
         let t0 = Instant::now();
-        let mut g = Gcra::new(200.0, 1, t0);
-        let mut now = t0;
-        let mut sent = Vec::new();
-        for _ in 0..1000 {
-            now = g.due().max(now);
-            g.take(now);
-            sent.push(now);
-        }
+        let sent = each_when_due(Gcra::new(200.0, 1, t0), t0, 1000);
         // 1,000 releases at 200/s: 999 intervals of 5 ms, and the guard
         // (2.5 ms) once for each 200 after the first 200.
-        assert_eq!(now.duration_since(t0), Duration::from_millis(5005));
+        assert_eq!(sent[999].duration_since(t0), Duration::from_millis(5005));
         // The 201st comes more than a second after the first.
         assert!(sent[200].duration_since(sent[0]) > Duration::from_secs(1));
     }
@@ -185,14 +178,7 @@ mod tests {
     #[test]
     fn a_burst_allows_what_gcra_allows_in_a_second_and_no_more() {
         let t0 = Instant::now();
-        let mut g = Gcra::new(10.0, 5, t0);
-        let mut now = t0;
-        let mut sent = Vec::new();
-        for _ in 0..40 {
-            now = g.due().max(now);
-            g.take(now);
-            sent.push(now);
-        }
+        let sent = each_when_due(Gcra::new(10.0, 5, t0), t0, 40);
         // Five at once, then one every 100 ms.
         assert_eq!(sent[4], t0);
         assert_eq!(sent[5].duration_since(t0), Duration::from_millis(100));
@@ -201,5 +187,17 @@ mod tests {
             // per_second + burst - 1 = 14.
             assert!(within <= 14, "{within} within a second from release {i}");
         }
+    }
+
+    /// `n` releases, each taken the moment it is due (a punctual timer).
+    fn each_when_due(mut g: Gcra, t0: Instant, n: usize) -> Vec<Instant> {
+        let mut now = t0;
+        (0..n)
+            .map(|_| {
+                now = g.due().max(now);
+                g.take(now);
+                now
+            })
+            .collect()
     }
 }
