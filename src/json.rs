@@ -9,14 +9,14 @@ use serde_json::value::RawValue;
 /// JSON text this program made (a request body): by serde (`of`) or
 /// written by hand from the writers below (`written`). Held as text, so it
 /// needs no second parse to be trusted as JSON.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Json(Box<str>);
 
 impl Json {
     /// What serde makes of `v`.
     pub fn of<T: Serialize + ?Sized>(v: &T) -> Json {
         // Plain structs of strings and numbers always serialize.
-        Json(serde_json::to_string(v).unwrap_or_default().into_boxed_str())
+        Json(serde_json::to_string(v).unwrap_or_else(|_| "null".into()).into_boxed_str())
     }
 
     /// Text written with this module's writers, JSON by construction.

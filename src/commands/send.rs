@@ -63,7 +63,7 @@ pub fn real_run(opts: &Options) -> Result<ExitCode> {
         .build()
         .map_err(|e| Error::Aborted(format!("cannot start the async runtime: {e}")))?;
     let started = Instant::now();
-    let report = runtime.block_on(dispatch(Dispatch {
+    let mut report = runtime.block_on(dispatch(Dispatch {
         limit: opts.limit,
         report: RunReport::new(&RunOptions { format: super::prepare::format(opts.format), quiet: opts.quiet, owed }),
         campaign: c.clone(),
@@ -79,6 +79,13 @@ pub fn real_run(opts: &Options) -> Result<ExitCode> {
     drop(runtime);
 
     let ledger = Arc::try_unwrap(writer).ok().and_then(|w| w.finish());
+    // A last commit that failed after the send loop ended stops the run too.
+    if report.stop.is_none()
+        && let Some(Finished { unrecorded, failure: Some(e), .. }) = &ledger
+        && !unrecorded.is_empty()
+    {
+        report.stop = Some(crate::dispatch::Stop::Ledger(e.clone()));
+    }
     let outcome = match &report.stop {
         Some(_) => RunOutcome::Aborted,
         None if report.tally.status(Status::Failed) > 0 => RunOutcome::Failed,
@@ -104,7 +111,7 @@ pub fn real_run(opts: &Options) -> Result<ExitCode> {
         pace: report.pace,
         limit: opts.limit,
     });
-    let Some(Finished { ledger, unrecorded }) = ledger else {
+    let Some(Finished { ledger, unrecorded, .. }) = ledger else {
         return Err(Error::Aborted(format!("{}; check `campaign status`", crate::ledger::STOPPED)));
     };
     if !unrecorded.is_empty() {

@@ -140,6 +140,7 @@ pub async fn dispatch(d: Dispatch) -> Result<Report> {
     });
 
     watch_signals(shared.clone());
+    watch_ledger(shared.clone());
 
     let (item_tx, item_rx) = mpsc::channel::<Item>(REORDER_WINDOW);
     let (job_tx, job_rx) = mpsc::channel::<Vec<Job>>(2);
@@ -152,7 +153,10 @@ pub async fn dispatch(d: Dispatch) -> Result<Report> {
     let reporter = tokio::spawn(report(shared.clone(), d.report, item_rx));
     let (tally, not_attempted, skipped_while_sending) = match reporter.await {
         Ok(done) => done,
-        Err(e) => return Err(crate::error::Error::Aborted(e.to_string())),
+        // A bug: fail as loudly as before, the writer (dropped on the way
+        // out) still committing what was queued.
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(e) => return Err(crate::error::Error::Aborted(format!("the reporter stopped: {e}"))),
     };
     let produced = producer.await.unwrap_or_else(|e| Err(crate::error::Error::Aborted(e.to_string())));
     let _ = dispatcher.await;
@@ -205,8 +209,27 @@ fn watch_signals(shared: Arc<Shared>) {
             eprintln!("\n{name}: finishing requests in flight, then stopping (again to exit at once)");
             shared.stop(Stop::Signal(name));
             tokio::select! { _ = term.recv() => {}, _ = int.recv() => {} }
-            eprintln!("second signal: exiting now; requests in flight are recorded as unknown on the next run");
+            // Answers already received (and shown) are recorded first.
+            let recorded = shared.writer.flush(std::time::Duration::from_millis(500));
+            eprintln!(
+                "second signal: exiting now; {}requests in flight are recorded as unknown on the next run",
+                if recorded { "answers received are recorded, " } else { "" }
+            );
             std::process::exit(ExitCode::Aborted as i32);
+        }
+    });
+}
+
+/// A ledger commit that failed stops the run at once: nobody waits for an
+/// outcome's commit, so the next request's `in_flight` would learn of it
+/// only later.
+fn watch_ledger(shared: Arc<Shared>) {
+    let mut failed = shared.writer.failed();
+    tokio::spawn(async move {
+        if let Ok(e) = failed.wait_for(Option::is_some).await
+            && let Some(e) = e.clone()
+        {
+            shared.stop(Stop::Ledger(e));
         }
     });
 }

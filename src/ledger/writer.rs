@@ -260,6 +260,8 @@ pub enum Write {
 
 enum Op {
     Write(Box<Write>, Option<Ack>),
+    /// Told once everything queued before it is committed (or failed).
+    Flush(std::sync::mpsc::SyncSender<()>),
     Stop,
 }
 
@@ -271,6 +273,9 @@ enum Op {
 struct Queue {
     state: Mutex<Waiting>,
     wake: Condvar,
+    /// The first commit that failed, as the user should read it: published
+    /// at once, since nobody may be waiting for the writes it held.
+    failure: tokio::sync::watch::Sender<Option<String>>,
 }
 
 #[derive(Default)]
@@ -358,6 +363,8 @@ pub struct Writer {
 pub struct Finished {
     pub ledger: Ledger,
     pub unrecorded: Vec<String>,
+    /// The first commit that failed, if any did.
+    pub failure: Option<String>,
 }
 
 impl Writer {
@@ -386,12 +393,24 @@ impl Writer {
     }
 
     /// Write without waiting: it joins the next commit (the next request's
-    /// `in_flight`), at the latest within `LINGER`. Nobody is told; a
-    /// commit that fails fails the `in_flight` beside it, which stops the
-    /// run, and the write is tried again with every later group and at
-    /// the end (`Finished::unrecorded` when it never could be).
+    /// `in_flight`), at the latest within `LINGER`. Nobody waits for it: a
+    /// commit that fails is published (`failed`), which stops the run, and
+    /// the write is tried once more at the end (`Finished::unrecorded` when
+    /// it never could be).
     pub fn record(&self, w: Write) {
         self.queue.push(Op::Write(Box::new(w), None), Instant::now() + LINGER);
+    }
+
+    /// The first commit that failed, once one has.
+    pub fn failed(&self) -> tokio::sync::watch::Receiver<Option<String>> {
+        self.queue.failure.subscribe()
+    }
+
+    /// Commit what is queued now and wait for it, at most `wait` (the
+    /// process is about to exit without `finish`). Whether it was done.
+    pub fn flush(&self, wait: Duration) -> bool {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.queue.push(Op::Flush(tx), Instant::now()) && rx.recv_timeout(wait).is_ok()
     }
 
     /// Commit what is queued and hand the connection back. Bounded: at
@@ -399,6 +418,17 @@ impl Writer {
     pub fn finish(mut self) -> Option<Finished> {
         self.queue.push(Op::Stop, Instant::now());
         self.handle.take().and_then(|h| h.join().ok())
+    }
+}
+
+/// A writer dropped without `finish` (a panic unwinding) still commits what
+/// was queued: answers already shown are not lost.
+impl Drop for Writer {
+    fn drop(&mut self) {
+        if let Some(h) = self.handle.take() {
+            self.queue.push(Op::Stop, Instant::now());
+            let _ = h.join();
+        }
     }
 }
 
@@ -439,12 +469,14 @@ fn writer_loop(ledger: Ledger, queue: &Queue) -> Finished {
         let mut batch = Vec::new();
         // Each waiter with the place of its write in `kept`.
         let mut acks: Vec<(usize, Ack)> = Vec::new();
+        let mut flushed = Vec::new();
         for op in queue.next_group() {
             match op {
                 Op::Write(w, ack) => {
                     acks.extend(ack.map(|a| (kept.len() + batch.len(), a)));
                     batch.push(*w);
                 }
+                Op::Flush(done) => flushed.push(done),
                 Op::Stop => stop = true,
             }
         }
@@ -461,10 +493,16 @@ fn writer_loop(ledger: Ledger, queue: &Queue) -> Finished {
         if answer.is_ok() {
             kept.clear();
         } else {
+            if failed.is_none() {
+                queue.failure.send_replace(answer.as_ref().err().cloned());
+            }
             failed = answer.err();
             // The waiters were told; what they asked for did not happen and
-            // need not be recorded. Answers received stay for the next try.
+            // need not be recorded. Answers received stay for the last try.
             kept.retain(|w| !matches!(w, Write::InFlight { .. }));
+        }
+        for done in flushed {
+            let _ = done.send(());
         }
     }
     drop(closing);
@@ -476,7 +514,7 @@ fn writer_loop(ledger: Ledger, queue: &Queue) -> Finished {
     } else {
         kept.iter().filter_map(Write::describe).collect()
     };
-    Finished { ledger, unrecorded }
+    Finished { ledger, unrecorded, failure: failed }
 }
 
 impl Ledger {
@@ -529,5 +567,60 @@ impl Write {
             )),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outcome::Status;
+
+    fn outcome(row: u64) -> Write {
+        let mut o = Outcome::new(row);
+        o.key = Some(format!("+1604555{row:04}"));
+        o.recipient = o.key.clone();
+        o.route = Some(Route::Template);
+        o.status = Status::Sent;
+        o.message_id = Some(format!("id-{row}"));
+        Write::Final { campaign: "c".into(), outcome: Box::new(o), run: 1, at: Timestamp::now() }
+    }
+
+    #[test]
+    fn a_commit_of_outcomes_alone_that_fails_is_published_at_once_and_named_at_the_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        let writer = Ledger::open(&path).unwrap().into_writer();
+        let mut failed = writer.failed();
+        writer.record(outcome(1));
+        assert!(writer.flush(Duration::from_secs(5)), "a flush is answered once its group is committed");
+        assert!(failed.borrow_and_update().is_none());
+        // The ledger breaks under the run (another process, a damaged file).
+        rusqlite::Connection::open(&path).unwrap().execute_batch("DROP TABLE deliveries").unwrap();
+        writer.record(outcome(2));
+        // Nobody waits for an outcome's commit: its failure is published.
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let published = rt.block_on(async {
+            tokio::time::timeout(Duration::from_secs(5), failed.wait_for(Option::is_some)).await.map(|r| r.is_ok())
+        });
+        assert_eq!(published, Ok(true), "the failure of a commit nobody waited for is published");
+        assert!(failed.borrow().as_deref().is_some_and(|e| e.contains("deliveries")), "{:?}", failed.borrow());
+        let done = writer.finish().unwrap();
+        assert!(done.failure.is_some());
+        assert_eq!(done.unrecorded.len(), 1, "{:?}", done.unrecorded);
+        assert!(done.unrecorded[0].starts_with("row 2 +16045550002: sent"), "{:?}", done.unrecorded);
+    }
+
+    #[test]
+    fn a_writer_dropped_without_finish_still_commits_what_was_queued() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        let writer = Ledger::open(&path).unwrap().into_writer();
+        writer.record(outcome(3));
+        drop(writer);
+        let n: i64 = rusqlite::Connection::open(&path)
+            .unwrap()
+            .query_row("SELECT count(*) FROM deliveries WHERE message_id = 'id-3'", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 1);
     }
 }

@@ -153,7 +153,7 @@ pub fn template_body(
     str_field(&mut out, b",\"key\":", key);
     out.extend_from_slice(b"}}");
     // Only whole UTF-8 strings and ASCII went in.
-    Json::written(String::from_utf8(out).unwrap_or_default())
+    Json::written(String::from_utf8(out).unwrap_or_else(|_| "null".into()))
 }
 
 fn max_chars(field: &str, s: &str, max: usize) -> Result<(), FieldError> {

@@ -408,6 +408,40 @@ fn a_ledger_locked_for_good_mid_run_stops_it_naming_the_cause_and_nothing_is_sen
 }
 
 #[test]
+fn a_second_signal_exits_at_once_and_every_answer_received_before_it_is_recorded() {
+    let env = Env::new();
+    // Answers take 600 ms: at the second signal some requests are still in
+    // flight while others have just been answered (one every 40 ms).
+    let latency = Duration::from_millis(600);
+    let s = StandIn::with(Config { latency, per_second: 200 });
+    campaign_with(&env, &people(200), &both_routes().pace(25, 1, Some(32)));
+    let run = env.spawn(env.sending(&s, &["run", "c.yaml"]));
+    wait_for(&s, 40);
+    signal(&run, "-TERM");
+    std::thread::sleep(Duration::from_millis(300));
+    let second = Instant::now();
+    signal(&run, "-TERM");
+    let run = finish(run);
+    run.expect(3).stderr_has("second signal: exiting now; answers received are recorded");
+    // Every request answered before the second signal (its answer read by
+    // the campaign: 30 ms of margin for a busy machine) is recorded as sent.
+    let answered: Vec<String> = s
+        .received()
+        .iter()
+        .filter(|r| r.status < 300 && r.at + latency + Duration::from_millis(30) < second)
+        .map(|r| r.recipient())
+        .collect();
+    assert!(answered.len() >= 30, "{}", answered.len());
+    let db = rusqlite::Connection::open(env.path(".campaign/state.db")).unwrap();
+    let mut q = db.prepare("SELECT status FROM deliveries WHERE recipient = ?1").unwrap();
+    for who in &answered {
+        let status: String = q.query_row([who], |r| r.get(0)).unwrap();
+        assert_eq!(status, "sent", "{who}, answered before the second signal");
+    }
+    assert_at_most_once(&s);
+}
+
+#[test]
 fn a_signal_while_the_ledger_is_locked_does_not_claim_every_answer_was_recorded() {
     let env = Env::new();
     let s = StandIn::start();

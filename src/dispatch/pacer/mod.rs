@@ -12,8 +12,9 @@
 //! Two things differ from a plain limiter. Instants are scheduled, not
 //! re-read: a release that wakes late still counts from the instant it was
 //! due, and the next releases make up the difference (never closer than
-//! half an interval, and never more than `per_second + burst` in any
-//! second), so timer slack is not rate lost for good. And each sender
+//! half an interval, and never more than `per_second + burst - 1` in any
+//! second), so timer slack costs at most its average, not its sum (see
+//! gcra.rs). And each sender
 //! number waits in its own lane: the next release goes to whichever lane
 //! is due first under both its own limit and the run's, so a slow number
 //! never holds the others back.
