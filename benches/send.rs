@@ -261,49 +261,73 @@ fn ledger_in_a_real_run() {
     println!("run / HTTP alone    {:.0}%", 100.0 * full / alone);
 }
 
-/// The floor under the run's CPU per message: the same client alone posting
-/// 1,000 template bodies at 200/s, 16 at a time, on one thread with its own
-/// runtime (as a run posts), with the CPU of that thread alone (the
-/// kernel's loopback work on the way out included).
+/// The floor under the run's CPU per message: 1,000 template bodies posted
+/// at 200/s, 16 at a time, on one thread with its own runtime (as a run
+/// posts), with nothing else (no ledger, no pacer, no planning), by our
+/// client and by hyper's own; the CPU of that thread alone (the kernel's
+/// loopback work on the way out included).
 fn http_floor() {
     println!("\n## HTTP alone at 200/s: 1,000 posts, 16 at a time, latency 50 ms, one thread");
     let s = StandIn::with(Config { latency: Duration::from_millis(50), per_second: u32::MAX });
-    let url = s.url();
-    let cpu = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        rt.block_on(async {
-            let c = Arc::new(
-                campaign::bench::Client::new(
-                    campaign::bench::Endpoint::new(&url, standin::KEY).unwrap(),
-                    Duration::from_secs(30),
-                )
-                .unwrap(),
-            );
-            let p: Arc<str> = format!("/v1/businesses/{}/send/whatsapp_templated_messages", standin::BUSINESS).into();
-            let slots = Arc::new(tokio::sync::Semaphore::new(16));
-            let mut tick = tokio::time::interval(Duration::from_millis(5));
-            let before = thread_cpu();
-            let mut tasks = tokio::task::JoinSet::new();
-            for i in 0..1000 {
-                tick.tick().await;
-                let permit = slots.clone().acquire_owned().await.unwrap();
-                let (c, p) = (c.clone(), p.clone());
-                tasks.spawn(async move {
-                    let body = serde_json::json!({"number": format!("+1778{i:07}"), "templateName": "hello", "language": "en",
-                        "parameters": [{"name": "body_1", "value": "P"}], "campaignName": "bench",
-                        "callbackData": {"campaign": "bench", "key": "k"}});
-                    let _ = c.post(&p, &campaign::bench::Json::of(&body)).await;
-                    drop(permit);
-                });
-                while tasks.try_join_next().is_some() {}
-            }
-            while tasks.join_next().await.is_some() {}
-            thread_cpu() - before
+    for hyper in [false, true] {
+        let url = s.url();
+        let cpu = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(post_paced(&url, hyper))
         })
-    })
-    .join()
-    .unwrap();
-    println!("CPU per message     {:.0} µs (that thread alone)", cpu * 1e6 / 1000.0);
+        .join()
+        .unwrap();
+        let who = if hyper { "hyper's client" } else { "our client" };
+        println!("CPU per message     {:.0} µs ({who}, that thread alone)", cpu * 1e6 / 1000.0);
+    }
+}
+
+/// Post 1,000 bodies at 200/s, 16 at a time; the thread's CPU meanwhile.
+async fn post_paced(url: &str, hyper: bool) -> f64 {
+    use http_body_util::{BodyExt, Full};
+    let ours = Arc::new(
+        campaign::bench::Client::new(
+            campaign::bench::Endpoint::new(url, standin::KEY).unwrap(),
+            Duration::from_secs(30),
+        )
+        .unwrap(),
+    );
+    let theirs = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<Full<hyper::body::Bytes>>();
+    let path: Arc<str> = format!("/v1/businesses/{}/send/whatsapp_templated_messages", standin::BUSINESS).into();
+    let uri: Arc<str> = format!("{url}{path}").into();
+    let slots = Arc::new(tokio::sync::Semaphore::new(16));
+    let mut tick = tokio::time::interval(Duration::from_millis(5));
+    let before = thread_cpu();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..1000 {
+        tick.tick().await;
+        let permit = slots.clone().acquire_owned().await.unwrap();
+        let body =
+            campaign::bench::Json::of(&serde_json::json!({"number": format!("+1778{i:07}"), "templateName": "hello",
+            "language": "en", "parameters": [{"name": "body_1", "value": "P"}], "campaignName": "bench",
+            "callbackData": {"campaign": "bench", "key": "k"}}));
+        let (ours, theirs, path, uri) = (ours.clone(), theirs.clone(), path.clone(), uri.clone());
+        tasks.spawn(async move {
+            if hyper {
+                let req = hyper::Request::post(&*uri)
+                    .header("x-api-key", standin::KEY)
+                    .header("content-type", "application/json")
+                    .body(Full::new(hyper::body::Bytes::from(body.get().to_string())))
+                    .unwrap();
+                let answer = tokio::time::timeout(Duration::from_secs(30), theirs.request(req)).await;
+                if let Ok(Ok(r)) = answer {
+                    let _ = r.into_body().collect().await;
+                }
+            } else {
+                let _ = ours.post(&path, &body).await;
+            }
+            drop(permit);
+        });
+        while tasks.try_join_next().is_some() {}
+    }
+    while tasks.join_next().await.is_some() {}
+    thread_cpu() - before
 }
 
 /// CPU seconds (user + system) of the calling thread.
