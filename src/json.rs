@@ -39,7 +39,7 @@ impl Serialize for Json {
 
 /// A JSON string: copied as it is when nothing in it needs escaping (what
 /// serde_json escapes: `"`, `\\` and control characters), else by serde_json.
-pub fn write_str(out: &mut Vec<u8>, s: &str) {
+fn write_str(out: &mut Vec<u8>, s: &str) {
     // No early exit: the whole string is checked in wide steps.
     let plain = s.bytes().fold(true, |ok, b| ok & (b >= 0x20) & (b != b'"') & (b != b'\\'));
     if plain {
@@ -60,20 +60,14 @@ pub fn str_field(out: &mut Vec<u8>, field: &[u8], s: &str) {
 
 /// `,"name":` and a string or `null`.
 pub fn opt_field(out: &mut Vec<u8>, field: &[u8], s: Option<&str>) {
-    out.extend_from_slice(field);
-    write_opt(out, s);
+    match s {
+        Some(s) => str_field(out, field, s),
+        None => raw_field(out, field, "null"),
+    }
 }
 
 /// `,"name":` and JSON text as it is.
 pub fn raw_field(out: &mut Vec<u8>, field: &[u8], json: &str) {
     out.extend_from_slice(field);
     out.extend_from_slice(json.as_bytes());
-}
-
-/// A JSON string, or `null`.
-pub fn write_opt(out: &mut Vec<u8>, s: Option<&str>) {
-    match s {
-        Some(s) => write_str(out, s),
-        None => out.extend_from_slice(b"null"),
-    }
 }

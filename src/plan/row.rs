@@ -9,12 +9,10 @@ use std::sync::Arc;
 use csv::StringRecord;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
-use serde_json::value::RawValue;
-
-use crate::json::Json;
 
 use crate::campaign::Campaign;
 use crate::error::{Error, FieldError, Location, Result};
+use crate::json::Json;
 use crate::ledger::{KeyState, Snapshot};
 use crate::outcome::Route;
 use crate::outcome::{Filled, FilledButton, Note, Outcome, Reason, Request, RowError, Status, short};
@@ -52,7 +50,7 @@ pub struct Planner {
     once_per: Tid,
     body: Option<Tid>,
     message: Option<Message<Tid>>,
-    params: Vec<(String, Box<RawValue>, Tid, Option<Tid>)>,
+    params: Vec<(String, Json, Tid, Option<Tid>)>,
     template_consts: Option<body::TemplateConsts>,
     /// The wall clock when the command started (set by the command): a
     /// last-inbound time after it is an error, whatever instant `--at` plans for.
@@ -183,7 +181,7 @@ impl Planner {
                     .map(|f| renderer.compile(&format!("{yaml}: {field}.filename"), &format!("{field}.filename"), f))
                     .transpose()
                     .map_err(|e| compile_error(&keys, e))?;
-                params.push((p.name.clone(), body::json_str(&p.name), v, f));
+                params.push((p.name.clone(), Json::of(&p.name), v, f));
             }
         }
         let template_consts = c.template.as_ref().map(|t| body::TemplateConsts::new(&t.name, &t.language, &c.name));

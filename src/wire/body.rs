@@ -3,10 +3,9 @@
 //! the field order Connectly documents.
 
 use serde::Serialize;
-use serde_json::value::RawValue;
 
 use crate::error::FieldError;
-pub use crate::json::Json;
+use crate::json::Json;
 use crate::wire::message::{Coord, Message};
 
 pub fn session_path(business_id: &str) -> String {
@@ -39,7 +38,7 @@ pub struct Param<'a> {
     #[serde(skip)]
     pub name: &'a str,
     #[serde(rename = "name")]
-    pub name_json: &'a RawValue,
+    pub name_json: &'a Json,
     pub value: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub filename: Option<String>,
@@ -52,14 +51,14 @@ pub struct Param<'a> {
 #[serde(rename_all = "camelCase")]
 struct TemplateBody<'a> {
     number: &'a str,
-    template_name: &'a RawValue,
-    language: &'a RawValue,
+    template_name: &'a Json,
+    language: &'a Json,
     #[serde(skip_serializing_if = "<[Param]>::is_empty")]
     parameters: &'a [Param<'a>],
     #[serde(skip_serializing_if = "Option::is_none")]
     sender: Option<&'a str>,
-    campaign_name: &'a RawValue,
-    callback_data: Callback<'a, &'a RawValue>,
+    campaign_name: &'a Json,
+    callback_data: Callback<'a, &'a Json>,
 }
 
 #[derive(Serialize)]
@@ -68,29 +67,19 @@ struct Callback<'a, C> {
     key: &'a str,
 }
 
-/// A string as JSON, escaped once.
-pub fn json_str(s: &str) -> Box<RawValue> {
-    raw(&s)
-}
-
 /// What every template request of a campaign shares, escaped once per run
 /// rather than once per row.
 #[derive(Debug)]
 pub struct TemplateConsts {
-    name: Box<RawValue>,
-    language: Box<RawValue>,
-    campaign: Box<RawValue>,
+    name: Json,
+    language: Json,
+    campaign: Json,
 }
 
 impl TemplateConsts {
     pub fn new(name: &str, language: &str, campaign: &str) -> Self {
-        TemplateConsts { name: json_str(name), language: json_str(language), campaign: json_str(campaign) }
+        TemplateConsts { name: Json::of(name), language: Json::of(language), campaign: Json::of(campaign) }
     }
-}
-
-fn raw<T: Serialize>(v: &T) -> Box<RawValue> {
-    // Plain structs of strings and numbers always serialize.
-    serde_json::value::to_raw_value(v).unwrap_or_default()
 }
 
 pub fn session_body(sender: Option<&str>, recipient: &str, message: &Message<String>) -> Json {
@@ -320,7 +309,7 @@ mod tests {
 
     #[test]
     fn template_body_keeps_parameter_order_and_plain_sender() {
-        let (b1, hi) = (json_str("body_1"), json_str("header_image"));
+        let (b1, hi) = (Json::of("body_1"), Json::of("header_image"));
         let params = vec![
             Param { name: "body_1", name_json: &b1, value: "Ana".into(), filename: None },
             Param {
@@ -340,7 +329,7 @@ mod tests {
 
     #[test]
     fn a_template_body_is_what_serde_makes_of_it() {
-        let (b1, doc) = (json_str("body_1"), json_str("header_document"));
+        let (b1, doc) = (Json::of("body_1"), Json::of("header_document"));
         let consts = TemplateConsts::new("sale \"x\"", "pt_BR", "camp\\aign");
         let param = |name_json, value: &str, filename: Option<&str>| Param {
             name: "n",
@@ -385,7 +374,7 @@ mod tests {
             buttons: vec![Button { id: "a".into(), text: "A button title too long".into() }],
         });
         assert_eq!(check_session(&mut m).unwrap_err().field(), "replyButtonMessage.buttons[0].text");
-        let n = json_str("n");
+        let n = Json::of("n");
         let p = |name: &'static str, value: &str| Param { name, name_json: &n, value: value.into(), filename: None };
         assert!(check_param(&p("body_1", "")).is_err());
         assert!(check_param(&p("body_1", "two\nlines")).is_err());
