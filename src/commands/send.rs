@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 
-use super::prepare::{Loaded, Options, load, lookback, planner, preflight, template_quota};
+use super::prepare::{Loaded, Options, Pass, load, lookback, planner, preflight, template_quota};
 use crate::campaign::Campaign;
 use crate::cli::RunFormat;
 use crate::dispatch::{Dispatch, dispatch};
@@ -63,7 +63,7 @@ pub fn real_run(opts: &Options) -> Result<ExitCode> {
         .build()
         .map_err(|e| Error::Aborted(format!("cannot start the async runtime: {e}")))?;
     let started = Instant::now();
-    let mut report = runtime.block_on(dispatch(Dispatch {
+    let report = runtime.block_on(dispatch(Dispatch {
         limit: opts.limit,
         report: RunReport::new(&RunOptions { format: super::prepare::format(opts.format), quiet: opts.quiet, owed }),
         campaign: c.clone(),
@@ -77,11 +77,23 @@ pub fn real_run(opts: &Options) -> Result<ExitCode> {
     }))?;
     let elapsed = started.elapsed();
     drop(runtime);
+    let finished = Arc::try_unwrap(writer).ok().and_then(|w| w.finish());
+    end_run(opts, &c, &pre, (run_id, elapsed, report), finished)
+}
 
-    let ledger = Arc::try_unwrap(writer).ok().and_then(|w| w.finish());
+/// The end of a real run: its summary first (if the end cannot be recorded,
+/// a full disk, the user still learns what was sent), then its record in the
+/// ledger, and the exit code.
+fn end_run(
+    opts: &Options,
+    c: &Campaign,
+    pre: &Pass,
+    (run_id, elapsed, mut report): (i64, Duration, crate::dispatch::Report),
+    finished: Option<Finished>,
+) -> Result<ExitCode> {
     // A last commit that failed after the send loop ended stops the run too.
     if report.stop.is_none()
-        && let Some(Finished { unrecorded, failure: Some(e), .. }) = &ledger
+        && let Some(Finished { unrecorded, failure: Some(e), .. }) = &finished
         && !unrecorded.is_empty()
     {
         report.stop = Some(crate::dispatch::Stop::Ledger(e.clone()));
@@ -93,9 +105,7 @@ pub fn real_run(opts: &Options) -> Result<ExitCode> {
     };
     let mut counts = report.tally.to_json();
     counts["not_attempted"] = report.not_attempted.into();
-    // The summary comes first: if the end of the run cannot be recorded
-    // (a full disk), the user still learns what was sent.
-    let unrecorded = ledger.as_ref().map_or(0, |f| f.unrecorded.len());
+    let unrecorded = finished.as_ref().map_or(0, |f| f.unrecorded.len());
     let stop = report.stop.as_ref().map(|s| s.told(unrecorded));
     print_run(&RunSummary {
         campaign: &c.name,
@@ -111,17 +121,18 @@ pub fn real_run(opts: &Options) -> Result<ExitCode> {
         pace: report.pace,
         limit: opts.limit,
     });
-    let Some(Finished { ledger, unrecorded, .. }) = ledger else {
+    let Some(Finished { ledger, unrecorded, .. }) = finished else {
         return Err(Error::Aborted(format!("{}; check `campaign status`", crate::ledger::STOPPED)));
     };
     if !unrecorded.is_empty() {
         return Err(unrecorded_error(&ledger.path, &unrecorded));
     }
     ledger.end_run(run_id, outcome, &counts, stop.as_deref(), Timestamp::now())?;
-    if report.stop.is_some() {
-        return Ok(ExitCode::Aborted);
-    }
-    Ok(if report.tally.status(Status::Failed) > 0 { ExitCode::SomeFailed } else { ExitCode::Done })
+    Ok(match outcome {
+        RunOutcome::Aborted => ExitCode::Aborted,
+        RunOutcome::Failed => ExitCode::SomeFailed,
+        RunOutcome::Done => ExitCode::Done,
+    })
 }
 
 /// Fetch the catalogue (or take a fresh saved copy) and check the
