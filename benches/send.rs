@@ -263,27 +263,43 @@ fn ledger_in_a_real_run() {
 
 /// The floor under the run's CPU per message: 1,000 template bodies posted
 /// at 200/s, 16 at a time, on one thread with its own runtime (as a run
-/// posts), with nothing else (no ledger, no pacer, no planning), by our
-/// client and by hyper's own; the CPU of that thread alone (the kernel's
-/// loopback work on the way out included).
+/// posts), with nothing else (no ledger, no pacer, no planning); the CPU of
+/// that thread alone (the kernel's loopback work on the way out included).
+/// Posted by our client, by hyper's own, and by hand (the request's bytes
+/// written and the answer read up to its length on a kept connection: what
+/// any client must at least pay here); and the pace's timer alone, waking
+/// 200 times a second with nothing to do (what any paced run pays).
 fn http_floor() {
     println!("\n## HTTP alone at 200/s: 1,000 posts, 16 at a time, latency 50 ms, one thread");
     let s = StandIn::with(Config { latency: Duration::from_millis(50), per_second: u32::MAX });
-    for hyper in [false, true] {
+    for how in [Poster::Ours, Poster::Hyper, Poster::ByHand, Poster::Nobody] {
         let url = s.url();
         let cpu = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-            rt.block_on(post_paced(&url, hyper))
+            rt.block_on(post_paced(&url, how))
         })
         .join()
         .unwrap();
-        let who = if hyper { "hyper's client" } else { "our client" };
-        println!("CPU per message     {:.0} µs ({who}, that thread alone)", cpu * 1e6 / 1000.0);
+        let who = match how {
+            Poster::Ours => "our client",
+            Poster::Hyper => "hyper's own client",
+            Poster::ByHand => "by hand: bytes written, answer read to its length",
+            Poster::Nobody => "the timer alone, nothing posted",
+        };
+        println!("CPU per message     {:.0} µs ({who}; that thread alone)", cpu * 1e6 / 1000.0);
     }
 }
 
+#[derive(Clone, Copy, PartialEq)]
+enum Poster {
+    Ours,
+    Hyper,
+    ByHand,
+    Nobody,
+}
+
 /// Post 1,000 bodies at 200/s, 16 at a time; the thread's CPU meanwhile.
-async fn post_paced(url: &str, hyper: bool) -> f64 {
+async fn post_paced(url: &str, how: Poster) -> f64 {
     use http_body_util::{BodyExt, Full};
     let ours = Arc::new(
         campaign::bench::Client::new(
@@ -296,31 +312,56 @@ async fn post_paced(url: &str, hyper: bool) -> f64 {
         .build_http::<Full<hyper::body::Bytes>>();
     let path: Arc<str> = format!("/v1/businesses/{}/send/whatsapp_templated_messages", standin::BUSINESS).into();
     let uri: Arc<str> = format!("{url}{path}").into();
+    // Kept connections for posting by hand, 16 of them, each used by one
+    // request at a time.
+    let host = url.trim_start_matches("http://").trim_end_matches('/').to_string();
+    let (kept, mut free) = tokio::sync::mpsc::unbounded_channel();
+    if how == Poster::ByHand {
+        for _ in 0..16 {
+            let c = tokio::net::TcpStream::connect(&host).await.unwrap();
+            c.set_nodelay(true).unwrap();
+            kept.send(c).unwrap();
+        }
+    }
     let slots = Arc::new(tokio::sync::Semaphore::new(16));
     let mut tick = tokio::time::interval(Duration::from_millis(5));
     let before = thread_cpu();
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..1000 {
         tick.tick().await;
+        if how == Poster::Nobody {
+            continue;
+        }
         let permit = slots.clone().acquire_owned().await.unwrap();
         let body =
             campaign::bench::Json::of(&serde_json::json!({"number": format!("+1778{i:07}"), "templateName": "hello",
             "language": "en", "parameters": [{"name": "body_1", "value": "P"}], "campaignName": "bench",
             "callbackData": {"campaign": "bench", "key": "k"}}));
         let (ours, theirs, path, uri) = (ours.clone(), theirs.clone(), path.clone(), uri.clone());
+        let conn = if how == Poster::ByHand { free.recv().await } else { None };
+        let (kept, host) = (kept.clone(), host.clone());
         tasks.spawn(async move {
-            if hyper {
-                let req = hyper::Request::post(&*uri)
-                    .header("x-api-key", standin::KEY)
-                    .header("content-type", "application/json")
-                    .body(Full::new(hyper::body::Bytes::from(body.get().to_string())))
-                    .unwrap();
-                let answer = tokio::time::timeout(Duration::from_secs(30), theirs.request(req)).await;
-                if let Ok(Ok(r)) = answer {
-                    let _ = r.into_body().collect().await;
+            match how {
+                Poster::Ours => {
+                    let _ = ours.post(&path, &body).await;
                 }
-            } else {
-                let _ = ours.post(&path, &body).await;
+                Poster::Hyper => {
+                    let req = hyper::Request::post(&*uri)
+                        .header("x-api-key", standin::KEY)
+                        .header("content-type", "application/json")
+                        .body(Full::new(hyper::body::Bytes::from(body.get().to_string())))
+                        .unwrap();
+                    let answer = tokio::time::timeout(Duration::from_secs(30), theirs.request(req)).await;
+                    if let Ok(Ok(r)) = answer {
+                        let _ = r.into_body().collect().await;
+                    }
+                }
+                Poster::ByHand => {
+                    let mut c = conn.unwrap();
+                    by_hand(&mut c, &host, &path, body.get()).await;
+                    kept.send(c).unwrap();
+                }
+                Poster::Nobody => {}
             }
             drop(permit);
         });
@@ -328,6 +369,31 @@ async fn post_paced(url: &str, hyper: bool) -> f64 {
     }
     while tasks.join_next().await.is_some() {}
     thread_cpu() - before
+}
+
+/// One HTTP/1.1 exchange on a kept connection: the request's bytes in one
+/// write, the answer read until its head and `content-length` bytes are in.
+async fn by_hand(c: &mut tokio::net::TcpStream, host: &str, path: &str, body: &str) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nhost: {host}\r\nx-api-key: {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        standin::KEY,
+        body.len()
+    );
+    c.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::with_capacity(1024);
+    loop {
+        assert!(c.read_buf(&mut answer).await.unwrap() > 0, "the stand-in closed the connection");
+        let Some(head) = answer.windows(4).position(|w| w == b"\r\n\r\n") else { continue };
+        let length = std::str::from_utf8(&answer[..head])
+            .unwrap()
+            .lines()
+            .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap()))
+            .unwrap_or(0usize);
+        if answer.len() >= head + 4 + length {
+            return;
+        }
+    }
 }
 
 /// CPU seconds (user + system) of the calling thread.
