@@ -112,6 +112,19 @@ fn pacing() {
     println!("wall                {:.2} s", wall.as_secs_f64());
     if let Some(cpu) = cpu {
         println!("CPU per message     {:.0} µs (whole process, user + system)", cpu * 1e6 / got.len() as f64);
+        // What a run costs whatever its size (start and end), from runs of
+        // one message; the rest is what each message adds.
+        let mut one: Vec<f64> = (0..3)
+            .filter_map(|_| {
+                campaign(dir.path(), 1, 200, 1, 16);
+                send(dir.path(), &s).1
+            })
+            .collect();
+        one.sort_by(f64::total_cmp);
+        if let Some(&fixed) = one.get(one.len() / 2) {
+            println!("a run of 1 message  {:.1} ms of CPU (start and end; median of 3)", fixed * 1e3);
+            println!("at the margin       {:.0} µs per message", (cpu - fixed) * 1e6 / (got.len() - 1) as f64);
+        }
     }
 }
 
