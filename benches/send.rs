@@ -94,7 +94,8 @@ fn pacing() {
     );
     let dir = tempfile::tempdir().unwrap();
     let s = StandIn::with(Config { latency: Duration::from_millis(50), per_second: 200 });
-    campaign(dir.path(), 1000, 200, 1, 16);
+    const MESSAGES: usize = 1000;
+    campaign(dir.path(), MESSAGES, 200, 1, 16);
     let (wall, cpu) = send(dir.path(), &s);
     let got = s.received();
     let mut times: Vec<Instant> = got.iter().map(|r| r.at).collect();
@@ -111,9 +112,10 @@ fn pacing() {
     println!("429 answers         {throttled}");
     println!("wall                {:.2} s", wall.as_secs_f64());
     if let Some(cpu) = cpu {
-        println!("CPU per message     {:.0} µs (whole process, user + system)", cpu * 1e6 / got.len() as f64);
+        println!("CPU per message     {:.0} µs (whole process, user + system)", cpu * 1e6 / MESSAGES as f64);
         // What a run costs whatever its size (start and end), from runs of
-        // one message; the rest is what each message adds.
+        // one message (that message included); the rest is what each
+        // further message adds.
         let mut one: Vec<f64> = (0..3)
             .filter_map(|_| {
                 campaign(dir.path(), 1, 200, 1, 16);
@@ -122,8 +124,8 @@ fn pacing() {
             .collect();
         one.sort_by(f64::total_cmp);
         if let Some(&fixed) = one.get(one.len() / 2) {
-            println!("a run of 1 message  {:.1} ms of CPU (start and end; median of 3)", fixed * 1e3);
-            println!("at the margin       {:.0} µs per message", (cpu - fixed) * 1e6 / (got.len() - 1) as f64);
+            println!("a run of 1 message  {:.1} ms of CPU (start and end; median of {})", fixed * 1e3, one.len());
+            println!("at the margin       {:.0} µs per message", (cpu - fixed) * 1e6 / (MESSAGES - 1) as f64);
         }
     }
 }
@@ -287,12 +289,15 @@ fn http_floor() {
     let s = StandIn::with(Config { latency: Duration::from_millis(50), per_second: u32::MAX });
     for how in [Poster::Ours, Poster::Hyper, Poster::ByHand, Poster::Nobody] {
         let url = s.url();
+        let before = s.received().len();
         let cpu = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
             rt.block_on(post_paced(&url, how))
         })
         .join()
         .unwrap();
+        let posted = if how == Poster::Nobody { 0 } else { 1000 };
+        assert_eq!(s.received().len() - before, posted, "every post reached the stand-in");
         let who = match how {
             Poster::Ours => "our client",
             Poster::Hyper => "hyper's own client",
@@ -378,9 +383,13 @@ async fn post_paced(url: &str, how: Poster) -> f64 {
             }
             drop(permit);
         });
-        while tasks.try_join_next().is_some() {}
+        while let Some(done) = tasks.try_join_next() {
+            done.unwrap();
+        }
     }
-    while tasks.join_next().await.is_some() {}
+    while let Some(done) = tasks.join_next().await {
+        done.unwrap();
+    }
     thread_cpu() - before
 }
 
@@ -398,12 +407,14 @@ async fn by_hand(c: &mut tokio::net::TcpStream, host: &str, path: &str, body: &s
     loop {
         assert!(c.read_buf(&mut answer).await.unwrap() > 0, "the stand-in closed the connection");
         let Some(head) = answer.windows(4).position(|w| w == b"\r\n\r\n") else { continue };
+        assert!(answer.starts_with(b"HTTP/1.1 200 "), "the stand-in refused a post written by hand");
         let length = std::str::from_utf8(&answer[..head])
             .unwrap()
             .lines()
             .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap()))
             .unwrap_or(0usize);
         if answer.len() >= head + 4 + length {
+            assert_eq!(answer.len(), head + 4 + length, "one answer at a time on a connection");
             return;
         }
     }
