@@ -41,11 +41,12 @@ fn campaign_from(dir: &Path, n: usize, (per_second, burst, concurrency): (u32, u
     let _ = std::fs::remove_dir_all(dir.join(".campaign"));
 }
 
-/// CPU seconds (user + system) of every child this process has waited for.
-fn children_cpu() -> f64 {
+/// CPU seconds (user + system) of `who`: `RUSAGE_CHILDREN` (every child
+/// this process has waited for) or `RUSAGE_THREAD` (the calling thread).
+fn cpu_of(who: libc::c_int) -> f64 {
     // SAFETY: getrusage only writes the struct it is given.
     let mut u: libc::rusage = unsafe { std::mem::zeroed() };
-    if unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut u) } != 0 {
+    if unsafe { libc::getrusage(who, &mut u) } != 0 {
         return f64::NAN;
     }
     let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
@@ -55,7 +56,7 @@ fn children_cpu() -> f64 {
 /// Run the binary; wall time and CPU seconds of the whole process (user +
 /// system, from getrusage once it has exited; `/usr/bin/time -v` shows the same).
 fn send(dir: &Path, s: &StandIn) -> (Duration, Option<f64>) {
-    let before = children_cpu();
+    let before = cpu_of(libc::RUSAGE_CHILDREN);
     let start = Instant::now();
     let wrap = std::env::var("BENCH_WRAP").unwrap_or_default();
     let mut words: Vec<String> = wrap.split_whitespace().map(String::from).collect();
@@ -71,7 +72,7 @@ fn send(dir: &Path, s: &StandIn) -> (Duration, Option<f64>) {
         .unwrap();
     let wall = start.elapsed();
     assert!(status.success(), "the run failed");
-    let cpu = children_cpu() - before;
+    let cpu = cpu_of(libc::RUSAGE_CHILDREN) - before;
     (wall, cpu.is_finite().then_some(cpu))
 }
 
@@ -343,7 +344,7 @@ async fn post_paced(url: &str, how: Poster) -> f64 {
     }
     let slots = Arc::new(tokio::sync::Semaphore::new(16));
     let mut tick = tokio::time::interval(Duration::from_millis(5));
-    let before = thread_cpu();
+    let before = cpu_of(libc::RUSAGE_THREAD);
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..1000 {
         tick.tick().await;
@@ -390,7 +391,7 @@ async fn post_paced(url: &str, how: Poster) -> f64 {
     while let Some(done) = tasks.join_next().await {
         done.unwrap();
     }
-    thread_cpu() - before
+    cpu_of(libc::RUSAGE_THREAD) - before
 }
 
 /// One HTTP/1.1 exchange on a kept connection: the request's bytes in one
@@ -418,15 +419,6 @@ async fn by_hand(c: &mut tokio::net::TcpStream, host: &str, path: &str, body: &s
             return;
         }
     }
-}
-
-/// CPU seconds (user + system) of the calling thread.
-fn thread_cpu() -> f64 {
-    // SAFETY: getrusage only writes the struct it is given.
-    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
-    unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut u) };
-    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    secs(u.ru_utime) + secs(u.ru_stime)
 }
 
 /// Run `task(i)` for i in 0..n, `at_once` at a time, on a 2-thread runtime.
